@@ -1,0 +1,3 @@
+module github.com/preftune/preftune
+
+go 1.26.8

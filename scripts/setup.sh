@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what preftune needs on a fresh Debian/Ubuntu machine that already has Go:
+# a C compiler for cgo and OpenBLAS for GEMM. Idempotent: installs only what is missing.
+set -euo pipefail
+
+need=()
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v go >/dev/null 2>&1 || { echo "setup: Go is required (https://go.dev/dl/)" >&2; exit 1; }
