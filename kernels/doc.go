@@ -1,0 +1,40 @@
+// Package kernels defines the compute seam of preftune's model engine: the
+// Backend interface, whose methods are the forward/backward kernels a
+// decoder-only transformer needs (GEMM, Linear, embedding, RMSNorm, RoPE,
+// causal GQA attention, SwiGLU, log-softmax gather, AdamW/SGD), plus small
+// pure helpers that build RoPE tables.
+//
+// The style follows karpathy/llm.c's train_gpt2.c: every layer is an
+// XForward/XBackward pair with its shapes in one comment line; the model owns
+// parameters, gradients and activations in buffers it plans once, and the
+// kernels never allocate in the step loop (a backend preallocates scratch at
+// construction and grows it only when a larger shape is first seen).
+//
+// # Buffers and backends
+//
+// Buffers are plain []float32 and []int32 slices. That is the only thing the
+// interface assumes about memory: the CPU backend (package kernels/cpu) uses
+// ordinary Go memory; a CUDA backend is a new folder (kernels/cuda)
+// implementing the same interface with slices backed by unified (managed)
+// memory, which is why the model should obtain its buffers from
+// Backend.Alloc and call Backend.Sync before reading results on the host.
+// No method takes a pointer into backend-private state or returns a value
+// that needs a device round trip, except SumSquares, which returns a scalar.
+//
+// # Gradient convention
+//
+// Backward kernels accumulate (+=) into all gradients — parameter and input
+// gradients alike — so the caller zeroes gradient buffers before a backward
+// pass; a nil gradient slice skips that gradient (e.g. a frozen weight).
+// Two documented exceptions write instead: RoPEBackward works in place on the
+// gradient, and LogSoftmaxGatherBackward writes dlogits (in place over the
+// logits is allowed), so the LM head can run in chunks of tokens without a
+// second [N,V] buffer.
+//
+// # Errors
+//
+// Kernels panic on programmer errors only: a slice shorter than its shape
+// says, a token id or position outside its table. The model validates user
+// data before calling. Helpers that interpret configuration (RopeInvFreq)
+// return errors.
+package kernels
