@@ -1,18 +1,85 @@
 package cpu
 
 import (
+	"fmt"
+	"runtime"
+
 	"github.com/preftune/preftune/kernels"
+	"github.com/preftune/preftune/kernels/cpu/openblas"
 )
 
-// Backend is the CPU implementation of kernels.Backend.
+// Backend is the CPU implementation of kernels.Backend. Create it with New;
+// it is not safe for concurrent use (each op is parallel inside).
 type Backend struct {
 	threads int
+	pool    *pool
+	blas    bool   // GEMM through OpenBLAS
+	name    string // description for Name
+
+	gemmPack []float32 // pure-Go GEMM: packed transposed panel [gemmKC, gemmNC]
+	partial  []float64 // per-worker partial sums
+
+	// attention scratch [attnQB, T] ×2, grown on first use of a larger T
+	attnS, attnDP []float32
 }
 
 var _ kernels.Backend = (*Backend)(nil)
 
-// New returns a CPU backend using threads worker threads (threads ≤ 0 means
-// runtime.GOMAXPROCS(0)). The same count is given to OpenBLAS.
+// New returns a CPU backend with threads workers (threads ≤ 0 means
+// runtime.GOMAXPROCS(0)). OpenBLAS, when it loads, is given the same thread
+// count: Go kernels and OpenBLAS calls never overlap, so together they use
+// threads cores. Set PREFTUNE_NOBLAS=1 to force the pure-Go GEMM.
 func New(threads int) *Backend {
-	return &Backend{threads: threads}
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	be := &Backend{
+		threads:  threads,
+		pool:     newPool(threads),
+		gemmPack: make([]float32, gemmKC*gemmNC),
+		partial:  make([]float64, threads),
+	}
+	gemm := "pure-Go GEMM"
+	if !noBlasEnv() {
+		if info, err := openblas.Load(threads); err == nil {
+			be.blas = true
+			gemm = info
+		} else {
+			gemm += " (" + err.Error() + ")"
+		}
+	}
+	be.name = fmt.Sprintf("cpu (%s, %d threads)", gemm, threads)
+	return be
+}
+
+// newGo returns a backend that never uses OpenBLAS (tests compare the two).
+func newGo(threads int) *Backend {
+	be := New(threads)
+	be.blas = false
+	be.name = fmt.Sprintf("cpu (pure-Go GEMM, %d threads)", be.threads)
+	return be
+}
+
+// Name describes the backend and its GEMM.
+func (be *Backend) Name() string { return be.name }
+
+// Threads is the number of worker threads.
+func (be *Backend) Threads() int { return be.threads }
+
+// UsesOpenBLAS reports whether Sgemm goes to OpenBLAS.
+func (be *Backend) UsesOpenBLAS() bool { return be.blas }
+
+// Alloc returns a zeroed float32 buffer of n elements.
+func (be *Backend) Alloc(n int) []float32 { return make([]float32, n) }
+
+// AllocInt32 returns a zeroed int32 buffer of n elements.
+func (be *Backend) AllocInt32(n int) []int32 { return make([]int32, n) }
+
+// Sync is a no-op: CPU ops complete before they return.
+func (be *Backend) Sync() {}
+
+// Close stops the worker goroutines. The backend must not be used after.
+func (be *Backend) Close() {
+	be.pool.close()
+	be.attnS, be.attnDP, be.gemmPack = nil, nil, nil
 }

@@ -1,0 +1,89 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+)
+
+func checkLabels(op string, labels []int32, n, v int) {
+	needInt(op, "labels", labels, n)
+	for i, l := range labels[:n] {
+		if int(l) >= v {
+			panic(fmt.Sprintf("cpu.%s: labels[%d] = %d ≥ vocab %d", op, i, l, v))
+		}
+	}
+}
+
+// LogSoftmaxGatherForward: logp[N] = log_softmax(logits[N,V])[labels[N]] (0 where label < 0), lse[N] saved; entropy[N] of the softmax when non-nil.
+//
+// Per row: m = max, s = Σ e^(x−m) (float64 sum), lse = m + log s,
+// logp = x[label] − lse, entropy = lse − Σ softmax·x. lse is computed for
+// ignored rows too.
+func (be *Backend) LogSoftmaxGatherForward(logp, lse, entropy, logits []float32, labels []int32, n, v int) {
+	const op = "LogSoftmaxGatherForward"
+	need(op, "logp", logp, n)
+	need(op, "lse", lse, n)
+	need(op, "logits", logits, n*v)
+	if entropy != nil {
+		need(op, "entropy", entropy, n)
+	}
+	checkLabels(op, labels, n, v)
+	be.pool.run(n, 1, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x := logits[i*v : i*v+v]
+			m := float32(math.Inf(-1))
+			for _, z := range x {
+				m = max(m, z)
+			}
+			var s, sx float64
+			if entropy != nil {
+				for _, z := range x {
+					e := float64(expf(z - m))
+					s += e
+					sx += e * float64(z-m)
+				}
+			} else {
+				for _, z := range x {
+					s += float64(expf(z - m))
+				}
+			}
+			l := float64(m) + math.Log(s)
+			lse[i] = float32(l)
+			if entropy != nil {
+				// H = lse − E[x] = log s − E[x − m]
+				entropy[i] = float32(math.Log(s) - sx/s)
+			}
+			if lab := labels[i]; lab >= 0 {
+				logp[i] = float32(float64(x[lab]) - l)
+			} else {
+				logp[i] = 0
+			}
+		}
+	})
+}
+
+// LogSoftmaxGatherBackward: dlogits[N,V] WRITES dlogp[N]·(onehot(label) − softmax(logits)) (rows with label < 0 get 0); dlogits may alias logits.
+func (be *Backend) LogSoftmaxGatherBackward(dlogits, dlogp, logits, lse []float32, labels []int32, n, v int) {
+	const op = "LogSoftmaxGatherBackward"
+	need(op, "dlogits", dlogits, n*v)
+	need(op, "dlogp", dlogp, n)
+	need(op, "logits", logits, n*v)
+	need(op, "lse", lse, n)
+	checkLabels(op, labels, n, v)
+	be.pool.run(n, 1, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x := logits[i*v : i*v+v]
+			d := dlogits[i*v : i*v+v]
+			lab := labels[i]
+			if lab < 0 {
+				clear(d)
+				continue
+			}
+			g, l := dlogp[i], lse[i]
+			for j, z := range x { // element j is read before it is written: aliasing is safe
+				d[j] = -g * expf(z-l)
+			}
+			d[lab] += g
+		}
+	})
+}

@@ -1,0 +1,60 @@
+package cpu
+
+import "math"
+
+// AdamWStep: one torch.optim.AdamW step (decoupled decay, bias correction) on flat p, g, m, v[n]; step counts from 1.
+//
+// As torch's single-tensor AdamW: p *= 1 − lr·wd; m = β1·m + (1−β1)·g;
+// v = β2·v + (1−β2)·g²; p −= lr/(1−β1^t) · m / (sqrt(v)/sqrt(1−β2^t) + eps).
+func (be *Backend) AdamWStep(p, g, m, v []float32, step int, lr, beta1, beta2, eps, weightDecay float32) {
+	const op = "AdamWStep"
+	n := len(p)
+	need(op, "g", g, n)
+	need(op, "m", m, n)
+	need(op, "v", v, n)
+	if step < 1 {
+		panic("cpu.AdamWStep: step counts from 1")
+	}
+	b1, b2 := float64(beta1), float64(beta2)
+	decay := float32(1 - float64(lr)*float64(weightDecay))
+	c1 := float32(1 - b1)
+	c2 := float32(1 - b2)
+	bc1 := 1 - math.Pow(b1, float64(step))
+	bc2 := 1 - math.Pow(b2, float64(step))
+	stepSize := float32(float64(lr) / bc1)
+	bc2sqrt := float32(math.Sqrt(bc2))
+	be.pool.run(n, elemGrain, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := g[i]
+			mi := m[i]*beta1 + c1*gi
+			vi := v[i]*beta2 + c2*gi*gi
+			m[i], v[i] = mi, vi
+			denom := float32(math.Sqrt(float64(vi)))/bc2sqrt + eps
+			p[i] = p[i]*decay - stepSize*(mi/denom)
+		}
+	})
+}
+
+// SGDStep: torch.optim.SGD step on flat p, g[n]: d = g + wd·p; buf = momentum·buf + d (buf = d at step 1); p -= lr·buf; buf nil when momentum = 0.
+func (be *Backend) SGDStep(p, g, buf []float32, step int, lr, momentum, weightDecay float32) {
+	const op = "SGDStep"
+	n := len(p)
+	need(op, "g", g, n)
+	if momentum != 0 {
+		need(op, "buf", buf, n)
+	}
+	be.pool.run(n, elemGrain, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d := g[i] + weightDecay*p[i]
+			if momentum != 0 {
+				if step <= 1 {
+					buf[i] = d
+				} else {
+					buf[i] = momentum*buf[i] + d
+				}
+				d = buf[i]
+			}
+			p[i] -= lr * d
+		}
+	})
+}
