@@ -1,0 +1,27 @@
+// Package model is preftune's decoder engine for Hugging Face causal language models
+// (Llama, Qwen2, Qwen3, Mistral): given token batches it computes the per-token
+// log-probabilities of the labels, and given d(loss)/d(log-prob) per token it computes
+// the gradients of every trainable parameter — all of them (full fine-tuning) or the
+// LoRA adapters only. The model never sees the loss.
+//
+// It is written in the manner of karpathy/llm.c: all parameters live in one flat
+// float32 buffer and all gradients in another; the activations of a step live in one
+// buffer planned for the largest batch seen (grown once, never inside a step); every
+// layer is an explicit forward/backward pair over kernels.Backend, the one seam to the
+// hardware. The tests load tiny models and goldens produced by the PyTorch reference in
+// reference/model and compare log-probs and every gradient.
+//
+// # Batches
+//
+// A Batch is B rows of T tokens, row-major. Each token has an id, a position (RoPE
+// index), a segment id (tokens attend only to earlier tokens of the same segment of the
+// same row; -1 marks padding) and a label: the token id predicted from this position,
+// or a negative value when the position carries no loss (prompt, padding). Packed rows
+// (several segments per row) work the same way. BuildBatch turns (prompt, completion)
+// pairs into this layout: TRL's concatenated, right-padded form.
+//
+// # Shapes
+//
+// N = B·T tokens, C hidden size, NH/NKV query/key-value heads, HD head dim, F ffn
+// width, V vocabulary, r LoRA rank. Linear weights are [out, in] as in PyTorch.
+package model

@@ -1,0 +1,537 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/preftune/preftune/kernels"
+)
+
+// Options configure New and Load.
+type Options struct {
+	// MaxTokens plans the activation buffer for batches of up to this many tokens
+	// (B·T); a larger batch re-plans once. 0 plans on the first Forward.
+	MaxTokens int
+	// LoRA selects LoRA training (base weights frozen); nil is full fine-tuning.
+	LoRA *LoRAConfig
+	// LogitsBudget caps the logits buffer in float32 elements (default 16M = 64 MiB):
+	// when the completion tokens' logits fit, backward reuses them; otherwise the LM
+	// head runs in chunks and backward recomputes each chunk.
+	LogitsBudget int
+}
+
+// Model is a decoder with its parameters, gradients and planned activations.
+// It is not safe for concurrent use.
+type Model struct {
+	arch Arch
+	be   kernels.Backend
+	opt  Options
+
+	params, grads []float32 // flat base parameters; grads nil under LoRA
+	tensors       []Tensor  // base tensors (views into params/grads)
+	embed, dembed []float32 // [V,C]
+	head, dhead   []float32 // [V,C] (= embed when tied)
+	normW, dnormW []float32 // [C]
+	layers        []layer
+
+	lora                  *LoRAConfig
+	loraScale             float32
+	loraParams, loraGrads []float32
+	loraTensors           []Tensor
+
+	cos, sin []float32 // RoPE tables [MaxPos, HD/2]
+
+	acts    acts
+	planned int // tokens the activations are planned for
+	last    lastForward
+	rng     uint64 // dropout stream
+}
+
+// lastForward remembers what Backward needs from the latest Forward.
+type lastForward struct {
+	ok         bool
+	b, t, m    int  // rows, columns, completion tokens
+	noAdapters bool // adapters were disabled: no backward
+	dropout    bool // dropout masks were drawn
+	logitsKept bool // every completion logit row is still in acts.logits
+}
+
+// acts is the planned activation memory: per-layer saved tensors plus one set of
+// backward scratch buffers.
+type acts struct {
+	buf                       []float32
+	ids, pos, seg, lab, idx   []int32   // [N] inputs; idx/lab: compact completion rows
+	res                       [][]float32 // residual stream entering layer l, l = 0..L [N,C]
+	xc, hc, rstdc             []float32 // final norm on completion rows: [M,C], [M,C], [M]
+	logits                    []float32 // [R,V] LM head chunk (R rows)
+	logp, lse, ent, mlogit    []float32 // [M] per completion row
+	out                       Output
+	outLogp, outEnt, outMeanL []float32 // [N] scattered outputs
+	// backward scratch
+	dres, dh, dq, dk, dv, datt, dqr, dkr, dgate, dup, dact, du, dxd, dxc, dhc, dlogp []float32
+	rows                                                                         int // R
+}
+
+// layerActs are the saved activations of one layer.
+type layerActs struct {
+	h1, rstd1         []float32 // input_layernorm out [N,C], [N]
+	qr, kr, rq, rk    []float32 // Qwen3: q/k before q_norm/k_norm [N,NH·HD],[N,NKV·HD]; rstd [N·NH],[N·NKV]
+	q, k, v, att, lse []float32 // [N,NH·HD], [N,NKV·HD]×2, [N,NH·HD], [N·NH]
+	xmid              []float32 // residual after attention [N,C]
+	h2, rstd2         []float32 // post_attention_layernorm out [N,C], [N]
+	gate, up, act     []float32 // [N,F] ×3
+}
+
+// Output is what Forward returns; its slices are owned by the model and valid until
+// the next Forward.
+type Output struct {
+	LogProbs  []float32 // [B·T] log p(label | prefix), 0 where the label is ignored
+	Entropy   []float32 // [B·T] entropy of the next-token distribution at labelled positions (when asked)
+	MeanLogit []float32 // [B·T] mean logit over the vocabulary at labelled positions (when asked)
+}
+
+// ForwardOptions select what Forward computes.
+type ForwardOptions struct {
+	NoAdapters bool // run the base model with LoRA adapters disabled (reference log-probs); no Backward
+	Eval       bool // no dropout
+	Entropy    bool // fill Output.Entropy
+	MeanLogit  bool // fill Output.MeanLogit
+}
+
+// New builds a model with zeroed parameters (fill them through Tensors, or use Load).
+func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
+	if err := arch.Validate(); err != nil {
+		return nil, err
+	}
+	if be == nil {
+		return nil, errors.New("model: nil backend")
+	}
+	m := &Model{arch: arch, be: be, opt: opt, lora: opt.LoRA}
+	if m.opt.LogitsBudget <= 0 {
+		m.opt.LogitsBudget = 16 << 20
+	}
+	n, _ := m.layoutParams(nil, nil)
+	m.params = be.Alloc(n)
+	if opt.LoRA == nil {
+		m.grads = be.Alloc(n)
+	}
+	_, m.tensors = m.layoutParams(m.params, m.grads)
+	if opt.LoRA != nil {
+		if err := m.setupLoRA(opt.LoRA); err != nil {
+			return nil, err
+		}
+	}
+	inv, err := kernels.RopeInvFreq(arch.HeadDim, arch.RopeTheta, arch.RopeScaling)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	m.cos = be.Alloc(arch.MaxPos * len(inv))
+	m.sin = be.Alloc(arch.MaxPos * len(inv))
+	kernels.RopeTables(m.cos, m.sin, inv, arch.MaxPos)
+	if opt.MaxTokens > 0 {
+		m.plan(opt.MaxTokens)
+	}
+	return m, nil
+}
+
+// Arch returns the architecture.
+func (m *Model) Arch() Arch { return m.arch }
+
+// Backend returns the compute backend.
+func (m *Model) Backend() kernels.Backend { return m.be }
+
+// Tensors returns the base parameters in Hugging Face order (Grad nil under LoRA).
+func (m *Model) Tensors() []Tensor { return m.tensors }
+
+// Trainable returns the trainable tensors: every base tensor (full fine-tuning) or
+// the LoRA tensors.
+func (m *Model) Trainable() []Tensor {
+	if m.lora != nil {
+		return m.loraTensors
+	}
+	return m.tensors
+}
+
+// TrainableBuffers returns the flat trainable parameter and gradient buffers (the
+// optimizer's view: one contiguous slice each).
+func (m *Model) TrainableBuffers() (params, grads []float32) {
+	if m.lora != nil {
+		return m.loraParams, m.loraGrads
+	}
+	return m.params, m.grads
+}
+
+// ZeroGrad clears the gradients (Backward accumulates).
+func (m *Model) ZeroGrad() {
+	_, g := m.TrainableBuffers()
+	m.be.Zero(g)
+}
+
+// plan (re)allocates the activation buffer for n tokens.
+func (m *Model) plan(n int) {
+	a := &m.arch
+	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
+	rmax := 0
+	maxIn := 0
+	dropout := false
+	if m.lora != nil {
+		rmax = m.lora.R
+		dropout = m.lora.Dropout > 0
+		maxIn = max(C, QD, F)
+	}
+	rows := max(1, min(n, m.opt.LogitsBudget/a.Vocab))
+	carve := func(c *carver) {
+		A := &m.acts
+		A.res = make([][]float32, a.Layers+1)
+		for l := range A.res {
+			A.res[l] = c.take(n * C)
+		}
+		for i := range m.layers {
+			L := &m.layers[i]
+			s := &L.acts
+			s.h1, s.rstd1 = c.take(n*C), c.take(n)
+			if a.QKNorm {
+				s.qr, s.kr, s.rq, s.rk = c.take(n*QD), c.take(n*KD), c.take(n*a.Heads), c.take(n*a.KVHeads)
+			}
+			s.q, s.k, s.v, s.att, s.lse = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD), c.take(n*a.Heads)
+			s.xmid, s.h2, s.rstd2 = c.take(n*C), c.take(n*C), c.take(n)
+			s.gate, s.up, s.act = c.take(n*F), c.take(n*F), c.take(n*F)
+			for _, li := range L.linears() {
+				if li.lora != nil {
+					li.lora.u = c.take(n * m.lora.R)
+					if dropout {
+						li.lora.mask = c.take(n * li.in)
+					}
+				}
+			}
+		}
+		A.xc, A.hc, A.rstdc = c.take(n*C), c.take(n*C), c.take(n)
+		A.logits = c.take(rows * a.Vocab)
+		A.logp, A.lse, A.ent, A.mlogit = c.take(n), c.take(n), c.take(n), c.take(n)
+		A.outLogp, A.outEnt, A.outMeanL = c.take(n), c.take(n), c.take(n)
+		A.dres, A.dh = c.take(n*C), c.take(n*C)
+		A.dq, A.dk, A.dv, A.datt = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD)
+		if a.QKNorm {
+			A.dqr, A.dkr = c.take(n*QD), c.take(n*KD)
+		}
+		A.dgate, A.dup, A.dact = c.take(n*F), c.take(n*F), c.take(n*F)
+		A.du = c.take(n * rmax)
+		if dropout {
+			A.dxd = c.take(n * maxIn)
+		}
+		A.dxc, A.dhc, A.dlogp = c.take(n*C), c.take(n*C), c.take(n)
+		A.rows = rows
+	}
+	count := &carver{}
+	carve(count)
+	m.acts.buf = nil
+	m.acts.buf = m.be.Alloc(count.off)
+	carve(&carver{buf: m.acts.buf})
+	A := &m.acts
+	A.ids, A.pos, A.seg = m.be.AllocInt32(n), m.be.AllocInt32(n), m.be.AllocInt32(n)
+	A.lab, A.idx = m.be.AllocInt32(n), m.be.AllocInt32(n)
+	m.planned = n
+	m.last = lastForward{}
+}
+
+// ActivationBytes is the size of the planned activation buffer.
+func (m *Model) ActivationBytes() int { return 4 * len(m.acts.buf) }
+
+// Forward runs the model on b and returns per-token log-probs of the labels.
+// Errors name the offending row (see RowError).
+func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
+	a := &m.arch
+	if err := b.validate(a); err != nil {
+		return nil, err
+	}
+	n := b.B * b.T
+	if n > m.planned {
+		m.plan(n)
+	}
+	if opt.NoAdapters && m.lora == nil {
+		opt.NoAdapters = false
+	}
+	A := &m.acts
+	be := m.be
+	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
+	// inputs: padding gets id 0 / position 0 so every table lookup is in range
+	mc := 0
+	for i := 0; i < n; i++ {
+		if b.Segments[i] < 0 {
+			A.ids[i], A.pos[i], A.seg[i] = 0, 0, -1
+			continue
+		}
+		A.ids[i], A.pos[i], A.seg[i] = b.IDs[i], b.Positions[i], b.Segments[i]
+		if b.Labels[i] >= 0 {
+			A.idx[mc], A.lab[mc] = int32(i), b.Labels[i]
+			mc++
+		}
+	}
+	useLoRA := m.lora != nil && !opt.NoAdapters
+	dropout := useLoRA && m.lora.Dropout > 0 && !opt.Eval
+	if dropout {
+		m.rng++
+	}
+
+	be.EmbeddingForward(A.res[0][:n*C], A.ids[:n], m.embed, n, C, a.Vocab)
+	for l := range m.layers {
+		L := &m.layers[l]
+		s := &L.acts
+		x := A.res[l][:n*C]
+		be.RMSNormForward(s.h1[:n*C], s.rstd1[:n], x, L.ln1, n, C, a.Eps)
+		q, k := s.q[:n*QD], s.k[:n*KD]
+		if a.QKNorm {
+			q, k = s.qr[:n*QD], s.kr[:n*KD]
+		}
+		m.linearForward(&L.q, q, s.h1, n, false, useLoRA, dropout, l)
+		m.linearForward(&L.k, k, s.h1, n, false, useLoRA, dropout, l)
+		m.linearForward(&L.v, s.v[:n*KD], s.h1, n, false, useLoRA, dropout, l)
+		if a.QKNorm {
+			be.RMSNormForward(s.q[:n*QD], s.rq[:n*a.Heads], q, L.qnorm, n*a.Heads, a.HeadDim, a.Eps)
+			be.RMSNormForward(s.k[:n*KD], s.rk[:n*a.KVHeads], k, L.knorm, n*a.KVHeads, a.HeadDim, a.Eps)
+		}
+		be.RoPEForward(s.q[:n*QD], A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
+		be.RoPEForward(s.k[:n*KD], A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
+		be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
+			b.B, b.T, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+		// xmid = x + o_proj(att)
+		be.Copy(s.xmid[:n*C], x)
+		m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l)
+		be.RMSNormForward(s.h2[:n*C], s.rstd2[:n], s.xmid[:n*C], L.ln2, n, C, a.Eps)
+		m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
+		m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
+		be.SwiGLUForward(s.act[:n*F], s.gate[:n*F], s.up[:n*F], n*F)
+		// res[l+1] = xmid + down_proj(act)
+		be.Copy(A.res[l+1][:n*C], s.xmid[:n*C])
+		m.linearForward(&L.down, A.res[l+1][:n*C], s.act, n, true, useLoRA, dropout, l)
+	}
+	// final norm and LM head on the completion rows only
+	xL := A.res[a.Layers]
+	be.EmbeddingForward(A.xc[:mc*C], A.idx[:mc], xL, mc, C, n)
+	be.RMSNormForward(A.hc[:mc*C], A.rstdc[:mc], A.xc[:mc*C], m.normW, mc, C, a.Eps)
+	V := a.Vocab
+	var ent []float32
+	for r0 := 0; r0 < mc; r0 += A.rows {
+		r := min(A.rows, mc-r0)
+		lg := A.logits[:r*V]
+		be.LinearForward(lg, A.hc[r0*C:(r0+r)*C], m.head, nil, r, C, V, 1, false)
+		if opt.Entropy {
+			ent = A.ent[r0 : r0+r]
+		}
+		be.LogSoftmaxGatherForward(A.logp[r0:r0+r], A.lse[r0:r0+r], ent, lg, A.lab[r0:r0+r], r, V)
+		if opt.MeanLogit {
+			be.Sync()
+			for i := 0; i < r; i++ {
+				var s float64
+				for _, v := range lg[i*V : (i+1)*V] {
+					s += float64(v)
+				}
+				A.mlogit[r0+i] = float32(s / float64(V))
+			}
+		}
+	}
+	be.Sync()
+	out := &A.out
+	out.LogProbs = scatter(A.outLogp[:n], A.logp[:mc], A.idx[:mc])
+	out.Entropy, out.MeanLogit = nil, nil
+	if opt.Entropy {
+		out.Entropy = scatter(A.outEnt[:n], A.ent[:mc], A.idx[:mc])
+	}
+	if opt.MeanLogit {
+		out.MeanLogit = scatter(A.outMeanL[:n], A.mlogit[:mc], A.idx[:mc])
+	}
+	m.last = lastForward{ok: true, b: b.B, t: b.T, m: mc, noAdapters: opt.NoAdapters, dropout: dropout, logitsKept: mc <= A.rows}
+	return out, nil
+}
+
+// scatter writes dst[idx[i]] = src[i] and zeroes the rest of dst.
+func scatter(dst, src []float32, idx []int32) []float32 {
+	clear(dst)
+	for i, j := range idx {
+		dst[j] = src[i]
+	}
+	return dst
+}
+
+// linearForward: out[N,out] (= or +=) x[N,in]·Wᵀ + b, plus scale·B·A·dropout(x) when the
+// module has an adapter and adapters are on.
+func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, useLoRA, dropout bool, layer int) {
+	x = x[:n*li.in]
+	out = out[:n*li.out]
+	m.be.LinearForward(out, x, li.w, li.b, n, li.in, li.out, 1, accumulate)
+	if !useLoRA || li.lora == nil {
+		return
+	}
+	ad := li.lora
+	r := m.lora.R
+	xin := x
+	if dropout {
+		m.dropoutMask(ad.mask[:n*li.in], layer, li.mod)
+		xin = m.acts.dxd[:n*li.in] // scratch: dropped input
+		m.be.Sync()
+		for i, v := range x {
+			xin[i] = v * ad.mask[i]
+		}
+	}
+	m.be.LinearForward(ad.u[:n*r], xin, ad.a, nil, n, li.in, r, 1, false)
+	m.be.LinearForward(out, ad.u[:n*r], ad.b, nil, n, r, li.out, m.loraScale, true)
+}
+
+// dropoutMask fills mask with 0 (probability p) or 1/(1-p), from a splitmix64 stream
+// keyed by (seed, forward count, layer, module): deterministic for a given seed.
+func (m *Model) dropoutMask(mask []float32, layer int, mod string) {
+	p := m.lora.Dropout
+	keep := float32(1 / (1 - p))
+	h := uint64(m.lora.Seed)*0x9E3779B97F4A7C15 ^ m.rng*0xBF58476D1CE4E5B9 ^ uint64(layer)<<32
+	for _, c := range mod {
+		h = h*131 + uint64(c)
+	}
+	thresh := uint64(p * float64(math.MaxUint64))
+	for i := range mask {
+		h += 0x9E3779B97F4A7C15
+		z := h
+		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		z ^= z >> 31
+		if z < thresh {
+			mask[i] = 0
+		} else {
+			mask[i] = keep
+		}
+	}
+}
+
+// Backward takes d(loss)/d(log-prob) per token of the latest Forward's batch ([B·T];
+// entries at ignored labels are not read) and accumulates the gradients of the
+// trainable parameters. Call ZeroGrad first unless accumulating.
+func (m *Model) Backward(dlogp []float32) error {
+	lf := m.last
+	if !lf.ok {
+		return errors.New("model: Backward without a Forward")
+	}
+	if lf.noAdapters {
+		return errors.New("model: Backward after a forward with adapters disabled (that forward is for reference log-probs only)")
+	}
+	n := lf.b * lf.t
+	if len(dlogp) != n {
+		return fmt.Errorf("model: Backward got %d gradients for a %d×%d batch", len(dlogp), lf.b, lf.t)
+	}
+	m.last.ok = false // activations are consumed in place
+	a := &m.arch
+	A := &m.acts
+	be := m.be
+	C, F, QD, KD, V := a.Hidden, a.FFN, a.qDim(), a.kvDim(), a.Vocab
+	mc := lf.m
+	full := m.lora == nil
+	for i, j := range A.idx[:mc] {
+		A.dlogp[i] = dlogp[j]
+	}
+	// LM head, chunk by chunk: dlogits written in place over the logits
+	dhc := A.dhc[:mc*C]
+	be.Zero(dhc)
+	var dhead []float32
+	if full {
+		dhead = m.dhead
+	}
+	for r0 := 0; r0 < mc; r0 += A.rows {
+		r := min(A.rows, mc-r0)
+		lg := A.logits[:r*V]
+		hc := A.hc[r0*C : (r0+r)*C]
+		if !lf.logitsKept {
+			be.LinearForward(lg, hc, m.head, nil, r, C, V, 1, false)
+		}
+		be.LogSoftmaxGatherBackward(lg, A.dlogp[r0:r0+r], lg, A.lse[r0:r0+r], A.lab[r0:r0+r], r, V)
+		be.LinearBackward(dhc[r0*C:(r0+r)*C], dhead, nil, lg, hc, m.head, r, C, V, 1)
+	}
+	dxc := A.dxc[:mc*C]
+	be.Zero(dxc)
+	var dnorm []float32
+	if full {
+		dnorm = m.dnormW
+	}
+	be.RMSNormBackward(dxc, dnorm, dhc, A.xc[:mc*C], m.normW, A.rstdc[:mc], mc, C)
+	dres := A.dres[:n*C]
+	be.Zero(dres)
+	be.EmbeddingBackward(dres, A.idx[:mc], dxc, mc, C, n)
+
+	dh := A.dh[:n*C]
+	for l := len(m.layers) - 1; l >= 0; l-- {
+		L := &m.layers[l]
+		s := &L.acts
+		// MLP: res[l+1] = xmid + down(silu(gate(h2))·up(h2))
+		dact := A.dact[:n*F]
+		be.Zero(dact)
+		m.linearBackward(&L.down, dact, dres, s.act, n, lf.dropout, l)
+		dgate, dup := A.dgate[:n*F], A.dup[:n*F]
+		be.Zero(dgate)
+		be.Zero(dup)
+		be.SwiGLUBackward(dgate, dup, dact, s.gate[:n*F], s.up[:n*F], n*F)
+		be.Zero(dh)
+		m.linearBackward(&L.gate, dh, dgate, s.h2, n, lf.dropout, l)
+		m.linearBackward(&L.up, dh, dup, s.h2, n, lf.dropout, l)
+		be.RMSNormBackward(dres, L.dln2, dh, s.xmid[:n*C], L.ln2, s.rstd2[:n], n, C)
+		// attention: xmid = res[l] + o(attn(rope(q), rope(k), v))
+		datt := A.datt[:n*QD]
+		be.Zero(datt)
+		m.linearBackward(&L.o, datt, dres, s.att, n, lf.dropout, l)
+		dq, dk, dv := A.dq[:n*QD], A.dk[:n*KD], A.dv[:n*KD]
+		be.Zero(dq)
+		be.Zero(dk)
+		be.Zero(dv)
+		be.AttentionBackward(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
+			A.seg[:n], lf.b, lf.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+		be.RoPEBackward(dq, A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
+		be.RoPEBackward(dk, A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
+		if a.QKNorm {
+			dqr, dkr := A.dqr[:n*QD], A.dkr[:n*KD]
+			be.Zero(dqr)
+			be.Zero(dkr)
+			be.RMSNormBackward(dqr, L.dqnorm, dq, s.qr[:n*QD], L.qnorm, s.rq[:n*a.Heads], n*a.Heads, a.HeadDim)
+			be.RMSNormBackward(dkr, L.dknorm, dk, s.kr[:n*KD], L.knorm, s.rk[:n*a.KVHeads], n*a.KVHeads, a.HeadDim)
+			dq, dk = dqr, dkr
+		}
+		be.Zero(dh)
+		m.linearBackward(&L.q, dh, dq, s.h1, n, lf.dropout, l)
+		m.linearBackward(&L.k, dh, dk, s.h1, n, lf.dropout, l)
+		m.linearBackward(&L.v, dh, dv, s.h1, n, lf.dropout, l)
+		be.RMSNormBackward(dres, L.dln1, dh, A.res[l][:n*C], L.ln1, s.rstd1[:n], n, C)
+	}
+	if full {
+		be.EmbeddingBackward(m.dembed, A.ids[:n], dres, n, C, V)
+	}
+	be.Sync()
+	return nil
+}
+
+// linearBackward: dx[N,in] += dy·W (+ the adapter path), and the trainable grads.
+func (m *Model) linearBackward(li *linear, dx, dy, x []float32, n int, dropout bool, layer int) {
+	x, dx, dy = x[:n*li.in], dx[:n*li.in], dy[:n*li.out]
+	m.be.LinearBackward(dx, li.dw, li.db, dy, x, li.w, n, li.in, li.out, 1)
+	ad := li.lora
+	if ad == nil {
+		return
+	}
+	r := m.lora.R
+	du := m.acts.du[:n*r]
+	m.be.Zero(du)
+	m.be.LinearBackward(du, ad.db, nil, dy, ad.u[:n*r], ad.b, n, r, li.out, m.loraScale)
+	if !dropout {
+		m.be.LinearBackward(dx, ad.da, nil, du, x, ad.a, n, li.in, r, 1)
+		return
+	}
+	xd := m.acts.dxd[:n*li.in]
+	mask := ad.mask[:n*li.in]
+	m.be.Sync()
+	for i, v := range x {
+		xd[i] = v * mask[i]
+	}
+	// dA += duᵀ·dropout(x); d(dropout(x)) = du·A, then dx += mask ⊙ that
+	m.be.LinearBackward(nil, ad.da, nil, du, xd, ad.a, n, li.in, r, 1)
+	m.be.Zero(xd)
+	m.be.LinearBackward(xd, nil, nil, du, x, ad.a, n, li.in, r, 1)
+	m.be.Sync()
+	for i := range xd {
+		dx[i] += xd[i] * mask[i]
+	}
+}
