@@ -61,16 +61,16 @@ type lastForward struct {
 // backward scratch buffers.
 type acts struct {
 	buf                       []float32
-	ids, pos, seg, lab, idx   []int32   // [N] inputs; idx/lab: compact completion rows
+	ids, pos, seg, lab, idx   []int32     // [N] inputs; idx/lab: compact completion rows
 	res                       [][]float32 // residual stream entering layer l, l = 0..L [N,C]
-	xc, hc, rstdc             []float32 // final norm on completion rows: [M,C], [M,C], [M]
-	logits                    []float32 // [R,V] LM head chunk (R rows)
-	logp, lse, ent, mlogit    []float32 // [M] per completion row
+	xc, hc, rstdc             []float32   // final norm on completion rows: [M,C], [M,C], [M]
+	logits                    []float32   // [R,V] LM head chunk (R rows)
+	logp, lse, ent, mlogit    []float32   // [M] per completion row
 	out                       Output
 	outLogp, outEnt, outMeanL []float32 // [N] scattered outputs
 	// backward scratch
 	dres, dh, dq, dk, dv, datt, dqr, dkr, dgate, dup, dact, du, dxd, dxc, dhc, dlogp []float32
-	rows                                                                         int // R
+	rows                                                                             int // R
 }
 
 // layerActs are the saved activations of one layer.
