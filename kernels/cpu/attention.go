@@ -13,7 +13,7 @@ import (
 // recomputes the probabilities from q, k and lse (flash-attention style), so
 // memory is O(B·NH·T) whatever T is, and the causal structure skips key blocks
 // after the block's last query (and, with a window, before its first key).
-const attnQB = 128
+var attnQB = 128 // a variable only so tests can use small blocks
 
 func checkAttention(op string, q, k, v []float32, seg []int32, b, t, nh, nkv, hd, window int) {
 	if nkv <= 0 || nh%nkv != 0 {

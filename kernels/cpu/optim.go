@@ -1,6 +1,22 @@
 package cpu
 
-import "math"
+import (
+	"math"
+	"strconv"
+)
+
+// dec returns the float64 nearest to the shortest decimal that rounds to x,
+// so a hyperparameter given as 0.999 and passed as float32 becomes the
+// float64 0.999 again. Quantities torch derives in double precision from
+// Python floats (1 − β, 1 − lr·wd, bias corrections) then match torch.
+func dec(x float32) float64 {
+	var buf [32]byte
+	f, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], float64(x), 'g', -1, 32)), 64)
+	if err != nil {
+		return float64(x)
+	}
+	return f
+}
 
 // AdamWStep: one torch.optim.AdamW step (decoupled decay, bias correction) on flat p, g, m, v[n]; step counts from 1.
 //
@@ -15,13 +31,13 @@ func (be *Backend) AdamWStep(p, g, m, v []float32, step int, lr, beta1, beta2, e
 	if step < 1 {
 		panic("cpu.AdamWStep: step counts from 1")
 	}
-	b1, b2 := float64(beta1), float64(beta2)
-	decay := float32(1 - float64(lr)*float64(weightDecay))
+	b1, b2, lr64 := dec(beta1), dec(beta2), dec(lr)
+	decay := float32(1 - lr64*dec(weightDecay))
 	c1 := float32(1 - b1)
 	c2 := float32(1 - b2)
 	bc1 := 1 - math.Pow(b1, float64(step))
 	bc2 := 1 - math.Pow(b2, float64(step))
-	stepSize := float32(float64(lr) / bc1)
+	stepSize := float32(lr64 / bc1)
 	bc2sqrt := float32(math.Sqrt(bc2))
 	be.pool.run(n, elemGrain, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
