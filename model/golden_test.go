@@ -172,21 +172,31 @@ func TestGoldenFullFineTune(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := loadGolden(t, name)
 			dir := filepath.Join("testdata", name)
-			m, err := Load(dir, testBackend(), Options{})
-			if err != nil {
-				t.Fatal(err)
+			// the whole LM head at once, and in chunks of 3 rows recomputed in backward
+			for _, chunked := range []bool{false, true} {
+				opt := Options{}
+				if chunked {
+					opt.LogitsBudget = 3 * 300 // ≤ 3 rows for every fixture vocabulary
+				}
+				m, err := Load(dir, testBackend(), opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := m.Forward(g.batch(), ForwardOptions{Eval: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.last.logitsKept == chunked {
+					t.Errorf("chunked=%v but logitsKept=%v", chunked, m.last.logitsKept)
+				}
+				le := checkLogps(t, "full", out.LogProbs, g.Full.Logps)
+				m.ZeroGrad()
+				if err := m.Backward(flat(g.Full.Dlogps)); err != nil {
+					t.Fatal(err)
+				}
+				ge := checkGrads(t, "full", filepath.Join(dir, "grads_full.safetensors"), m.Trainable())
+				t.Logf("chunked=%v: max logp rel err %.3g, max grad rel err %.3g", chunked, le, ge)
 			}
-			out, err := m.Forward(g.batch(), ForwardOptions{Eval: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			le := checkLogps(t, "full", out.LogProbs, g.Full.Logps)
-			m.ZeroGrad()
-			if err := m.Backward(flat(g.Full.Dlogps)); err != nil {
-				t.Fatal(err)
-			}
-			ge := checkGrads(t, "full", filepath.Join(dir, "grads_full.safetensors"), m.Trainable())
-			t.Logf("max logp rel err %.3g, max grad rel err %.3g", le, ge)
 		})
 	}
 }
