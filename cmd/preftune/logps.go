@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/preftune/preftune/kernels/cpu"
+	"github.com/preftune/preftune/model"
+)
+
+const logpsUsage = `usage: preftune logps --model DIR [--adapter DIR] --data FILE --out FILE.jsonl [--batch-size N]
+
+Computes, for every preference pair of FILE, the log-probabilities of the chosen and the
+rejected completion given the prompt: next-token log-probs summed over completion tokens
+only (prompt and padding masked), as TRL's DPOTrainer computes them. FILE is JSON Lines
+with pre-tokenized rows {"prompt_input_ids": [...], "chosen_input_ids": [...],
+"rejected_input_ids": [...]}. The output has one line per input row, in input order:
+{"chosen_logps": f, "rejected_logps": f, "chosen_tokens": n, "rejected_tokens": n}.
+It is written atomically: on any error no output file is left behind.
+
+--model is a Hugging Face dir (config.json + safetensors); --adapter a PEFT LoRA adapter
+dir (adapter_config.json + adapter_model.safetensors) applied on top of it.
+
+flags:
+`
+
+func init() {
+	register(&command{
+		name:    "logps",
+		summary: "log-probs of the chosen/rejected completions of pre-tokenized pairs",
+		run:     runLogps,
+	})
+}
+
+// tokenPair is one pre-tokenized preference row.
+type tokenPair struct {
+	Prompt   []int32 `json:"prompt_input_ids"`
+	Chosen   []int32 `json:"chosen_input_ids"`
+	Rejected []int32 `json:"rejected_input_ids"`
+	line     int
+}
+
+type logpsRow struct {
+	ChosenLogps    float64 `json:"chosen_logps"`
+	RejectedLogps  float64 `json:"rejected_logps"`
+	ChosenTokens   int     `json:"chosen_tokens"`
+	RejectedTokens int     `json:"rejected_tokens"`
+}
+
+func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("logps", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, logpsUsage)
+		fs.PrintDefaults()
+	}
+	modelDir := fs.String("model", "", "Hugging Face model dir (config.json + model.safetensors)")
+	adapterDir := fs.String("adapter", "", "PEFT LoRA adapter dir (optional)")
+	dataPath := fs.String("data", "", "pre-tokenized preference pairs (JSON Lines)")
+	outPath := fs.String("out", "", "output JSON Lines file")
+	batchSize := fs.Int("batch-size", 8, "pairs per forward pass")
+	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	if helped, err := parseFlags(fs, args); helped || err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return badInputf("unexpected argument %q", fs.Arg(0))
+	case *modelDir == "":
+		return badInputf("--model is required")
+	case *dataPath == "":
+		return badInputf("--data is required")
+	case *outPath == "":
+		return badInputf("--out is required")
+	case *batchSize <= 0:
+		return badInputf("--batch-size: %d must be positive", *batchSize)
+	}
+	arch, err := model.ReadArch(*modelDir)
+	if err != nil {
+		return badInputf("--model: %w", err)
+	}
+	pairs, err := readTokenPairs(*dataPath, &arch)
+	if err != nil {
+		return badInput(err)
+	}
+	opt := model.Options{}
+	if *adapterDir != "" {
+		lc, err := model.ReadAdapterConfig(*adapterDir)
+		if err != nil {
+			return badInputf("--adapter: %w", err)
+		}
+		opt.LoRA = lc
+	}
+	be := cpu.New(*threads)
+	defer be.Close()
+	m, err := model.Load(*modelDir, be, opt)
+	if err != nil {
+		return badInputf("--model: %w", err)
+	}
+	if *adapterDir != "" {
+		if err := m.LoadAdapter(*adapterDir); err != nil {
+			return badInputf("--adapter: %w", err)
+		}
+	}
+	results, err := computeLogps(m, pairs, *batchSize, *dataPath)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for _, r := range results {
+		line, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encoding a result: %w", err)
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	if err := writeFileAtomic(*outPath, buf.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d rows to %s\n", len(results), *outPath)
+	return nil
+}
+
+// readTokenPairs reads and validates every row before any compute, so a bad row stops
+// the command before it writes anything. Errors read FILE:ROW: field: message, rows
+// numbered from 1 (the line number).
+func readTokenPairs(path string, arch *model.Arch) ([]tokenPair, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	var pairs []tokenPair
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(text, &raw); err != nil {
+			return nil, fmt.Errorf("%s:%d: invalid JSON: %v", path, line, err)
+		}
+		p := tokenPair{line: line}
+		for _, fld := range []struct {
+			name string
+			dst  *[]int32
+		}{{"prompt_input_ids", &p.Prompt}, {"chosen_input_ids", &p.Chosen}, {"rejected_input_ids", &p.Rejected}} {
+			v, ok := raw[fld.name]
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: %s: missing (want pre-tokenized rows with prompt_input_ids, chosen_input_ids, rejected_input_ids)", path, line, fld.name)
+			}
+			if err := json.Unmarshal(v, fld.dst); err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: want a list of token ids: %v", path, line, fld.name, err)
+			}
+		}
+		if err := checkPair(&p, arch); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		pairs = append(pairs, p)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("%s: no rows", path)
+	}
+	return pairs, nil
+}
+
+func checkPair(p *tokenPair, a *model.Arch) error {
+	if len(p.Prompt) == 0 {
+		return errors.New("prompt_input_ids: empty (the first completion token needs a prompt token to be predicted from)")
+	}
+	for _, f := range []struct {
+		name string
+		ids  []int32
+	}{{"prompt_input_ids", p.Prompt}, {"chosen_input_ids", p.Chosen}, {"rejected_input_ids", p.Rejected}} {
+		for i, id := range f.ids {
+			if id < 0 || int(id) >= a.Vocab {
+				return fmt.Errorf("%s[%d]: token id %d outside the vocabulary [0,%d)", f.name, i, id, a.Vocab)
+			}
+		}
+		if f.name == "prompt_input_ids" {
+			continue
+		}
+		if len(f.ids) == 0 {
+			return fmt.Errorf("%s: empty completion", f.name)
+		}
+		if n := len(p.Prompt) + len(f.ids); n > a.MaxPos {
+			return fmt.Errorf("%s: prompt + completion is %d tokens, longer than max_position_embeddings %d", f.name, n, a.MaxPos)
+		}
+	}
+	return nil
+}
+
+// computeLogps runs the pairs batch by batch in TRL's concatenated layout (the chosen
+// rows, then the rejected rows) and sums the completion log-probs of each row.
+func computeLogps(m *model.Model, pairs []tokenPair, batchSize int, path string) ([]logpsRow, error) {
+	out := make([]logpsRow, 0, len(pairs))
+	seqs := make([]model.Sequence, 0, 2*batchSize)
+	for start := 0; start < len(pairs); start += batchSize {
+		chunk := pairs[start:min(start+batchSize, len(pairs))]
+		seqs = seqs[:0]
+		for _, p := range chunk {
+			seqs = append(seqs, model.Sequence{Prompt: p.Prompt, Completion: p.Chosen})
+		}
+		for _, p := range chunk {
+			seqs = append(seqs, model.Sequence{Prompt: p.Prompt, Completion: p.Rejected})
+		}
+		b, err := model.BuildBatch(seqs, 0)
+		if err != nil {
+			return nil, err
+		}
+		res, err := m.Forward(b, model.ForwardOptions{Eval: true})
+		if err != nil {
+			var re *model.RowError
+			if errors.As(err, &re) {
+				n := len(chunk)
+				field := "chosen_input_ids"
+				if re.Row >= n {
+					field = "rejected_input_ids"
+				}
+				return nil, badInputf("%s:%d: %s: %v", path, chunk[re.Row%n].line, field, re.Err)
+			}
+			return nil, err
+		}
+		sums := make([]float64, b.B)
+		for i, l := range b.Labels {
+			if l >= 0 {
+				sums[i/b.T] += float64(res.LogProbs[i])
+			}
+		}
+		n := len(chunk)
+		for i, p := range chunk {
+			out = append(out, logpsRow{ChosenLogps: sums[i], RejectedLogps: sums[n+i], ChosenTokens: len(p.Chosen), RejectedTokens: len(p.Rejected)})
+		}
+	}
+	return out, nil
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames it over
+// path, so path is either untouched or complete.
+func writeFileAtomic(path string, data []byte) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+strings.TrimPrefix(base, ".")+".tmp*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return err
+	}
+	return nil
+}
