@@ -1,0 +1,159 @@
+package tokenizer
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// addedToken is one entry of tokenizer.json's added_tokens.
+type addedToken struct {
+	id         int32
+	content    string
+	singleWord bool // match only where no word character touches either end
+	lstrip     bool // swallow the whitespace before it
+	rstrip     bool // swallow the whitespace after it
+	normalized bool // matched in the normalized text, not the raw input
+	special    bool // skipped by Decode(ids, skipSpecialTokens=true)
+}
+
+// addedMatcher finds added tokens in text: leftmost match first, the longest of
+// those starting there (aho-corasick MatchKind::LeftmostLongest in HF), then the
+// next search resumes after that match. It is a byte trie.
+type addedMatcher struct {
+	edges map[uint32]int32 // node<<8 | byte -> child node
+	term  []int32          // node -> index into tokens of the pattern ending there, or -1
+	first [256]bool        // bytes that start some pattern
+	toks  []*addedToken
+}
+
+// newAddedMatcher indexes toks under patterns[i] (the content, or its normalized
+// form for normalized tokens). Empty patterns never match.
+func newAddedMatcher(toks []*addedToken, patterns []string) *addedMatcher {
+	am := &addedMatcher{edges: map[uint32]int32{}, term: []int32{-1}, toks: toks}
+	for i, p := range patterns {
+		if p == "" {
+			continue
+		}
+		node := int32(0)
+		for j := 0; j < len(p); j++ {
+			key := uint32(node)<<8 | uint32(p[j])
+			child, ok := am.edges[key]
+			if !ok {
+				child = int32(len(am.term))
+				am.term = append(am.term, -1)
+				am.edges[key] = child
+			}
+			node = child
+		}
+		if am.term[node] < 0 { // the first of equal patterns wins
+			am.term[node] = int32(i)
+		}
+		am.first[p[0]] = true
+	}
+	return am
+}
+
+func (am *addedMatcher) empty() bool { return len(am.term) == 1 }
+
+// longestAt returns the end of the longest pattern starting at s[i] and its token.
+func (am *addedMatcher) longestAt(s string, i int) (int, *addedToken) {
+	node, end, tok := int32(0), -1, (*addedToken)(nil)
+	for j := i; j < len(s); j++ {
+		child, ok := am.edges[uint32(node)<<8|uint32(s[j])]
+		if !ok {
+			break
+		}
+		node = child
+		if t := am.term[node]; t >= 0 {
+			end, tok = j+1, am.toks[t]
+		}
+	}
+	return end, tok
+}
+
+// split walks s, calling text(start, end) for the stretches between added tokens
+// and token(tok) for each added token, in order. It follows HF's
+// AddedVocabulary::find_matches: single_word matches that touch a word character
+// are discarded, lstrip/rstrip widen the match over adjacent whitespace.
+func (am *addedMatcher) split(s string, text func(start, end int), token func(tok *addedToken)) {
+	startOffset := 0
+	if !am.empty() {
+		for i := 0; i < len(s); {
+			if !am.first[s[i]] {
+				i++
+				continue
+			}
+			stop, tok := am.longestAt(s, i)
+			if tok == nil {
+				i++
+				continue
+			}
+			start := i
+			i = stop // the search resumes after the raw match
+			if tok.singleWord {
+				startSpace := start == 0 || !endsWithWordChar(s[:start])
+				stopSpace := stop == len(s) || !startsWithWordChar(s[stop:])
+				if !startSpace || !stopSpace {
+					continue
+				}
+			}
+			if tok.lstrip {
+				start = max(trailingSpaceStart(s[:start]), startOffset)
+			}
+			if tok.rstrip {
+				stop += leadingSpaceLen(s[stop:])
+			}
+			if startOffset < start {
+				text(startOffset, start)
+			}
+			token(tok)
+			startOffset = stop
+		}
+	}
+	if startOffset < len(s) {
+		text(startOffset, len(s))
+	}
+}
+
+// isWordChar is the Unicode \w of Rust's regex crate: Alphabetic, marks, decimal
+// digits, connector punctuation, and the two join controls.
+func isWordChar(r rune) bool {
+	return unicode.IsLetter(r) || unicode.Is(unicode.Nl, r) || unicode.Is(unicode.Other_Alphabetic, r) ||
+		unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) ||
+		r == '\u200c' || r == '\u200d'
+}
+
+func endsWithWordChar(s string) bool {
+	r, n := utf8.DecodeLastRuneInString(s)
+	return n > 0 && isWordChar(r)
+}
+
+func startsWithWordChar(s string) bool {
+	r, n := utf8.DecodeRuneInString(s)
+	return n > 0 && isWordChar(r)
+}
+
+// trailingSpaceStart is where the run of whitespace ending s begins.
+func trailingSpaceStart(s string) int {
+	for len(s) > 0 {
+		r, n := utf8.DecodeLastRuneInString(s)
+		if !unicode.IsSpace(r) {
+			break
+		}
+		s = s[:len(s)-n]
+	}
+	return len(s)
+}
+
+// leadingSpaceLen is the byte length of the whitespace run starting s.
+func leadingSpaceLen(s string) int {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += n
+	}
+	return i
+}

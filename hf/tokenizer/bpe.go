@@ -1,0 +1,371 @@
+package tokenizer
+
+import (
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// bpeModel is HF's BPE model (models/bpe/model.rs) at inference: no dropout.
+type bpeModel struct {
+	vocab  map[string]int32
+	merges map[uint64]uint64 // pairKey(left, right) -> rank<<32 | merged id
+
+	unkID        int32 // -1: no unk token
+	fuseUnk      bool
+	byteFallback bool
+	ignoreMerges bool   // a word that is itself in the vocab is one token (Llama-3)
+	prefix       string // continuing_subword_prefix
+	suffix       string // end_of_word_suffix
+
+	byteTokens [256]int32 // ids of "<0x00>".."<0xFF>" (byte_fallback), -1 if absent
+
+	// byteLevelIDs[b] is the id of byte b's byte-level character; byteLevelDense
+	// says all 256 exist and no prefix/suffix applies, so a raw word's first
+	// symbols come straight from its bytes.
+	byteLevelIDs   [256]int32
+	byteLevelDense bool
+
+	// segmentMark is "▁" when cutting a word before each "▁" that follows another
+	// character cannot change the result (no merge produces such a "x▁" and "▁" is in
+	// the vocab), so long SentencePiece-style inputs merge in short, cacheable pieces.
+	segmentMark string
+}
+
+func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+// newBPEModel builds the merge table: merges[i] = (a, b) gets rank i, and a later
+// duplicate pair overrides an earlier one (as HF's HashMap collect does).
+func newBPEModel(vocab map[string]int32, merges [][2]string, unk *string, fuseUnk, byteFallback, ignoreMerges bool, prefix, suffix string) (*bpeModel, error) {
+	m := &bpeModel{
+		vocab: vocab, merges: make(map[uint64]uint64, len(merges)), unkID: -1,
+		fuseUnk: fuseUnk, byteFallback: byteFallback, ignoreMerges: ignoreMerges,
+		prefix: prefix, suffix: suffix,
+	}
+	for i, mg := range merges {
+		a, ok := vocab[mg[0]]
+		if !ok {
+			return nil, fmt.Errorf("model.merges[%d]: token %q is not in model.vocab", i, mg[0])
+		}
+		b, ok := vocab[mg[1]]
+		if !ok {
+			return nil, fmt.Errorf("model.merges[%d]: token %q is not in model.vocab", i, mg[1])
+		}
+		right := mg[1][min(len(prefix), len(mg[1])):] // HF drops prefix_len bytes of b unconditionally
+		merged, ok := vocab[mg[0]+right]
+		if !ok {
+			return nil, fmt.Errorf("model.merges[%d]: merged token %q is not in model.vocab", i, mg[0]+right)
+		}
+		m.merges[pairKey(a, b)] = uint64(i)<<32 | uint64(uint32(merged))
+	}
+	if unk != nil {
+		id, ok := vocab[*unk]
+		if !ok {
+			return nil, fmt.Errorf("model.unk_token %q is not in model.vocab", *unk)
+		}
+		m.unkID = id
+	}
+	for b := 0; b < 256; b++ {
+		m.byteTokens[b] = -1
+		if id, ok := vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+			m.byteTokens[b] = id
+		}
+	}
+	m.byteLevelDense = prefix == "" && suffix == ""
+	for b := 0; b < 256; b++ {
+		m.byteLevelIDs[b] = -1
+		if id, ok := vocab[byteLevelStr[b]]; ok {
+			m.byteLevelIDs[b] = id
+		} else {
+			m.byteLevelDense = false
+		}
+	}
+	if _, ok := vocab["▁"]; ok && !ignoreMerges && prefix == "" && suffix == "" {
+		m.segmentMark = "▁"
+		for _, mg := range merges {
+			if joinsBeforeMark(mg[0] + mg[1]) {
+				m.segmentMark = ""
+				break
+			}
+		}
+	}
+	return m, nil
+}
+
+// joinsBeforeMark says whether tok has a "▁" right after a character that is not "▁".
+func joinsBeforeMark(tok string) bool {
+	prevMark := true
+	for _, r := range tok {
+		if r == '▁' && !prevMark {
+			return true
+		}
+		prevMark = r == '▁'
+	}
+	return false
+}
+
+// symbol is one token of a word being merged; the word is a doubly linked list
+// over a slice, and a symbol merged into its left neighbour gets size 0.
+type symbol struct {
+	id         int32
+	prev, next int32
+	size       int32 // bytes of the word it covers
+}
+
+// bpeScratch is per-call reusable memory.
+type bpeScratch struct {
+	syms []symbol
+	heap []uint64 // rank<<32 | position of the pair's left symbol
+	buf  []byte
+}
+
+func (sc *bpeScratch) add(id int32, size int) {
+	n := int32(len(sc.syms))
+	if n > 0 {
+		sc.syms[n-1].next = n
+	}
+	sc.syms = append(sc.syms, symbol{id: id, prev: n - 1, next: -1, size: int32(size)})
+}
+
+// initSymbols turns a word into its first symbols, one per character: the
+// character's id, else its "<0xNN>" byte tokens (byte_fallback), else unk (fused
+// over a run when fuse_unk). It mirrors merge_word's quirks: byte-fallback tokens
+// do not flush a pending unk, and prefix/suffix are added before the lookups.
+func (m *bpeModel) initSymbols(sc *bpeScratch, w string) {
+	sc.syms = sc.syms[:0]
+	pendingUnk, unkLen := false, 0
+	for i := 0; i < len(w); {
+		_, n := utf8.DecodeRuneInString(w[i:])
+		key := w[i : i+n]
+		if m.prefix != "" && i > 0 {
+			key = m.prefix + key
+		}
+		if m.suffix != "" && i+n == len(w) {
+			key += m.suffix
+		}
+		i += n
+		if id, ok := m.vocab[key]; ok {
+			if pendingUnk {
+				sc.add(m.unkID, unkLen)
+				pendingUnk = false
+			}
+			sc.add(id, n)
+			continue
+		}
+		if m.byteFallback && m.hasByteTokens(key) {
+			for j := 0; j < len(key); j++ {
+				sc.add(m.byteTokens[key[j]], 1)
+			}
+			continue
+		}
+		if m.unkID < 0 {
+			continue // no unk token: HF drops the character
+		}
+		switch {
+		case !pendingUnk:
+			pendingUnk, unkLen = true, n
+		case m.fuseUnk:
+			unkLen += n
+		default:
+			sc.add(m.unkID, unkLen)
+			unkLen = n
+		}
+	}
+	if pendingUnk {
+		sc.add(m.unkID, unkLen)
+	}
+}
+
+func (m *bpeModel) hasByteTokens(s string) bool {
+	for j := 0; j < len(s); j++ {
+		if m.byteTokens[s[j]] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeAll applies merges lowest rank first, leftmost first among equal ranks,
+// with a min-heap of (rank, position) like HF's Word::merge_all; an entry whose
+// pair has since changed is skipped when popped.
+func (m *bpeModel) mergeAll(sc *bpeScratch) {
+	syms := sc.syms
+	h := sc.heap[:0]
+	for i := 0; i+1 < len(syms); i++ {
+		if v, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+			h = heapPush(h, v>>32<<32|uint64(i))
+		}
+	}
+	for len(h) > 0 {
+		var top uint64
+		top, h = heapPop(h)
+		rank, pos := top>>32, int32(uint32(top))
+		s := &syms[pos]
+		if s.size == 0 || s.next < 0 {
+			continue
+		}
+		nx := s.next
+		right := syms[nx]
+		v, ok := m.merges[pairKey(s.id, right.id)]
+		if !ok || v>>32 != rank {
+			continue
+		}
+		s.id = int32(uint32(v))
+		s.size += right.size
+		s.next = right.next
+		syms[nx].size = 0
+		if right.next >= 0 {
+			syms[right.next].prev = pos
+		}
+		if s.prev >= 0 {
+			if v, ok := m.merges[pairKey(syms[s.prev].id, s.id)]; ok {
+				h = heapPush(h, v>>32<<32|uint64(s.prev))
+			}
+		}
+		if s.next >= 0 {
+			if v, ok := m.merges[pairKey(s.id, syms[s.next].id)]; ok {
+				h = heapPush(h, v>>32<<32|uint64(pos))
+			}
+		}
+	}
+	sc.heap = h
+}
+
+func heapPush(h []uint64, x uint64) []uint64 {
+	h = append(h, x)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= x {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = x
+	return h
+}
+
+func heapPop(h []uint64) (uint64, []uint64) {
+	top := h[0]
+	last := h[len(h)-1]
+	h = h[:len(h)-1]
+	n := len(h)
+	if n == 0 {
+		return top, h
+	}
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1] < h[c] {
+			c++
+		}
+		if last <= h[c] {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	h[i] = last
+	return top, h
+}
+
+// appendMerged appends the ids of the merged symbols.
+func appendMerged(dst []int32, syms []symbol) []int32 {
+	for _, s := range syms {
+		if s.size != 0 {
+			dst = append(dst, s.id)
+		}
+	}
+	return dst
+}
+
+// tokenizeWord is BPE::tokenize for one pre-token (already in the model's
+// alphabet): ignore_merges lookup, then merges.
+func (m *bpeModel) tokenizeWord(dst []int32, w string, sc *bpeScratch) []int32 {
+	if w == "" {
+		return dst
+	}
+	if m.ignoreMerges {
+		if id, ok := m.vocab[w]; ok {
+			return append(dst, id)
+		}
+	}
+	m.initSymbols(sc, w)
+	m.mergeAll(sc)
+	return appendMerged(dst, sc.syms)
+}
+
+// tokenizeRawByteLevel tokenizes the byte-level image of the raw bytes w.
+func (m *bpeModel) tokenizeRawByteLevel(dst []int32, w string, sc *bpeScratch) []int32 {
+	if !m.byteLevelDense || m.ignoreMerges {
+		sc.buf = byteLevelEncode(sc.buf[:0], w)
+		if m.ignoreMerges {
+			if id, ok := m.vocab[string(sc.buf)]; ok {
+				return append(dst, id)
+			}
+		}
+		if !m.byteLevelDense {
+			m.initSymbols(sc, string(sc.buf))
+			m.mergeAll(sc)
+			return appendMerged(dst, sc.syms)
+		}
+	}
+	sc.syms = sc.syms[:0]
+	for i := 0; i < len(w); i++ {
+		sc.add(m.byteLevelIDs[w[i]], 1)
+	}
+	m.mergeAll(sc)
+	return appendMerged(dst, sc.syms)
+}
+
+// maxCachedWord is HF's cache MAX_LENGTH: longer words are not cached.
+const maxCachedWord = 256
+
+// wordCache maps a pre-token to its ids. It is sharded so parallel encoders rarely
+// contend; a full shard stops admitting words (like HF's cache).
+type wordCache struct {
+	seed   maphash.Seed
+	shards [64]cacheShard
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[string][]int32
+}
+
+const cacheShardCap = 4096
+
+func newWordCache() *wordCache {
+	c := &wordCache{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string][]int32)
+	}
+	return c
+}
+
+func (c *wordCache) shard(k string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, k)&63]
+}
+
+func (c *wordCache) get(k string) ([]int32, bool) {
+	s := c.shard(k)
+	s.mu.RLock()
+	v, ok := s.m[k]
+	s.mu.RUnlock()
+	return v, ok
+}
+
+func (c *wordCache) put(k string, v []int32) {
+	s := c.shard(k)
+	s.mu.Lock()
+	if len(s.m) < cacheShardCap {
+		s.m[strings.Clone(k)] = v
+	}
+	s.mu.Unlock()
+}

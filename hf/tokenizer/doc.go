@@ -1,0 +1,16 @@
+// Package tokenizer reads a Hugging Face tokenizer.json (plus the optional
+// tokenizer_config.json and special_tokens_map.json beside it) and turns text into
+// token ids and back, id for id the same as the Hugging Face `tokenizers` library.
+//
+// Supported: BPE models, both byte-level (GPT-2, Llama-3, Qwen2/2.5: a Split
+// pre-tokenizer with the model's regex, then ByteLevel) and SentencePiece-style
+// (Llama-2, Mistral: Prepend/Replace normalizers or a Metaspace pre-tokenizer,
+// byte_fallback, unk); added tokens with their single_word/lstrip/rstrip/normalized
+// flags; NFC/NFD/NFKC/NFKD/Lowercase/Strip/Prepend/Replace normalizers;
+// TemplateProcessing/ByteLevel/Roberta/Bert post-processors; ByteLevel, Metaspace,
+// Replace, ByteFallback, Fuse and Strip decoders. Anything else is refused at load
+// time with an error naming the file and the field, never tokenized approximately.
+//
+// The split regexes of the common byte-level tokenizers are run by hand-written
+// matchers (Go's regexp has no lookahead); any other regex runs on regexp2.
+package tokenizer
