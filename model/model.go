@@ -254,7 +254,7 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	}
 	A := &m.acts
 	be := m.be
-	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
+	C := a.Hidden
 	// inputs: padding gets id 0 / position 0 so every table lookup is in range
 	mc := 0
 	for i := 0; i < n; i++ {
@@ -275,36 +275,9 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	}
 
 	be.EmbeddingForward(A.res[0][:n*C], A.ids[:n], m.embed, n, C, a.Vocab)
+	st := stepShape{b: b.B, t: b.T, n: n, lora: useLoRA, dropout: dropout}
 	for l := range m.layers {
-		L := &m.layers[l]
-		s := &L.acts
-		x := A.res[l][:n*C]
-		be.RMSNormForward(s.h1[:n*C], s.rstd1[:n], x, L.ln1, n, C, a.Eps)
-		q, k := s.q[:n*QD], s.k[:n*KD]
-		if a.QKNorm {
-			q, k = s.qr[:n*QD], s.kr[:n*KD]
-		}
-		m.linearForward(&L.q, q, s.h1, n, false, useLoRA, dropout, l)
-		m.linearForward(&L.k, k, s.h1, n, false, useLoRA, dropout, l)
-		m.linearForward(&L.v, s.v[:n*KD], s.h1, n, false, useLoRA, dropout, l)
-		if a.QKNorm {
-			be.RMSNormForward(s.q[:n*QD], s.rq[:n*a.Heads], q, L.qnorm, n*a.Heads, a.HeadDim, a.Eps)
-			be.RMSNormForward(s.k[:n*KD], s.rk[:n*a.KVHeads], k, L.knorm, n*a.KVHeads, a.HeadDim, a.Eps)
-		}
-		be.RoPEForward(s.q[:n*QD], A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
-		be.RoPEForward(s.k[:n*KD], A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
-		be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
-			b.B, b.T, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
-		// xmid = x + o_proj(att)
-		be.Copy(s.xmid[:n*C], x)
-		m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l)
-		be.RMSNormForward(s.h2[:n*C], s.rstd2[:n], s.xmid[:n*C], L.ln2, n, C, a.Eps)
-		m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
-		m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
-		be.SwiGLUForward(s.act[:n*F], s.gate[:n*F], s.up[:n*F], n*F)
-		// res[l+1] = xmid + down_proj(act)
-		be.Copy(A.res[l+1][:n*C], s.xmid[:n*C])
-		m.linearForward(&L.down, A.res[l+1][:n*C], s.act, n, true, useLoRA, dropout, l)
+		m.layerForward(l, st)
 	}
 	// final norm and LM head on the completion rows only
 	xL := A.res[a.Layers]
@@ -421,7 +394,7 @@ func (m *Model) Backward(dlogp []float32) error {
 	a := &m.arch
 	A := &m.acts
 	be := m.be
-	C, F, QD, KD, V := a.Hidden, a.FFN, a.qDim(), a.kvDim(), a.Vocab
+	C, V := a.Hidden, a.Vocab
 	mc := lf.m
 	full := m.lora == nil
 	for i, j := range A.idx[:mc] {
@@ -455,47 +428,9 @@ func (m *Model) Backward(dlogp []float32) error {
 	be.Zero(dres)
 	be.EmbeddingBackward(dres, A.idx[:mc], dxc, mc, C, n)
 
-	dh := A.dh[:n*C]
+	st := stepShape{b: lf.b, t: lf.t, n: n, lora: m.lora != nil, dropout: lf.dropout}
 	for l := len(m.layers) - 1; l >= 0; l-- {
-		L := &m.layers[l]
-		s := &L.acts
-		// MLP: res[l+1] = xmid + down(silu(gate(h2))·up(h2))
-		dact := A.dact[:n*F]
-		be.Zero(dact)
-		m.linearBackward(&L.down, dact, dres, s.act, n, lf.dropout, l)
-		dgate, dup := A.dgate[:n*F], A.dup[:n*F]
-		be.Zero(dgate)
-		be.Zero(dup)
-		be.SwiGLUBackward(dgate, dup, dact, s.gate[:n*F], s.up[:n*F], n*F)
-		be.Zero(dh)
-		m.linearBackward(&L.gate, dh, dgate, s.h2, n, lf.dropout, l)
-		m.linearBackward(&L.up, dh, dup, s.h2, n, lf.dropout, l)
-		be.RMSNormBackward(dres, L.dln2, dh, s.xmid[:n*C], L.ln2, s.rstd2[:n], n, C)
-		// attention: xmid = res[l] + o(attn(rope(q), rope(k), v))
-		datt := A.datt[:n*QD]
-		be.Zero(datt)
-		m.linearBackward(&L.o, datt, dres, s.att, n, lf.dropout, l)
-		dq, dk, dv := A.dq[:n*QD], A.dk[:n*KD], A.dv[:n*KD]
-		be.Zero(dq)
-		be.Zero(dk)
-		be.Zero(dv)
-		be.AttentionBackward(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
-			A.seg[:n], lf.b, lf.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
-		be.RoPEBackward(dq, A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
-		be.RoPEBackward(dk, A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
-		if a.QKNorm {
-			dqr, dkr := A.dqr[:n*QD], A.dkr[:n*KD]
-			be.Zero(dqr)
-			be.Zero(dkr)
-			be.RMSNormBackward(dqr, L.dqnorm, dq, s.qr[:n*QD], L.qnorm, s.rq[:n*a.Heads], n*a.Heads, a.HeadDim)
-			be.RMSNormBackward(dkr, L.dknorm, dk, s.kr[:n*KD], L.knorm, s.rk[:n*a.KVHeads], n*a.KVHeads, a.HeadDim)
-			dq, dk = dqr, dkr
-		}
-		be.Zero(dh)
-		m.linearBackward(&L.q, dh, dq, s.h1, n, lf.dropout, l)
-		m.linearBackward(&L.k, dh, dk, s.h1, n, lf.dropout, l)
-		m.linearBackward(&L.v, dh, dv, s.h1, n, lf.dropout, l)
-		be.RMSNormBackward(dres, L.dln1, dh, A.res[l][:n*C], L.ln1, s.rstd1[:n], n, C)
+		m.layerBackward(l, st)
 	}
 	if full {
 		be.EmbeddingBackward(m.dembed, A.ids[:n], dres, n, C, V)
@@ -534,4 +469,99 @@ func (m *Model) linearBackward(li *linear, dx, dy, x []float32, n int, dropout b
 	for i := range xd {
 		dx[i] += xd[i] * mask[i]
 	}
+}
+
+// stepShape is the shape of the current step: rows, columns, tokens, adapters on,
+// dropout masks drawn.
+type stepShape struct {
+	b, t, n       int
+	lora, dropout bool
+}
+
+// layerForward: res[l+1][N,C] = layer_l(res[l][N,C]), saving what layerBackward needs.
+func (m *Model) layerForward(l int, st stepShape) {
+	a := &m.arch
+	A := &m.acts
+	be := m.be
+	n, useLoRA, dropout := st.n, st.lora, st.dropout
+	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
+	L := &m.layers[l]
+	s := &L.acts
+	x := A.res[l][:n*C]
+	be.RMSNormForward(s.h1[:n*C], s.rstd1[:n], x, L.ln1, n, C, a.Eps)
+	q, k := s.q[:n*QD], s.k[:n*KD]
+	if a.QKNorm {
+		q, k = s.qr[:n*QD], s.kr[:n*KD]
+	}
+	m.linearForward(&L.q, q, s.h1, n, false, useLoRA, dropout, l)
+	m.linearForward(&L.k, k, s.h1, n, false, useLoRA, dropout, l)
+	m.linearForward(&L.v, s.v[:n*KD], s.h1, n, false, useLoRA, dropout, l)
+	if a.QKNorm {
+		be.RMSNormForward(s.q[:n*QD], s.rq[:n*a.Heads], q, L.qnorm, n*a.Heads, a.HeadDim, a.Eps)
+		be.RMSNormForward(s.k[:n*KD], s.rk[:n*a.KVHeads], k, L.knorm, n*a.KVHeads, a.HeadDim, a.Eps)
+	}
+	be.RoPEForward(s.q[:n*QD], A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
+	be.RoPEForward(s.k[:n*KD], A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
+	be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
+		st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	// xmid = x + o_proj(att)
+	be.Copy(s.xmid[:n*C], x)
+	m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l)
+	be.RMSNormForward(s.h2[:n*C], s.rstd2[:n], s.xmid[:n*C], L.ln2, n, C, a.Eps)
+	m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
+	m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
+	be.SwiGLUForward(s.act[:n*F], s.gate[:n*F], s.up[:n*F], n*F)
+	// res[l+1] = xmid + down_proj(act)
+	be.Copy(A.res[l+1][:n*C], s.xmid[:n*C])
+	m.linearForward(&L.down, A.res[l+1][:n*C], s.act, n, true, useLoRA, dropout, l)
+}
+
+// layerBackward: given dres[N,C] = dL/d(res[l+1]), accumulates layer l's parameter
+// grads and leaves dL/d(res[l]) in dres.
+func (m *Model) layerBackward(l int, st stepShape) {
+	a := &m.arch
+	A := &m.acts
+	be := m.be
+	n := st.n
+	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
+	dres, dh := A.dres[:n*C], A.dh[:n*C]
+	L := &m.layers[l]
+	s := &L.acts
+	// MLP: res[l+1] = xmid + down(silu(gate(h2))·up(h2))
+	dact := A.dact[:n*F]
+	be.Zero(dact)
+	m.linearBackward(&L.down, dact, dres, s.act, n, st.dropout, l)
+	dgate, dup := A.dgate[:n*F], A.dup[:n*F]
+	be.Zero(dgate)
+	be.Zero(dup)
+	be.SwiGLUBackward(dgate, dup, dact, s.gate[:n*F], s.up[:n*F], n*F)
+	be.Zero(dh)
+	m.linearBackward(&L.gate, dh, dgate, s.h2, n, st.dropout, l)
+	m.linearBackward(&L.up, dh, dup, s.h2, n, st.dropout, l)
+	be.RMSNormBackward(dres, L.dln2, dh, s.xmid[:n*C], L.ln2, s.rstd2[:n], n, C)
+	// attention: xmid = res[l] + o(attn(rope(q), rope(k), v))
+	datt := A.datt[:n*QD]
+	be.Zero(datt)
+	m.linearBackward(&L.o, datt, dres, s.att, n, st.dropout, l)
+	dq, dk, dv := A.dq[:n*QD], A.dk[:n*KD], A.dv[:n*KD]
+	be.Zero(dq)
+	be.Zero(dk)
+	be.Zero(dv)
+	be.AttentionBackward(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
+		A.seg[:n], st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	be.RoPEBackward(dq, A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
+	be.RoPEBackward(dk, A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
+	if a.QKNorm {
+		dqr, dkr := A.dqr[:n*QD], A.dkr[:n*KD]
+		be.Zero(dqr)
+		be.Zero(dkr)
+		be.RMSNormBackward(dqr, L.dqnorm, dq, s.qr[:n*QD], L.qnorm, s.rq[:n*a.Heads], n*a.Heads, a.HeadDim)
+		be.RMSNormBackward(dkr, L.dknorm, dk, s.kr[:n*KD], L.knorm, s.rk[:n*a.KVHeads], n*a.KVHeads, a.HeadDim)
+		dq, dk = dqr, dkr
+	}
+	be.Zero(dh)
+	m.linearBackward(&L.q, dh, dq, s.h1, n, st.dropout, l)
+	m.linearBackward(&L.k, dh, dk, s.h1, n, st.dropout, l)
+	m.linearBackward(&L.v, dh, dv, s.h1, n, st.dropout, l)
+	be.RMSNormBackward(dres, L.dln1, dh, A.res[l][:n*C], L.ln1, s.rstd1[:n], n, C)
 }
