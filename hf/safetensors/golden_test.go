@@ -254,3 +254,5 @@ func TestWriterMatchesGoldenFile(t *testing.T) {
 		t.Errorf("WriteFile output differs from %s:\n got %q\nwant %q", g.File, got, want)
 	}
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

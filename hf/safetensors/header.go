@@ -73,7 +73,7 @@ func readHeader(r io.ReaderAt, size int64, file string) (*header, error) {
 		return nil, invalidf(file, "header length %d runs past the end of the %d-byte file (truncated?)", n, size)
 	}
 	js := make([]byte, n)
-	if _, err := r.ReadAt(js, 8); err != nil {
+	if _, err := r.ReadAt(js, 8); err != nil && n > 0 {
 		return nil, fmt.Errorf("safetensors %s: reading header: %w", file, err)
 	}
 	return parseHeader(js, 8+int64(n), size-8-int64(n), file)
@@ -126,7 +126,7 @@ func parseHeader(js []byte, dataStart, dataLen int64, file string) (*header, err
 		}
 		var rt rawTensor
 		if err := dec.Decode(&rt); err != nil {
-			return nil, invalidf(file, "tensor %q: %v", name, err)
+			return nil, invalidf(file, "tensor %q: header JSON: %v", name, err)
 		}
 		ti, err := rt.validate(name, dataStart, dataLen)
 		if err != nil {

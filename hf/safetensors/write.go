@@ -210,7 +210,7 @@ func encodeValues(d DType, vals []float32, b []byte) {
 
 // stageFile writes a temporary file next to path with write, fsyncs and closes it, and
 // returns its name. On any error the temporary file is removed.
-func stageFile(path string, write func(io.Writer) error) (tmp string, err error) {
+func stageFile(path string, write func(io.Writer) error) (_ string, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -219,7 +219,7 @@ func stageFile(path string, write func(io.Writer) error) (tmp string, err error)
 	if err != nil {
 		return "", fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	tmp = f.Name()
+	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()

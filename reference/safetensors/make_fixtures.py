@@ -159,8 +159,10 @@ def main():
     # A sharded model directory as transformers lays it out.
     shard1 = [("model.embed_tokens.weight", torch.randn(4, 3, generator=g)),
               ("model.layers.0.input_layernorm.weight", torch.randn(3, generator=g))]
-    shard2 = [("model.norm.weight", torch.randn(3, generator=g).to(torch.bfloat16)),
-              ("lm_head.weight", torch.randn(4, 3, generator=g).to(torch.float16))]
+    norm = torch.randn(3, generator=g)
+    head = torch.randn(4, 3, generator=g)
+    # Within a shard, the order WriteModel documents: element size, then name.
+    shard2 = [("lm_head.weight", head.to(torch.float16)), ("model.norm.weight", norm.to(torch.bfloat16))]
     names = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
     total = 0
     weight_map = {}
@@ -173,6 +175,14 @@ def main():
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2, sort_keys=True)
         f.write("\n")
     expected["sharded"] = {"files": names, **describe(shard1 + shard2, pt)}
+    # The same model as float32 inputs, in transformers' parameter order, for WriteModel
+    # (max shard size 60 bytes splits it exactly as above).
+    expected["sharded"]["inputs"] = [
+        {"name": n, "dtype": d, "shape": list(t.shape), "f32_bits": f32_bits(t)}
+        for n, d, t in [("model.embed_tokens.weight", "F32", shard1[0][1]),
+                        ("model.layers.0.input_layernorm.weight", "F32", shard1[1][1]),
+                        ("lm_head.weight", "F16", head), ("model.norm.weight", "BF16", norm)]]
+    expected["sharded"]["max_shard_bytes"] = 60
 
     # Rounding goldens: float32 inputs and torch's bf16/f16 results, bit for bit.
     curated = [0x00000000, 0x80000000, 0x3F800000, 0x3F808000, 0x3F818000, 0x3F808001, 0x3F80FFFF,
