@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/preftune/preftune/data"
+)
+
+func init() {
+	register(&command{
+		name:    "data",
+		summary: "check or convert preference datasets (TRL, LLaMA-Factory; JSON, JSONL, Parquet)",
+		run:     runData,
+	})
+}
+
+const dataUsage = `usage:
+  preftune data check FILE|DIR|NAME[,...] [--dataset-dir DIR] [--format F] [--columns prompt=COL,...] [--tokenizer DIR]
+  preftune data convert IN OUT --to trl|trl-conversational|alpaca|sharegpt|jsonl-tokenized [--tokenizer DIR]`
+
+func runData(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, dataUsage)
+		return badInputf("data: missing verb (check or convert)")
+	}
+	switch args[0] {
+	case "check":
+		return runDataCheck(args[1:], stdout, stderr)
+	case "convert":
+		return runDataConvert(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, dataUsage)
+		return nil
+	}
+	fmt.Fprintln(stderr, dataUsage)
+	return badInputf("data: unknown verb %q (check or convert)", args[0])
+}
+
+// dataFlags are the loading flags shared by check and convert.
+type dataFlags struct {
+	datasetDir, format, columns, tokenizer string
+	strict, dropInvalid                    bool
+	maxLength, maxPromptLength, maxCompl   int
+	truncation                             string
+}
+
+func (f *dataFlags) options() (data.Options, error) {
+	opts := data.Options{DatasetDir: f.datasetDir, Format: data.Format(f.format), Policy: data.PolicyDrop}
+	if f.columns != "" {
+		opts.Columns = map[string]string{}
+		for _, kv := range strings.Split(f.columns, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || k == "" || v == "" {
+				return opts, fmt.Errorf("--columns: %q is not CANONICAL=COLUMN (e.g. prompt=question,chosen=response_j,rejected=response_k)", kv)
+			}
+			opts.Columns[k] = v
+		}
+	}
+	return opts, nil
+}
+
+// splitArgs separates positional arguments from flags so flags may follow them.
+func splitArgs(args []string, valued map[string]bool) (pos, flags []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if valued[name] && !strings.Contains(name, "=") && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return pos, flags
+}
+
+var dataValuedFlags = map[string]bool{"dataset-dir": true, "format": true, "columns": true, "tokenizer": true, "to": true,
+	"max-length": true, "max-prompt-length": true, "max-completion-length": true, "cutoff-len": true, "truncation-mode": true}
+
+func (f *dataFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+	IntVar(*int, string, int, string)
+}) {
+	fs.StringVar(&f.datasetDir, "dataset-dir", "", "LLaMA-Factory dataset_dir holding dataset_info.json (names in the spec are looked up there)")
+	fs.StringVar(&f.format, "format", "", "force a format instead of detecting it")
+	fs.StringVar(&f.columns, "columns", "", "map columns: prompt=COL,chosen=COL,rejected=COL")
+	fs.StringVar(&f.tokenizer, "tokenizer", "", "model directory with tokenizer.json (adds token statistics)")
+	fs.BoolVar(&f.strict, "strict", false, "treat rows LLaMA-Factory would silently drop as errors (exit 2)")
+	fs.IntVar(&f.maxLength, "max-length", 0, "max prompt+completion tokens (0: no limit)")
+	fs.IntVar(&f.maxLength, "cutoff-len", 0, "alias of --max-length (LLaMA-Factory's name)")
+	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
+	fs.IntVar(&f.maxCompl, "max-completion-length", 0, "max completion tokens (0: no limit)")
+	fs.StringVar(&f.truncation, "truncation-mode", "keep_end", "keep_end or keep_start (which end of a long prompt survives)")
+}
+
+func runDataCheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("data check", stderr)
+	var f dataFlags
+	f.register(fs)
+	maxShow := fs.Int("show", 20, "how many problems to list")
+	pos, flags := splitArgs(args, dataValuedFlags)
+	if helped, err := parseFlags(fs, flags); helped || err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badInputf("data check: want one dataset (FILE, DIR or NAME, comma-separated for several), got %d arguments", len(pos))
+	}
+	opts, err := f.options()
+	if err != nil {
+		return badInput(err)
+	}
+	ds, err := data.Load(pos[0], opts)
+	if err != nil {
+		return badInput(err)
+	}
+	rep := &ds.Report
+	printReport(stdout, rep, *maxShow)
+	if f.tokenizer != "" {
+		if err := printTokenStats(stdout, ds, &f); err != nil {
+			return err
+		}
+	}
+	if rep.Invalid > 0 {
+		return badInputf("%d invalid row(s); first: %v", rep.Invalid, firstIssue(rep, data.Invalid))
+	}
+	if f.strict && rep.Dropped > 0 {
+		return badInputf("%d dropped row(s) (--strict); first: %v", rep.Dropped, firstIssue(rep, data.Dropped))
+	}
+	return nil
+}
+
+func firstIssue(rep *data.Report, sev data.Severity) error {
+	for _, is := range rep.Issues {
+		if is.Severity == sev {
+			return is.RowError
+		}
+	}
+	return errors.New("none")
+}
+
+func printReport(w io.Writer, rep *data.Report, maxShow int) {
+	for _, s := range rep.Sources {
+		name := ""
+		if s.Dataset != "" {
+			name = fmt.Sprintf(" (dataset %s)", s.Dataset)
+		}
+		var fmts []string
+		for f, n := range s.Formats {
+			fmts = append(fmts, fmt.Sprintf("%s×%d", f, n))
+		}
+		sort.Strings(fmts)
+		if len(fmts) == 0 {
+			fmts = []string{"none"}
+		}
+		fmt.Fprintf(w, "%s%s: %d rows, %d loaded, format %s\n", s.Path, name, s.Rows, s.Loaded, strings.Join(fmts, ", "))
+	}
+	var kinds []string
+	for k, n := range rep.Kinds {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(w, "total: %d rows, %d loaded (%s)\n", rep.Rows, rep.Loaded, strings.Join(kinds, ", "))
+	fmt.Fprintf(w, "invalid: %d  dropped: %d  chosen==rejected: %d  empty fields: %d  duplicates: %d\n",
+		rep.Invalid, rep.Dropped, rep.Identical, rep.EmptyField, rep.Duplicates)
+	reasons := rep.Reasons()
+	if len(reasons) > 0 {
+		fmt.Fprintln(w, "skipped rows by reason:")
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %5d  %s\n", reasons[k], k)
+		}
+	}
+	if len(rep.Issues) > 0 {
+		fmt.Fprintln(w, "problems:")
+		for i, is := range rep.Issues {
+			if i == maxShow {
+				fmt.Fprintf(w, "  … %d more\n", len(rep.Issues)-maxShow)
+				break
+			}
+			fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
+		}
+	}
+}
+
+// printTokenStats is filled in by the tokenization layer.
+var printTokenStats = func(w io.Writer, ds *data.Dataset, f *dataFlags) error {
+	return badInputf("--tokenizer: token statistics are not available in this build")
+}
+
+func runDataConvert(args []string, stdout, stderr io.Writer) error {
+	return badInputf("data convert: not implemented yet")
+}

@@ -1,0 +1,420 @@
+package data
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Policy says what loading does with an invalid row.
+type Policy int
+
+const (
+	// PolicyStrict stops at the first invalid row and returns its *RowError.
+	PolicyStrict Policy = iota
+	// PolicyDrop records invalid rows in the Report and skips them.
+	PolicyDrop
+)
+
+// Options control [Load].
+type Options struct {
+	// DatasetDir is LLaMA-Factory's dataset_dir: names in the spec are looked up in
+	// DatasetDir/dataset_info.json. When empty, a file whose directory holds a
+	// dataset_info.json with an entry for it is read with that entry.
+	DatasetDir string
+	// Format forces a format for plain files instead of detecting it.
+	Format Format
+	// Columns maps canonical field names (prompt, chosen, rejected, completion, label,
+	// responses, scores, ranking, instruction, ...) to the file's column names, e.g.
+	// {"prompt": "question", "chosen": "response_j", "rejected": "response_k"}.
+	Columns map[string]string
+	// Policy says what to do with invalid rows.
+	Policy Policy
+	// DropIdentical skips pairs whose chosen and rejected are identical (they are
+	// kept, with a warning, by default, as TRL keeps them).
+	DropIdentical bool
+}
+
+// Dataset is what [Load] returns: the usable examples and a report on everything read.
+type Dataset struct {
+	Examples []Example
+	Report   Report
+}
+
+// SourceReport describes one file.
+type SourceReport struct {
+	Path    string
+	Dataset string // LLaMA-Factory dataset name, when read through a registry
+	Formats map[Format]int
+	Rows    int // rows read
+	Loaded  int // examples kept
+}
+
+// Report counts what loading saw.
+type Report struct {
+	Sources    []SourceReport
+	Rows       int // rows read, including unreadable ones
+	Loaded     int // examples kept
+	Invalid    int // rows skipped as invalid (PolicyDrop)
+	Dropped    int // rows skipped as the source format's loader skips them
+	Identical  int // pairs with chosen == rejected
+	EmptyField int // rows with an empty prompt or completion
+	Duplicates int // examples equal to an earlier one (kept)
+	Kinds      map[Kind]int
+	Issues     []Issue // every problem, in file order
+}
+
+// Reasons groups the skipped rows by reason (the message without file and row).
+func (r *Report) Reasons() map[string]int {
+	out := map[string]int{}
+	for _, is := range r.Issues {
+		if is.Severity == Warning {
+			continue
+		}
+		out[is.Severity.String()+": "+reasonOf(is.RowError)]++
+	}
+	return out
+}
+
+func reasonOf(e *RowError) string {
+	msg := e.Msg
+	// Strip per-row detail so equal problems group together.
+	if i := strings.Index(msg, " (row has:"); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, ` "`); i >= 0 && strings.HasPrefix(msg, "dropped") {
+		msg = msg[:i]
+	}
+	if f := e.Field; f != "" {
+		f = stripIndexes(f)
+		return f + ": " + msg
+	}
+	return msg
+}
+
+// stripIndexes turns conversations[3].from into conversations[].from.
+func stripIndexes(f string) string {
+	var b strings.Builder
+	skip := false
+	for _, c := range f {
+		switch {
+		case c == '[':
+			skip = true
+			b.WriteRune(c)
+		case c == ']':
+			skip = false
+			b.WriteRune(c)
+		case !skip:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// Load reads a dataset spec: one or more comma-separated items, each a file, a
+// directory of files, or (with a registry) a LLaMA-Factory dataset name.
+func Load(spec string, opts Options) (*Dataset, error) {
+	l := &loader{opts: opts, ds: &Dataset{Report: Report{Kinds: map[Kind]int{}}}, seen: map[[16]byte]bool{}}
+	var reg *Registry
+	if opts.DatasetDir != "" {
+		var err error
+		if reg, err = LoadRegistry(opts.DatasetDir); err != nil {
+			return nil, err
+		}
+	}
+	items := strings.Split(spec, ",")
+	for _, item := range items {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if err := l.loadItem(item, reg); err != nil {
+			return l.ds, err
+		}
+	}
+	if len(l.ds.Report.Sources) == 0 {
+		return l.ds, fmt.Errorf("no dataset given")
+	}
+	return l.ds, nil
+}
+
+type loader struct {
+	opts Options
+	ds   *Dataset
+	seen map[[16]byte]bool
+}
+
+func (l *loader) loadItem(item string, reg *Registry) error {
+	if reg != nil {
+		if _, ok := reg.Entries[item]; ok {
+			a, err := reg.Attr(item)
+			if err != nil {
+				return err
+			}
+			return l.loadLF(reg.Dir, a)
+		}
+	}
+	st, err := os.Stat(item)
+	if err != nil {
+		if reg != nil {
+			return fmt.Errorf("dataset %s: no such file, and %s has no dataset of that name (registered: %s)", item, reg.Path, strings.Join(reg.Names(), ", "))
+		}
+		return fmt.Errorf("dataset %s: %w", item, err)
+	}
+	if st.IsDir() {
+		if _, err := os.Stat(filepath.Join(item, registryFile)); err == nil && reg == nil {
+			r, err := LoadRegistry(item)
+			if err != nil {
+				return err
+			}
+			var present []string
+			for _, n := range r.Names() {
+				if a, err := r.Attr(n); err == nil {
+					if _, err := os.Stat(filepath.Join(item, a.FileName)); err == nil {
+						present = append(present, n)
+					}
+				}
+			}
+			return fmt.Errorf("dataset %s is a LLaMA-Factory dataset_dir: name its datasets with --dataset-dir %s NAME[,NAME] (present: %s)", item, item, strings.Join(present, ", "))
+		}
+	}
+	files, err := expandPath(item)
+	if err != nil {
+		return fmt.Errorf("dataset %s: %w", item, err)
+	}
+	for _, f := range files {
+		// A file listed in its directory's dataset_info.json is read with that entry.
+		if l.opts.Format == FormatAuto && len(l.opts.Columns) == 0 {
+			dir := filepath.Dir(f)
+			if _, err := os.Stat(filepath.Join(dir, registryFile)); err == nil {
+				if r, err := LoadRegistry(dir); err == nil {
+					if a, ok := r.entryForFile(filepath.Base(f)); ok {
+						if err := l.loadFile(f, &a); err != nil {
+							return err
+						}
+						continue
+					}
+				}
+			}
+		}
+		if err := l.loadFile(f, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *loader) loadLF(dir string, a LFAttr) error {
+	files, err := expandPath(filepath.Join(dir, a.FileName))
+	if err != nil {
+		return fmt.Errorf("dataset %s (file_name %s): %w", a.Name, a.FileName, err)
+	}
+	for _, f := range files {
+		if err := l.loadFile(f, &a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// converter turns one row into an example.
+type converter func(r *row, ex *Example, is *issues)
+
+// loadFile reads one file. lf, when set, is its LLaMA-Factory registry entry.
+func (l *loader) loadFile(path string, lf *LFAttr) error {
+	rep := &l.ds.Report
+	rep.Sources = append(rep.Sources, SourceReport{Path: path, Formats: map[Format]int{}})
+	src := &rep.Sources[len(rep.Sources)-1]
+	if lf != nil {
+		src.Dataset = lf.Name
+	}
+	var conv converter
+	source := map[string]string{}
+	for canon, col := range l.opts.Columns {
+		source[canon] = col
+	}
+	if lf != nil {
+		conv = lfConverter(lf)
+	}
+	err := ReadRecords(path, func(rec *Record) error {
+		rep.Rows++
+		src.Rows++
+		if rec.Err != nil {
+			return l.record(Issue{Severity: Invalid, RowError: rec.Err})
+		}
+		fields := rec.Fields
+		if len(l.opts.Columns) > 0 {
+			fields = applyColumns(fields, l.opts.Columns)
+		}
+		if conv == nil {
+			c, err := detect(fields, l.opts.Format)
+			if err != nil {
+				e := &RowError{Source: path, Row: rec.Row, Err: ErrUnknownFormat, Msg: err.Error()}
+				// An unrecognised first row means an unrecognised file: stop here.
+				return e
+			}
+			conv = c
+		}
+		ex := Example{Source: path, Row: rec.Row}
+		var is issues
+		conv(&row{fields: fields, source: source}, &ex, &is)
+		for _, i := range is {
+			i.Source, i.Row = path, rec.Row
+			if err := l.record(i); err != nil {
+				return err
+			}
+		}
+		if is.invalid() {
+			return nil
+		}
+		return l.keep(src, &ex, is)
+	})
+	return err
+}
+
+// record notes an issue; under PolicyStrict an invalid row stops loading.
+func (l *loader) record(i Issue) error {
+	rep := &l.ds.Report
+	rep.Issues = append(rep.Issues, i)
+	switch i.Severity {
+	case Invalid:
+		if l.opts.Policy == PolicyStrict {
+			return i.RowError
+		}
+		rep.Invalid++
+	case Dropped:
+		rep.Dropped++
+	}
+	if errors.Is(i.RowError, ErrEmpty) {
+		rep.EmptyField++
+	}
+	return nil
+}
+
+// keep adds a converted example to the dataset.
+func (l *loader) keep(src *SourceReport, ex *Example, is issues) error {
+	rep := &l.ds.Report
+	for _, i := range is {
+		if errors.Is(i.RowError, ErrIdentical) {
+			rep.Identical++
+			if l.opts.DropIdentical {
+				return nil
+			}
+		}
+	}
+	if l.seenBefore(ex) {
+		rep.Duplicates++
+	}
+	src.Formats[ex.Format]++
+	src.Loaded++
+	rep.Loaded++
+	rep.Kinds[ex.Kind]++
+	l.ds.Examples = append(l.ds.Examples, *ex)
+	return nil
+}
+
+// seenBefore reports whether an equal example was loaded before (by content hash).
+func (l *loader) seenBefore(ex *Example) bool {
+	h := sha256.New()
+	put := func(s string) { fmt.Fprintf(h, "%d:%s", len(s), s) }
+	put(ex.Kind.String())
+	for _, s := range append([]Segment{ex.Prompt, ex.Chosen, ex.Rejected, ex.Completion}, ex.Responses...) {
+		put(s.key())
+		h.Write([]byte{0xff})
+	}
+	fmt.Fprint(h, ex.Label, ex.Scores, ex.PromptIDs, ex.ChosenIDs, ex.RejectedIDs)
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	if l.seen[k] {
+		return true
+	}
+	l.seen[k] = true
+	return false
+}
+
+// applyColumns renames the mapped columns to their canonical names.
+func applyColumns(fields map[string]any, cols map[string]string) map[string]any {
+	out := make(map[string]any, len(fields))
+	mapped := map[string]bool{}
+	for _, col := range cols {
+		mapped[col] = true
+	}
+	for k, v := range fields {
+		if !mapped[k] {
+			out[k] = v
+		}
+	}
+	for canon, col := range cols {
+		if v, ok := fields[col]; ok {
+			out[canon] = v
+		} else {
+			delete(out, canon) // a missing mapped column is reported under its own name
+		}
+	}
+	return out
+}
+
+func lfConverter(a *LFAttr) converter {
+	if a.Formatting == "sharegpt" {
+		return func(r *row, ex *Example, is *issues) { convertShareGPT(a, r, ex, is) }
+	}
+	return func(r *row, ex *Example, is *issues) { convertAlpaca(a, r, ex, is) }
+}
+
+// formatHelp lists the layouts detection knows, for unknown-format errors.
+const formatHelp = `{prompt, chosen, rejected} (TRL, strings or message lists); {chosen, rejected} (TRL implicit prompt); ` +
+	`{prompt_input_ids, chosen_input_ids, rejected_input_ids} (pre-tokenized); {prompt, completion, label} (TRL unpaired/KTO); ` +
+	`{prompt, responses, scores|ranking} (listwise); {instruction, input, chosen, rejected} (LLaMA-Factory alpaca); ` +
+	`{conversations|messages, chosen, rejected} or {messages, label} (LLaMA-Factory sharegpt); ` +
+	`other column names can be mapped with --columns prompt=COL,chosen=COL,rejected=COL`
+
+// detect picks the converter for a file from the keys of its first row (or the forced
+// format).
+func detect(fields map[string]any, forced Format) (converter, error) {
+	has := func(k string) bool { _, ok := fields[k]; return ok }
+	f := forced
+	if f == FormatAuto {
+		switch {
+		case has("chosen_input_ids") || has("rejected_input_ids") || has("prompt_input_ids"):
+			f = FormatTRLPretokenized
+		case has("conversations") || (has("messages") && !has("prompt")):
+			f = FormatShareGPT
+		case has("instruction"):
+			f = FormatAlpaca
+		case has("chosen") && has("rejected"):
+			f = FormatTRL
+		case has("completion") && has("label"):
+			f = FormatTRLUnpaired
+		case has("responses") && (has("scores") || has("ranking")):
+			f = FormatListwise
+		default:
+			return nil, fmt.Errorf("unknown format: row has keys {%s}; expected one of: %s", strings.Join(sortedKeys(fields), ", "), formatHelp)
+		}
+	}
+	switch f {
+	case FormatTRL, FormatTRLConversational, FormatTRLImplicit, FormatHHRLHF:
+		return convertPair, nil
+	case FormatTRLPretokenized:
+		return convertPretokenized, nil
+	case FormatTRLUnpaired:
+		return convertUnpaired, nil
+	case FormatListwise:
+		return convertListwise, nil
+	case FormatAlpaca:
+		a := guessLFAttr("alpaca", fields)
+		return lfConverter(&a), nil
+	case FormatShareGPT:
+		a := guessLFAttr("sharegpt", fields)
+		return lfConverter(&a), nil
+	}
+	names := make([]string, 0, len(Formats()))
+	for _, f := range Formats() {
+		names = append(names, string(f))
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("unknown format %q (known: %s)", forced, strings.Join(names, ", "))
+}
