@@ -34,6 +34,9 @@ type goldenRun struct {
 	SeqLogps []float64   `json:"seq_logps"`
 	Loss     float64     `json:"loss"`
 	Dlogps   [][]float64 `json:"dlogps"`
+	// full fine-tuning only
+	Entropy   [][]float64 `json:"entropy"`
+	MeanLogit [][]float64 `json:"mean_logit"`
 }
 
 type golden struct {
@@ -99,7 +102,8 @@ func testBackend() kernels.Backend {
 	return beTest
 }
 
-// checkLogps compares per-token log-probs; returns the worst relative error.
+// checkLogps compares per-token values (log-probs, entropies, mean logits) within
+// logpTol relative, or absolute below |1|; returns the worst error.
 func checkLogps(t *testing.T, what string, got []float32, want [][]float64) float64 {
 	t.Helper()
 	T := len(want[0])
@@ -182,10 +186,12 @@ func TestGoldenFullFineTune(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out, err := m.Forward(g.batch(), ForwardOptions{Eval: true})
+				out, err := m.Forward(g.batch(), ForwardOptions{Eval: true, Entropy: true, MeanLogit: true})
 				if err != nil {
 					t.Fatal(err)
 				}
+				checkLogps(t, "entropy", out.Entropy, g.Full.Entropy)
+				checkLogps(t, "mean logit", out.MeanLogit, g.Full.MeanLogit)
 				if m.last.logitsKept == chunked {
 					t.Errorf("chunked=%v but logitsKept=%v", chunked, m.last.logitsKept)
 				}

@@ -180,6 +180,18 @@ def dpo(spec, P, batch, n, ref_c, ref_r, lora=None, lora_scale=1.0):
     return lp, seq, loss, lp.grad
 
 
+def entropy_and_mean_logit(spec, P, batch):
+    """Per-token entropy of the next-token distribution and mean logit over the vocabulary,
+    at labelled positions (0 elsewhere). [B,T] each."""
+    ids, labels, pos, segs = (torch.tensor(a) for a in batch)
+    logits = R.forward(spec, P, ids, pos, segs)
+    lp = torch.log_softmax(logits, -1)
+    ent = -(lp.exp() * lp).sum(-1)
+    mean = logits.mean(-1)
+    keep = labels >= 0
+    return torch.where(keep, ent, torch.zeros_like(ent)), torch.where(keep, mean, torch.zeros_like(mean))
+
+
 def rows(a):
     return [[float(x) for x in r] for r in a.detach().numpy()]
 
@@ -211,6 +223,8 @@ def gen_case(c, out_dir, seed):
     ref_c = (probe[:n] + rng.standard_normal(n)).tolist()
     ref_r = (probe[n:] + rng.standard_normal(n)).tolist()
     lp, seq, loss, dlp = dpo(spec, P, batch, n, ref_c, ref_r)
+    with torch.no_grad():
+        ent, mlogit = entropy_and_mean_logit(spec, P, batch)
     grads = {k: v.grad.numpy().astype(np.float32) for k, v in P.w.items()}
     R.write_safetensors(os.path.join(d, "grads_full.safetensors"), grads)
 
@@ -244,7 +258,7 @@ def gen_case(c, out_dir, seed):
         "ids": ids.tolist(), "labels": labels.tolist(), "positions": pos.tolist(), "segments": segs.tolist(),
         "ref_chosen": ref_c, "ref_rejected": ref_r,
         "full": {"logps": rows(lp), "seq_logps": [float(x) for x in seq.detach()], "loss": float(loss),
-                 "dlogps": rows(dlp)},
+                 "dlogps": rows(dlp), "entropy": rows(ent), "mean_logit": rows(mlogit)},
         "lora": {"r": lc["r"], "alpha": lc["alpha"], "rslora": lc["rslora"], "targets": targets,
                  "scale": float(scale), "ref_chosen": lref_c, "ref_rejected": lref_r,
                  "logps": rows(llp), "seq_logps": [float(x) for x in lseq.detach()], "loss": float(lloss),
