@@ -37,16 +37,16 @@ type Format string
 
 // The formats this package reads.
 const (
-	FormatAuto                 Format = ""
-	FormatTRL                  Format = "trl"                    // {prompt, chosen, rejected} strings
-	FormatTRLConversational    Format = "trl-conversational"     // same keys, lists of messages
-	FormatTRLImplicit          Format = "trl-implicit-prompt"    // {chosen, rejected}: prompt is the common prefix
-	FormatHHRLHF               Format = "hh-rlhf"                // implicit prompt, Human/Assistant transcripts
-	FormatTRLPretokenized      Format = "trl-pretokenized"       // {prompt,chosen,rejected}_input_ids
-	FormatTRLUnpaired          Format = "trl-unpaired"           // {prompt, completion, label} (KTO)
-	FormatListwise             Format = "listwise"               // {prompt, responses, scores|ranking}
-	FormatAlpaca               Format = "llamafactory-alpaca"    // instruction/input/chosen/rejected
-	FormatShareGPT             Format = "llamafactory-sharegpt"  // conversations + chosen/rejected objects
+	FormatAuto              Format = ""
+	FormatTRL               Format = "trl"                   // {prompt, chosen, rejected} strings
+	FormatTRLConversational Format = "trl-conversational"    // same keys, lists of messages
+	FormatTRLImplicit       Format = "trl-implicit-prompt"   // {chosen, rejected}: prompt is the common prefix
+	FormatHHRLHF            Format = "hh-rlhf"               // implicit prompt, Human/Assistant transcripts
+	FormatTRLPretokenized   Format = "trl-pretokenized"      // {prompt,chosen,rejected}_input_ids
+	FormatTRLUnpaired       Format = "trl-unpaired"          // {prompt, completion, label} (KTO)
+	FormatListwise          Format = "listwise"              // {prompt, responses, scores|ranking}
+	FormatAlpaca            Format = "llamafactory-alpaca"   // instruction/input/chosen/rejected
+	FormatShareGPT          Format = "llamafactory-sharegpt" // conversations + chosen/rejected objects
 )
 
 // Formats lists the formats accepted by [Options.Format] and the CLI's --format.

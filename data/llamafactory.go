@@ -26,7 +26,7 @@ type LFAttr struct {
 
 	// columns
 	Prompt, Query, Response, History, Messages, System, Tools string
-	Images, Videos, Audios, Chosen, Rejected, KTOTag           string
+	Images, Videos, Audios, Chosen, Rejected, KTOTag          string
 	// sharegpt tags
 	RoleTag, ContentTag, UserTag, AssistantTag, ObservationTag, FunctionTag, SystemTag string
 }
@@ -473,16 +473,16 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 	cm, cOK := lfValue(r, a.Chosen).(map[string]any)
 	jm, jOK := lfValue(r, a.Rejected).(map[string]any)
 	if !a.Ranking || !cOK || !jOK {
-		reason := lfNotPairReason(a, r)
+		field, reason := a.KTOTag, lfNotPairReason(a, r)
 		if a.Ranking {
 			for _, c := range []string{a.Chosen, a.Rejected} {
 				if _, ok := lfValue(r, c).(map[string]any); !ok && c != "" {
-					reason = fmt.Sprintf("%s is %s, expected a message object", c, describe(lfValue(r, c)))
+					field, reason = c, fmt.Sprintf("%s is %s, expected a message object", c, describe(lfValue(r, c)))
 					break
 				}
 			}
 		}
-		lfDrop(is, lfFirstNonString(a, r), "%s", reason)
+		lfDrop(is, field, "%s", reason)
 		return
 	}
 	ex.Kind = KindPair

@@ -251,7 +251,21 @@ func (l *loader) loadFile(path string, lf *LFAttr) error {
 			fields = applyColumns(fields, l.opts.Columns)
 		}
 		if conv == nil {
-			c, err := detect(fields, l.opts.Format)
+			// Mapped columns count as present for detection, so that a row missing
+			// one is reported as a missing field rather than an unknown format.
+			probe := fields
+			if len(l.opts.Columns) > 0 {
+				probe = make(map[string]any, len(fields))
+				for k, v := range fields {
+					probe[k] = v
+				}
+				for canon := range l.opts.Columns {
+					if _, ok := probe[canon]; !ok {
+						probe[canon] = nil
+					}
+				}
+			}
+			c, err := detect(probe, l.opts.Format)
 			if err != nil {
 				e := &RowError{Source: path, Row: rec.Row, Err: ErrUnknownFormat, Msg: err.Error()}
 				// An unrecognised first row means an unrecognised file: stop here.

@@ -205,16 +205,13 @@ func readJSONArray(path string, r io.Reader, fn func(*Record) error) error {
 	row := 0
 	for dec.More() {
 		row++
+		start := dec.InputOffset()
 		var v any
 		if err := dec.Decode(&v); err != nil {
 			// A syntax error inside an array leaves no way to find the next row.
-			re := jsonError(err, nil)
-			re.Source, re.Row = path, row
-			if line := lineAt(path, dec.InputOffset()); line > 0 {
-				re.Msg += fmt.Sprintf(" (near line %d of the file)", line)
-			}
-			if se := new(json.SyntaxError); errors.As(err, &se) {
-				re.Msg = strings.Replace(re.Msg, "at column", "at byte", 1)
+			re := &RowError{Source: path, Row: row, Err: ErrInvalidJSON, Msg: "invalid JSON: " + err.Error()}
+			if line := lineAt(path, start); line > 0 {
+				re.Msg += fmt.Sprintf(" (the row starts on line %d)", line)
 			}
 			return re
 		}
@@ -229,17 +226,14 @@ func readJSONArray(path string, r io.Reader, fn func(*Record) error) error {
 		}
 	}
 	if _, err := dec.Token(); err != nil { // ']'
-		re := &RowError{Source: path, Row: row + 1, Err: ErrInvalidJSON, Msg: "invalid JSON: " + err.Error()}
-		if line := lineAt(path, dec.InputOffset()); line > 0 {
-			re.Msg += fmt.Sprintf(" (near line %d of the file)", line)
-		}
+		re := &RowError{Source: path, Row: row + 1, Err: ErrInvalidJSON, Msg: "invalid JSON after the last row: " + err.Error()}
 		return re
 	}
 	return nil
 }
 
-// lineAt returns the 1-based line holding byte offset off of the (decompressed) file,
-// or 0 when it cannot tell. It is only called on the error path.
+// lineAt returns the 1-based line of the first non-space byte at or after byte offset
+// off of the (decompressed) file, or 0 when it cannot tell. Only the error path uses it.
 func lineAt(path string, off int64) int {
 	f, err := os.Open(path)
 	if err != nil {
@@ -255,11 +249,14 @@ func lineAt(path string, off int64) int {
 		defer zr.Close()
 		r = zr
 	}
-	br := bufio.NewReader(io.LimitReader(r, off))
+	br := bufio.NewReader(r)
 	line := 1
-	for {
+	for pos := int64(0); ; pos++ {
 		c, err := br.ReadByte()
 		if err != nil {
+			return line
+		}
+		if pos >= off && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != ',' {
 			return line
 		}
 		if c == '\n' {

@@ -10,7 +10,9 @@ import (
 // issues collects the problems found in one row.
 type issues []Issue
 
-func (is *issues) add(sev Severity, e *RowError) { *is = append(*is, Issue{Severity: sev, RowError: e}) }
+func (is *issues) add(sev Severity, e *RowError) {
+	*is = append(*is, Issue{Severity: sev, RowError: e})
+}
 
 func (is issues) invalid() bool {
 	for _, i := range is {

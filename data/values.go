@@ -30,8 +30,15 @@ func (r *row) has(name string) bool {
 	return ok && v != nil
 }
 
-// keys returns the row's field names, sorted.
-func (r *row) keys() []string { return sortedKeys(r.fields) }
+// keys returns the row's field names as the file spells them, sorted.
+func (r *row) keys() []string {
+	ks := make([]string, 0, len(r.fields))
+	for k := range r.fields {
+		ks = append(ks, r.col(k))
+	}
+	sort.Strings(ks)
+	return ks
+}
 
 func sortedKeys(m map[string]any) []string {
 	ks := make([]string, 0, len(m))
