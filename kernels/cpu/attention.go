@@ -73,7 +73,6 @@ func (be *Backend) attnProbs(s []float32, seg []int32, lse []float32, i0, qb, k0
 			clear(row[jhi-k0:])
 			vis := row[jlo-k0 : jhi-k0]
 			ks := seg[jlo:jhi]
-			var l float32
 			if fresh {
 				m := float32(math.Inf(-1))
 				for c, x := range vis {
@@ -81,17 +80,23 @@ func (be *Backend) attnProbs(s []float32, seg []int32, lse []float32, i0, qb, k0
 						m = max(m, x)
 					}
 				}
-				var sum float64
+				var sum float32
 				for c, x := range vis {
+					e := float32(0)
 					if ks[c] == si {
-						sum += float64(expf(x - m))
+						e = expf(x - m)
 					}
+					vis[c] = e
+					sum += e
 				}
-				l = m + float32(math.Log(sum))
-				lse[i] = l
-			} else {
-				l = lse[i]
+				lse[i] = m + float32(math.Log(float64(sum)))
+				inv := 1 / sum
+				for c := range vis {
+					vis[c] *= inv
+				}
+				continue
 			}
+			l := lse[i]
 			for c, x := range vis {
 				if ks[c] == si {
 					vis[c] = expf(x - l)
