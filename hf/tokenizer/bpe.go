@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -10,8 +11,9 @@ import (
 
 // bpeModel is HF's BPE model (models/bpe/model.rs) at inference: no dropout.
 type bpeModel struct {
-	vocab  map[string]int32
-	merges map[uint64]uint64 // pairKey(left, right) -> rank<<32 | merged id
+	vocab     map[string]int32
+	idToToken []string          // vocab by id ("" where no token has the id)
+	merges    map[uint64]uint64 // pairKey(left, right) -> rank<<32 | merged id
 
 	unkID        int32 // -1: no unk token
 	fuseUnk      bool
@@ -36,34 +38,27 @@ type bpeModel struct {
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
-// newBPEModel builds the merge table: merges[i] = (a, b) gets rank i, and a later
-// duplicate pair overrides an earlier one (as HF's HashMap collect does).
-func newBPEModel(vocab map[string]int32, merges [][2]string, unk *string, fuseUnk, byteFallback, ignoreMerges bool, prefix, suffix string) (*bpeModel, error) {
+// bpeOptions are the model fields of tokenizer.json besides vocab and merges.
+type bpeOptions struct {
+	unk          *string
+	fuseUnk      bool
+	byteFallback bool
+	ignoreMerges bool
+	prefix       string // continuing_subword_prefix
+	suffix       string // end_of_word_suffix
+}
+
+// newBPEModel builds a model without merges (setMerges adds them).
+func newBPEModel(vocab map[string]int32, idToToken []string, o bpeOptions) (*bpeModel, error) {
 	m := &bpeModel{
-		vocab: vocab, merges: make(map[uint64]uint64, len(merges)), unkID: -1,
-		fuseUnk: fuseUnk, byteFallback: byteFallback, ignoreMerges: ignoreMerges,
-		prefix: prefix, suffix: suffix,
+		vocab: vocab, idToToken: idToToken, merges: map[uint64]uint64{}, unkID: -1,
+		fuseUnk: o.fuseUnk, byteFallback: o.byteFallback, ignoreMerges: o.ignoreMerges,
+		prefix: o.prefix, suffix: o.suffix,
 	}
-	for i, mg := range merges {
-		a, ok := vocab[mg[0]]
+	if o.unk != nil {
+		id, ok := vocab[*o.unk]
 		if !ok {
-			return nil, fmt.Errorf("model.merges[%d]: token %q is not in model.vocab", i, mg[0])
-		}
-		b, ok := vocab[mg[1]]
-		if !ok {
-			return nil, fmt.Errorf("model.merges[%d]: token %q is not in model.vocab", i, mg[1])
-		}
-		right := mg[1][min(len(prefix), len(mg[1])):] // HF drops prefix_len bytes of b unconditionally
-		merged, ok := vocab[mg[0]+right]
-		if !ok {
-			return nil, fmt.Errorf("model.merges[%d]: merged token %q is not in model.vocab", i, mg[0]+right)
-		}
-		m.merges[pairKey(a, b)] = uint64(i)<<32 | uint64(uint32(merged))
-	}
-	if unk != nil {
-		id, ok := vocab[*unk]
-		if !ok {
-			return nil, fmt.Errorf("model.unk_token %q is not in model.vocab", *unk)
+			return nil, fmt.Errorf("model.unk_token %q is not in model.vocab", *o.unk)
 		}
 		m.unkID = id
 	}
@@ -73,7 +68,7 @@ func newBPEModel(vocab map[string]int32, merges [][2]string, unk *string, fuseUn
 			m.byteTokens[b] = id
 		}
 	}
-	m.byteLevelDense = prefix == "" && suffix == ""
+	m.byteLevelDense = o.prefix == "" && o.suffix == ""
 	for b := 0; b < 256; b++ {
 		m.byteLevelIDs[b] = -1
 		if id, ok := vocab[byteLevelStr[b]]; ok {
@@ -82,26 +77,102 @@ func newBPEModel(vocab map[string]int32, merges [][2]string, unk *string, fuseUn
 			m.byteLevelDense = false
 		}
 	}
-	if _, ok := vocab["▁"]; ok && !ignoreMerges && prefix == "" && suffix == "" {
-		m.segmentMark = "▁"
-		for _, mg := range merges {
-			if joinsBeforeMark(mg[0] + mg[1]) {
-				m.segmentMark = ""
-				break
-			}
-		}
+	if _, ok := vocab["▁"]; ok && !o.ignoreMerges && o.prefix == "" && o.suffix == "" {
+		m.segmentMark = "▁" // until a merge proves it unsafe
 	}
 	return m, nil
 }
 
+// mergeText locates merges[rank] = (a, b) in an arena of unescaped bytes:
+// a = arena[start:mid], b = arena[mid:end].
+type mergeText struct{ start, mid, end int }
+
+// resolvedMerge is a merge as ids: pairKey(a, b) and rank<<32 | merged id.
+type resolvedMerge struct{ key, val uint64 }
+
+// setMerges resolves the merges to ids (in parallel: ~300k lookups in a 150k-entry
+// map are most of the load time) and fills the merge table; a later duplicate pair
+// overrides an earlier one, as HF's HashMap collect does.
+func (m *bpeModel) setMerges(arena []byte, texts []mergeText) error {
+	resolved := make([]resolvedMerge, len(texts))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(texts)/20000))
+	chunk := (len(texts) + workers - 1) / workers
+	errs := make([]error, workers)
+	unsafeMark := make([]bool, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min(len(texts), (w+1)*chunk)
+		wg.Go(func() {
+			errs[w], unsafeMark[w] = m.resolveMerges(arena, texts, resolved, lo, hi)
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		if errs[w] != nil {
+			return errs[w] // chunks are in order: this is the first bad merge
+		}
+		if unsafeMark[w] {
+			m.segmentMark = ""
+		}
+	}
+	m.merges = make(map[uint64]uint64, len(resolved))
+	for _, r := range resolved {
+		m.merges[r.key] = r.val
+	}
+	return nil
+}
+
+// resolveMerges resolves texts[lo:hi]. The merged token's id is usually the
+// previous merge's or the next one (vocabularies are numbered in merge order), so
+// those two are tried before the map.
+func (m *bpeModel) resolveMerges(arena []byte, texts []mergeText, out []resolvedMerge, lo, hi int) (error, bool) {
+	var scratch []byte
+	prev := int32(-2)
+	unsafeMark := false
+	for i := lo; i < hi; i++ {
+		t := texts[i]
+		a, b := arena[t.start:t.mid], arena[t.mid:t.end]
+		aID, ok := m.vocab[string(a)]
+		if !ok {
+			return fmt.Errorf("model.merges[%d]: token %q is not in model.vocab", i, a), false
+		}
+		bID, ok := m.vocab[string(b)]
+		if !ok {
+			return fmt.Errorf("model.merges[%d]: token %q is not in model.vocab", i, b), false
+		}
+		scratch = append(scratch[:0], a...)
+		scratch = append(scratch, b[min(len(m.prefix), len(b)):]...) // HF drops prefix_len bytes of b
+		merged := int32(-1)
+		for _, guess := range [2]int32{prev, prev + 1} {
+			if guess >= 0 && int(guess) < len(m.idToToken) && m.idToToken[guess] == string(scratch) {
+				merged = guess
+				break
+			}
+		}
+		if merged < 0 {
+			if merged, ok = m.vocab[string(scratch)]; !ok {
+				return fmt.Errorf("model.merges[%d]: merged token %q is not in model.vocab", i, scratch), false
+			}
+		}
+		prev = merged
+		out[i] = resolvedMerge{pairKey(aID, bID), uint64(i)<<32 | uint64(uint32(merged))}
+		if m.segmentMark != "" && !unsafeMark && joinsBeforeMark(scratch) {
+			unsafeMark = true
+		}
+	}
+	return nil, unsafeMark
+}
+
 // joinsBeforeMark says whether tok has a "▁" right after a character that is not "▁".
-func joinsBeforeMark(tok string) bool {
+func joinsBeforeMark(tok []byte) bool {
 	prevMark := true
-	for _, r := range tok {
+	for len(tok) > 0 {
+		r, n := utf8.DecodeRune(tok)
 		if r == '▁' && !prevMark {
 			return true
 		}
 		prevMark = r == '▁'
+		tok = tok[n:]
 	}
 	return false
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -20,7 +19,6 @@ type tokenizerFile struct {
 	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage  `json:"post_processor"`
 	Decoder       json.RawMessage  `json:"decoder"`
-	Model         json.RawMessage  `json:"model"`
 }
 
 type addedTokenJSON struct {
@@ -261,40 +259,58 @@ func parseDecoder(raw json.RawMessage, field string) (decoder, error) {
 	return nil, fmt.Errorf("%s: unsupported decoder type %q", field, typ)
 }
 
-// bpeJSON is the model object of a BPE tokenizer.json.
+// bpeJSON is the model object of a BPE tokenizer.json, less vocab and merges.
 type bpeJSON struct {
-	Type                    string           `json:"type"`
-	Dropout                 *float64         `json:"dropout"`
-	UnkToken                *string          `json:"unk_token"`
-	ContinuingSubwordPrefix *string          `json:"continuing_subword_prefix"`
-	EndOfWordSuffix         *string          `json:"end_of_word_suffix"`
-	FuseUnk                 bool             `json:"fuse_unk"`
-	ByteFallback            bool             `json:"byte_fallback"`
-	IgnoreMerges            bool             `json:"ignore_merges"`
-	Vocab                   map[string]int32 `json:"vocab"`
-	Merges                  json.RawMessage  `json:"merges"`
+	Type                    string   `json:"type"`
+	Dropout                 *float64 `json:"dropout"`
+	UnkToken                *string  `json:"unk_token"`
+	ContinuingSubwordPrefix *string  `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string  `json:"end_of_word_suffix"`
+	FuseUnk                 bool     `json:"fuse_unk"`
+	ByteFallback            bool     `json:"byte_fallback"`
+	IgnoreMerges            bool     `json:"ignore_merges"`
 }
 
-func parseModel(raw json.RawMessage) (*bpeModel, error) {
-	if isNull(raw) {
-		return nil, fmt.Errorf("model: missing")
-	}
-	var c bpeJSON
-	if err := json.Unmarshal(raw, &c); err != nil {
+// parseModel reads the model object at sc: the small fields through
+// encoding/json, vocab and merges with the scanner.
+func parseModel(sc *jsonScanner) (*bpeModel, error) {
+	var vocabRaw, mergesRaw json.RawMessage
+	small := map[string]json.RawMessage{}
+	err := sc.object(func(key []byte) error {
+		raw, err := sc.skipValue()
+		switch string(key) {
+		case "vocab":
+			vocabRaw = raw
+		case "merges":
+			mergesRaw = raw
+		default:
+			small[string(key)] = raw
+		}
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	if c.Type != "BPE" && !(c.Type == "" && c.Merges != nil) { // old files omit "type"
+	smallJSON, err := json.Marshal(small)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var c bpeJSON
+	if err := json.Unmarshal(smallJSON, &c); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if c.Type != "BPE" && !(c.Type == "" && mergesRaw != nil) { // old files omit "type"
 		return nil, fmt.Errorf("model.type: unsupported model %q (only BPE is supported)", c.Type)
 	}
-	if c.Vocab == nil {
+	if isNull(vocabRaw) {
 		return nil, fmt.Errorf("model.vocab: missing")
 	}
 	if c.Dropout != nil && *c.Dropout > 0 {
 		return nil, fmt.Errorf("model.dropout: %v makes encoding random; only null or 0 is supported", *c.Dropout)
 	}
-	merges, err := parseMerges(c.Merges)
+	vocab, idToToken, err := readVocab(vocabRaw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("model.vocab: %w", err)
 	}
 	str := func(p *string) string {
 		if p == nil {
@@ -302,38 +318,115 @@ func parseModel(raw json.RawMessage) (*bpeModel, error) {
 		}
 		return *p
 	}
-	return newBPEModel(c.Vocab, merges, c.UnkToken, c.FuseUnk, c.ByteFallback, c.IgnoreMerges,
-		str(c.ContinuingSubwordPrefix), str(c.EndOfWordSuffix))
+	m, err := newBPEModel(vocab, idToToken, bpeOptions{
+		unk: c.UnkToken, fuseUnk: c.FuseUnk, byteFallback: c.ByteFallback, ignoreMerges: c.IgnoreMerges,
+		prefix: str(c.ContinuingSubwordPrefix), suffix: str(c.EndOfWordSuffix),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !isNull(mergesRaw) {
+		if err := readMerges(mergesRaw, m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
-// parseMerges reads merges written as "a b" strings (split on the one space) or
+// readVocab reads {"token": id, ...} into the token -> id map and the id -> token
+// table. The token strings share one backing string.
+func readVocab(raw []byte) (map[string]int32, []string, error) {
+	sc := &jsonScanner{data: raw}
+	type entry struct {
+		start, end int
+		id         int32
+	}
+	arena := make([]byte, 0, len(raw)/2)
+	entries := make([]entry, 0, len(raw)/16)
+	maxID := int32(-1)
+	err := sc.object(func(key []byte) error {
+		start := len(arena)
+		arena = append(arena, key...)
+		id, err := sc.readID()
+		entries = append(entries, entry{start, len(arena), id})
+		maxID = max(maxID, id)
+		return err
+	})
+	if err == nil {
+		err = sc.end()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	all := string(arena)
+	vocab := make(map[string]int32, len(entries))
+	idToToken := make([]string, maxID+1)
+	for _, e := range entries {
+		tok := all[e.start:e.end]
+		vocab[tok] = e.id // a repeated key keeps its last id, as serde's map does
+	}
+	for tok, id := range vocab {
+		idToToken[id] = tok
+	}
+	return vocab, idToToken, nil
+}
+
+// readMerges reads merges written as "a b" strings (split on the one space) or
 // as ["a", "b"] pairs (newer files, which allow spaces inside tokens).
-func parseMerges(raw json.RawMessage) ([][2]string, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	var asStrings []string
-	if err := json.Unmarshal(raw, &asStrings); err == nil {
-		out := make([][2]string, len(asStrings))
-		for i, s := range asStrings {
-			sp := strings.IndexByte(s, ' ')
-			if sp < 0 || strings.IndexByte(s[sp+1:], ' ') >= 0 {
-				return nil, fmt.Errorf("model.merges[%d]: %q is not two tokens separated by one space", i, s)
+func readMerges(raw []byte, m *bpeModel) error {
+	sc := &jsonScanner{data: raw}
+	arena := make([]byte, 0, len(raw))
+	var texts []mergeText
+	err := sc.array(func(i int) error {
+		var err error
+		start := len(arena)
+		switch sc.peek() {
+		case '"':
+			if arena, err = sc.readString(arena); err != nil {
+				return err
 			}
-			out[i] = [2]string{s[:sp], s[sp+1:]}
+			s := arena[start:]
+			sp := bytes.IndexByte(s, ' ')
+			if sp < 0 || bytes.IndexByte(s[sp+1:], ' ') >= 0 {
+				return fmt.Errorf("model.merges[%d]: %q is not two tokens separated by one space", i, s)
+			}
+			copy(s[sp:], s[sp+1:]) // drop the space: a and b are contiguous
+			arena = arena[:len(arena)-1]
+			texts = append(texts, mergeText{start, start + sp, len(arena)})
+		case '[':
+			count, mid := 0, 0
+			err = sc.array(func(j int) error {
+				if j > 1 {
+					return fmt.Errorf("model.merges[%d]: want a pair of tokens", i)
+				}
+				if j == 1 {
+					mid = len(arena)
+				}
+				count = j + 1
+				var err error
+				arena, err = sc.readString(arena)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if count != 2 {
+				return fmt.Errorf("model.merges[%d]: want a pair of tokens, got %d", i, count)
+			}
+			texts = append(texts, mergeText{start, mid, len(arena)})
+		default:
+			return fmt.Errorf("model.merges[%d]: want \"a b\" or [\"a\", \"b\"]", i)
 		}
-		return out, nil
+		return nil
+	})
+	if err == nil {
+		err = sc.end()
 	}
-	var asPairs [][]string
-	if err := json.Unmarshal(raw, &asPairs); err != nil {
-		return nil, fmt.Errorf("model.merges: want strings \"a b\" or pairs [\"a\", \"b\"]: %w", err)
+	if err == nil {
+		err = m.setMerges(arena, texts)
 	}
-	out := make([][2]string, len(asPairs))
-	for i, p := range asPairs {
-		if len(p) != 2 {
-			return nil, fmt.Errorf("model.merges[%d]: want a pair, got %d items", i, len(p))
-		}
-		out[i] = [2]string{p[0], p[1]}
+	if err != nil {
+		return fmt.Errorf("model.merges: %w", err)
 	}
-	return out, nil
+	return nil
 }

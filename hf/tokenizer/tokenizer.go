@@ -29,7 +29,6 @@ type Tokenizer struct {
 	addedByContent map[string]int32
 	addedByID      map[int32]*addedToken
 	special        map[string]bool // contents of special added tokens
-	idToToken      []string        // model vocabulary by id ("" where unused)
 	vocabSize      int
 
 	bos, eos, pad int // -1: unknown
@@ -82,12 +81,42 @@ func LoadFile(path string) (*Tokenizer, error) {
 // Parse builds a Tokenizer from the contents of a tokenizer.json.
 func Parse(data []byte) (*Tokenizer, error) {
 	var f tokenizerFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
+	var model *bpeModel
+	sc := &jsonScanner{data: data}
+	err := sc.object(func(key []byte) error {
+		if string(key) == "model" {
+			var err error
+			model, err = parseModel(sc)
+			return err
+		}
+		raw, err := sc.skipValue()
+		if err != nil {
+			return err
+		}
+		switch string(key) {
+		case "added_tokens":
+			if err := json.Unmarshal(raw, &f.AddedTokens); err != nil {
+				return fmt.Errorf("added_tokens: %w", err)
+			}
+		case "normalizer":
+			f.Normalizer = raw
+		case "pre_tokenizer":
+			f.PreTokenizer = raw
+		case "post_processor":
+			f.PostProcessor = raw
+		case "decoder":
+			f.Decoder = raw
+		}
+		return nil
+	})
+	if err == nil {
+		err = sc.end()
 	}
-	model, err := parseModel(f.Model)
 	if err != nil {
 		return nil, err
+	}
+	if model == nil {
+		return nil, fmt.Errorf("model: missing")
 	}
 	t := &Tokenizer{model: model, bos: -1, eos: -1, pad: -1, cache: newWordCache()}
 	t.pool.New = func() any { return new(encodeState) }
@@ -111,7 +140,6 @@ func Parse(data []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
-	t.buildVocab()
 	if err := t.addTokens(f.AddedTokens); err != nil {
 		return nil, err
 	}
@@ -122,19 +150,6 @@ func Parse(data []byte) (*Tokenizer, error) {
 		t.eos = t.post.suffix[0]
 	}
 	return t, nil
-}
-
-func (t *Tokenizer) buildVocab() {
-	maxID := int32(-1)
-	for _, id := range t.model.vocab {
-		maxID = max(maxID, id)
-	}
-	t.idToToken = make([]string, maxID+1)
-	for tok, id := range t.model.vocab {
-		if id >= 0 {
-			t.idToToken[id] = tok
-		}
-	}
 }
 
 // addTokens registers added_tokens the way HF's AddedVocabulary::add_tokens does:
@@ -484,10 +499,10 @@ func (t *Tokenizer) IDToken(id int) (string, bool) {
 	if tok, ok := t.addedByID[int32(id)]; ok {
 		return tok.content, true
 	}
-	if id >= len(t.idToToken) {
+	if id >= len(t.model.idToToken) {
 		return "", false
 	}
-	tok := t.idToToken[id]
+	tok := t.model.idToToken[id]
 	if tok == "" {
 		return "", false
 	}

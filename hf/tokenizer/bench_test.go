@@ -1,0 +1,93 @@
+package tokenizer
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// englishProse returns the prompt, chosen and rejected texts of the ultrafeedback
+// sample (~590 KB of mostly English prose, some code).
+func englishProse(b *testing.B) []string {
+	b.Helper()
+	f, err := os.Open(filepath.Join(testdataDir, "preferences", "ultrafeedback_binarized_200.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var texts []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var row struct{ Prompt, Chosen, Rejected string }
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			b.Fatal(err)
+		}
+		texts = append(texts, row.Prompt, row.Chosen, row.Rejected)
+	}
+	return texts
+}
+
+// BenchmarkEncodeEnglish reports encode throughput in MB/s of input text. The word
+// cache is warm after the first pass, as it is in training (the same
+// vocabulary recurs).
+func BenchmarkEncodeEnglish(b *testing.B) {
+	texts := englishProse(b)
+	total := 0
+	for _, s := range texts {
+		total += len(s)
+	}
+	for _, name := range []string{"gpt2", "llama3", "qwen2.5", "llama2", "mistral"} {
+		b.Run(name, func(b *testing.B) {
+			tok := loadTestTokenizer(b, name)
+			b.SetBytes(int64(total))
+			b.ResetTimer()
+			for range b.N {
+				for _, s := range texts {
+					tok.Encode(s, false)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeEnglishCold is the same without the benefit of a warm cache: a
+// fresh tokenizer each iteration.
+func BenchmarkEncodeEnglishCold(b *testing.B) {
+	texts := englishProse(b)
+	total := 0
+	for _, s := range texts {
+		total += len(s)
+	}
+	for _, name := range []string{"gpt2", "llama3", "llama2"} {
+		b.Run(name, func(b *testing.B) {
+			tok := loadTestTokenizer(b, name)
+			defer func() { tok.cache = newWordCache() }()
+			b.SetBytes(int64(total))
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				tok.cache = newWordCache()
+				b.StartTimer()
+				for _, s := range texts {
+					tok.Encode(s, false)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLoad measures Load (tokenizer.json + config) per tokenizer.
+func BenchmarkLoad(b *testing.B) {
+	for _, name := range []string{"gpt2", "llama3", "qwen2.5", "llama2"} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				if _, err := Load(filepath.Join(testdataDir, "tokenizers", name)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
