@@ -16,7 +16,8 @@
 //
 // Open (one file) and OpenModel return a File and a Model; both satisfy Reader: Tensors,
 // Tensor, Metadata, ReadFloat32 (F32, F16, BF16, F64, integer and BOOL tensors, converted
-// as torch's .to(torch.float32) does), ReadInt64, ReadInt32, and ReadRaw for stored bytes.
+// as torch's .to(torch.float32) does), ReadInt64, ReadInt32; both also have ReadRaw for
+// the stored bytes, and Model.Shapes gives name -> shape for config.CheckTensors.
 // Only headers are held in memory. Tensor data is read with ReadAt when asked for: F32
 // straight into the caller's buffer, other dtypes through a pooled 1 MiB chunk, so loading
 // a model needs no memory beyond the caller's own buffers. Methods are safe for concurrent use.

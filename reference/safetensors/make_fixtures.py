@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(REPO, "hf", "safetensors", "testdata")
 
-TORCH_DTYPE = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+TORCH_DTYPE = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                "I64": torch.int64, "I32": torch.int32}
 
 
@@ -133,6 +133,12 @@ def main():
             ("values", torch.tensor([0.1, -2.5, 1e-40, 3.0e38]).to(torch.bfloat16))]
     write_st(os.path.join(OUT, "bf16.safetensors"), bf16)
     expected["files"]["bf16.safetensors"] = describe(bf16, None)
+
+    # F64: float32 rounding of ties, overflow, underflow to subnormal/zero, NaN.
+    f64 = torch.from_numpy(np.array([1.0, 1 + 2.0**-24, 1 + 3 * 2.0**-24, 1e39, -1e39, 1e-46, 1e-44, -0.0,
+                                     float("nan"), float("inf"), 3.4028235677973366e38, 0.1], dtype="<f8"))
+    write_st(os.path.join(OUT, "f64.safetensors"), [("values", f64)])
+    expected["files"]["f64.safetensors"] = describe([("values", f64)], None)
 
     # Integers, including values float32 cannot hold exactly (torch rounds them to nearest-even).
     ints = [("i64", torch.tensor([0, 1, -1, 2**63 - 1, -2**63, 2**24 + 1, 2**60 + 2**36 + 1], dtype=torch.int64)),
