@@ -52,60 +52,72 @@ func attnKeyStart(i0, window int) int {
 // Key j is visible to query i when j ≤ i, seg[j] == seg[i] ≥ 0 and, with a
 // window W > 0, j > i − W (Hugging Face's sliding_window_overlay).
 func (be *Backend) attnProbs(s []float32, seg []int32, lse []float32, i0, qb, k0, nk, window int, fresh bool) {
-	be.pool.run(qb, grainFor(4*nk), func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			i := i0 + r
-			row := s[r*nk : r*nk+nk]
-			si := seg[i]
-			if si < 0 {
-				clear(row)
-				if fresh {
-					lse[i] = 0
-				}
-				continue
-			}
-			jlo := k0
-			if window > 0 {
-				jlo = max(jlo, i-window+1)
-			}
-			jhi := i + 1 // exclusive
-			clear(row[:jlo-k0])
-			clear(row[jhi-k0:])
-			vis := row[jlo-k0 : jhi-k0]
-			ks := seg[jlo:jhi]
+	l := &be.lp.attnProbs
+	*l = attnProbs{s: s, seg: seg, lse: lse, i0: i0, k0: k0, nk: nk, window: window, fresh: fresh}
+	be.pool.run(qb, grainFor(4*nk), l)
+}
+
+type attnProbs struct {
+	s, lse             []float32
+	seg                []int32
+	i0, k0, nk, window int
+	fresh              bool
+}
+
+func (a *attnProbs) chunk(_, lo, hi int) {
+	s, seg, lse, i0, k0, nk, window, fresh := a.s, a.seg, a.lse, a.i0, a.k0, a.nk, a.window, a.fresh
+	for r := lo; r < hi; r++ {
+		i := i0 + r
+		row := s[r*nk : r*nk+nk]
+		si := seg[i]
+		if si < 0 {
+			clear(row)
 			if fresh {
-				m := float32(math.Inf(-1))
-				for c, x := range vis {
-					if ks[c] == si {
-						m = max(m, x)
-					}
-				}
-				var sum float32
-				for c, x := range vis {
-					e := float32(0)
-					if ks[c] == si {
-						e = expf(x - m)
-					}
-					vis[c] = e
-					sum += e
-				}
-				lse[i] = m + float32(math.Log(float64(sum)))
-				inv := 1 / sum
-				for c := range vis {
-					vis[c] *= inv
-				}
-				continue
+				lse[i] = 0
 			}
-			l := lse[i]
+			continue
+		}
+		jlo := k0
+		if window > 0 {
+			jlo = max(jlo, i-window+1)
+		}
+		jhi := i + 1 // exclusive
+		clear(row[:jlo-k0])
+		clear(row[jhi-k0:])
+		vis := row[jlo-k0 : jhi-k0]
+		ks := seg[jlo:jhi]
+		if fresh {
+			m := float32(math.Inf(-1))
 			for c, x := range vis {
 				if ks[c] == si {
-					vis[c] = expf(x - l)
-				} else {
-					vis[c] = 0
+					m = max(m, x)
 				}
 			}
+			var sum float32
+			for c, x := range vis {
+				e := float32(0)
+				if ks[c] == si {
+					e = expf(x - m)
+				}
+				vis[c] = e
+				sum += e
+			}
+			lse[i] = m + float32(math.Log(float64(sum)))
+			inv := 1 / sum
+			for c := range vis {
+				vis[c] *= inv
+			}
+			continue
 		}
-	})
+		l := lse[i]
+		for c, x := range vis {
+			if ks[c] == si {
+				vis[c] = expf(x - l)
+			} else {
+				vis[c] = 0
+			}
+		}
+	}
 }
 
 // AttentionForward: out[B,T,NH,HD] = softmax(q·kᵀ/sqrt(HD) + mask)·v with q[B,T,NH,HD], k,v[B,T,NKV,HD], seg[B·T], window (0 = none); saves lse[B,NH,T].
@@ -179,24 +191,35 @@ func (be *Backend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float
 				be.Sgemm(false, true, qb, nk, hd, scale, q[qoff+i0*ldq:], ldq, k[koff+k0*ldk:], ldk, 0, p, nk)
 				be.attnProbs(p, segRow, lseRow, i0, qb, k0, nk, window, false)
 				be.Sgemm(false, true, qb, nk, hd, 1, dout[qoff+i0*ldq:], ldq, v[koff+k0*ldk:], ldk, 0, dp, nk)
-				be.pool.run(qb, grainFor(2*nk+2*hd), func(_, lo, hi int) {
-					for r := lo; r < hi; r++ {
-						o := qoff + (i0+r)*ldq
-						var d float32
-						for c, x := range dout[o : o+hd] {
-							d += x * out[o+c]
-						}
-						pr := p[r*nk : r*nk+nk]
-						dr := dp[r*nk : r*nk+nk]
-						for c, pv := range pr {
-							dr[c] = pv * (dr[c] - d)
-						}
-					}
-				})
+				l := &be.lp.attnDS
+				*l = attnDS{p: p, dp: dp, dout: dout, out: out, off: qoff + i0*ldq, ldq: ldq, hd: hd, nk: nk}
+				be.pool.run(qb, grainFor(2*nk+2*hd), l)
 				be.Sgemm(true, false, nk, hd, qb, 1, p, nk, dout[qoff+i0*ldq:], ldq, 1, dv[koff+k0*ldk:], ldk)
 				be.Sgemm(false, false, qb, hd, nk, scale, dp, nk, k[koff+k0*ldk:], ldk, 1, dq[qoff+i0*ldq:], ldq)
 				be.Sgemm(true, false, nk, hd, qb, scale, dp, nk, q[qoff+i0*ldq:], ldq, 1, dk[koff+k0*ldk:], ldk)
 			}
+		}
+	}
+}
+
+// attnDS turns dP into dS = P ⊙ (dP − D) in place, D_r = dO_r·O_r.
+type attnDS struct {
+	p, dp, dout, out []float32
+	off, ldq, hd, nk int
+}
+
+func (a *attnDS) chunk(_, lo, hi int) {
+	nk, hd := a.nk, a.hd
+	for r := lo; r < hi; r++ {
+		o := a.off + r*a.ldq
+		var d float32
+		for c, x := range a.dout[o : o+hd] {
+			d += x * a.out[o+c]
+		}
+		pr := a.p[r*nk : r*nk+nk]
+		dr := a.dp[r*nk : r*nk+nk]
+		for c, pv := range pr {
+			dr[c] = pv * (dr[c] - d)
 		}
 	}
 }

@@ -21,6 +21,33 @@ type Backend struct {
 
 	// attention scratch [attnQB, T] ×2, grown on first use of a larger T
 	attnS, attnDP []float32
+
+	lp loops // arguments of the parallel loops (see chunker)
+}
+
+// loops holds one argument struct per parallel loop. A kernel fills its
+// struct and passes a pointer to the pool, so no call allocates.
+type loops struct {
+	gemmScale gemmScale
+	gemmPack  gemmPack
+	gemmTiles gemmTiles
+	biasAdd   biasAdd
+	biasGrad  biasGrad
+	embed     embed
+	embedGrad embedScatter
+	rmsFwd    rmsFwd
+	rmsBwd    rmsBwd
+	rmsBwdW   rmsBwdW
+	rope      ropeLoop
+	swiglu    swiglu
+	swigluBwd swigluBwd
+	elem      elem
+	lsmFwd    lsmFwd
+	lsmBwd    lsmBwd
+	adamw     adamw
+	sgd       sgd
+	attnProbs attnProbs
+	attnDS    attnDS
 }
 
 var _ kernels.Backend = (*Backend)(nil)

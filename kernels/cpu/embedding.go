@@ -17,12 +17,9 @@ func (be *Backend) EmbeddingForward(out []float32, ids []int32, table []float32,
 	need(op, "out", out, n*c)
 	need(op, "table", table, v*c)
 	checkIDs(op, ids, n, v)
-	be.pool.run(n, grainFor(c), func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			id := int(ids[i])
-			copy(out[i*c:i*c+c], table[id*c:id*c+c])
-		}
-	})
+	l := &be.lp.embed
+	*l = embed{x: out, table: table, ids: ids, c: c}
+	be.pool.run(n, grainFor(c), l)
 }
 
 // EmbeddingBackward: dtable[V,C][ids[n]] += dout[N,C][n] (scatter-add; repeated ids sum).
@@ -31,15 +28,38 @@ func (be *Backend) EmbeddingBackward(dtable []float32, ids []int32, dout []float
 	need(op, "dout", dout, n*c)
 	need(op, "dtable", dtable, v*c)
 	checkIDs(op, ids, n, v)
-	// workers own disjoint column ranges, so repeated ids never race
-	be.pool.run(c, max(16, grainFor(n)), func(_, lo, hi int) {
-		for i := 0; i < n; i++ {
-			id := int(ids[i])
-			dst := dtable[id*c+lo : id*c+hi]
-			src := dout[i*c+lo : i*c+hi]
-			for j, g := range src {
-				dst[j] += g
-			}
+	l := &be.lp.embedGrad
+	*l = embedScatter{embed{x: dout, table: dtable, ids: ids[:n], c: c}}
+	be.pool.run(c, max(16, grainFor(n)), l)
+}
+
+// embed is the loop of both directions; x is out (forward) or dout (backward).
+type embed struct {
+	x, table []float32
+	ids      []int32
+	c        int
+}
+
+// chunk (forward, over rows): copy table rows.
+func (l *embed) chunk(_, lo, hi int) {
+	c := l.c
+	for i := lo; i < hi; i++ {
+		id := int(l.ids[i])
+		copy(l.x[i*c:i*c+c], l.table[id*c:id*c+c])
+	}
+}
+
+// embedScatter is the backward loop over columns: workers own disjoint
+// column ranges, so repeated ids never race.
+type embedScatter struct{ embed }
+
+func (l *embedScatter) chunk(_, lo, hi int) {
+	c := l.c
+	for i, id := range l.ids {
+		dst := l.table[int(id)*c+lo : int(id)*c+hi]
+		src := l.x[i*c+lo : i*c+hi]
+		for j, g := range src {
+			dst[j] += g
 		}
-	})
+	}
 }

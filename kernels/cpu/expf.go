@@ -28,8 +28,3 @@ func expf(x float32) float32 {
 	p := 1 + r*(1+r*(0.5+r*(inv6+r*(inv24+r*(inv120+r*(inv720+r*inv5k))))))
 	return p * math.Float32frombits(uint32(int32(kf)+127)<<23)
 }
-
-// sigmoid is 1/(1+e^-x) in float32.
-func sigmoid(x float32) float32 {
-	return 1 / (1 + expf(-x))
-}

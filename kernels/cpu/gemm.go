@@ -60,18 +60,9 @@ func (be *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 // loop is an axpy over a C row fed by four rows of op(B) at once.
 func (be *Backend) goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if beta != 1 {
-		be.pool.run(m, max(1, 16384/n), func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				row := c[i*ldc : i*ldc+n]
-				if beta == 0 {
-					clear(row)
-				} else {
-					for j := range row {
-						row[j] *= beta
-					}
-				}
-			}
-		})
+		sc := &be.lp.gemmScale
+		*sc = gemmScale{c: c, ldc: ldc, n: n, beta: beta}
+		be.pool.run(m, max(1, 16384/n), sc)
 	}
 	if alpha == 0 || k == 0 {
 		return
@@ -80,59 +71,100 @@ func (be *Backend) goSgemm(transA, transB bool, m, n, k int, alpha float32, a []
 		nc := min(gemmNC, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
-			// panel rows: op(B)[pc+p, jc:jc+nc] at bp[p*bstride:]
+			// panel rows: op(B)[pc+p, jc:jc+nc] at bp[boff+p*bstride:]
 			bp, bstride, boff := b, ldb, pc*ldb+jc
 			if transB {
 				// op(B)[p,j] = B[j,p]: pack the transposed panel
 				bp, bstride, boff = be.gemmPack, nc, 0
-				be.pool.run(nc, 64, func(_, lo, hi int) {
-					for j := lo; j < hi; j++ {
-						src := b[(jc+j)*ldb+pc : (jc+j)*ldb+pc+kc]
-						for p, x := range src {
-							bp[p*nc+j] = x
-						}
-					}
-				})
+				pk := &be.lp.gemmPack
+				*pk = gemmPack{dst: bp, b: b, ldb: ldb, jc: jc, pc: pc, kc: kc, nc: nc}
+				be.pool.run(nc, 64, pk)
 			}
-			mt := (m + gemmMC - 1) / gemmMC
-			nt := (nc + gemmNR - 1) / gemmNR
-			be.pool.run(mt*nt, 1, func(_, lo, hi int) {
-				for t := lo; t < hi; t++ {
-					i0 := (t / nt) * gemmMC
-					j0 := (t % nt) * gemmNR
-					i1 := min(i0+gemmMC, m)
-					w := min(gemmNR, nc-j0)
-					for i := i0; i < i1; i++ {
-						crow := c[i*ldc+jc+j0 : i*ldc+jc+j0+w]
-						// alpha·op(A)[i, pc+p] = alpha·a[abase+p*astep]
-						abase, astep := i*lda+pc, 1
-						if transA {
-							abase, astep = pc*lda+i, lda
-						}
-						p := 0
-						for ; p+4 <= kc; p += 4 {
-							ap := abase + p*astep
-							a0, a1, a2, a3 := alpha*a[ap], alpha*a[ap+astep], alpha*a[ap+2*astep], alpha*a[ap+3*astep]
-							o := boff + p*bstride + j0
-							b0 := bp[o : o+w]
-							b1 := bp[o+bstride : o+bstride+w]
-							b2 := bp[o+2*bstride : o+2*bstride+w]
-							b3 := bp[o+3*bstride : o+3*bstride+w]
-							for j := range crow {
-								crow[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
-							}
-						}
-						for ; p < kc; p++ {
-							a0 := alpha * a[abase+p*astep]
-							o := boff + p*bstride + j0
-							b0 := bp[o : o+w]
-							for j := range crow {
-								crow[j] += a0 * b0[j]
-							}
-						}
-					}
+			tl := &be.lp.gemmTiles
+			*tl = gemmTiles{transA: transA, a: a, lda: lda, alpha: alpha, bp: bp, bstride: bstride, boff: boff,
+				c: c, ldc: ldc, m: m, jc: jc, nc: nc, pc: pc, kc: kc, nt: (nc + gemmNR - 1) / gemmNR}
+			be.pool.run(((m+gemmMC-1)/gemmMC)*tl.nt, 1, tl)
+		}
+	}
+}
+
+type gemmScale struct {
+	c      []float32
+	ldc, n int
+	beta   float32
+}
+
+func (g *gemmScale) chunk(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		row := g.c[i*g.ldc : i*g.ldc+g.n]
+		if g.beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= g.beta
+		}
+	}
+}
+
+type gemmPack struct {
+	dst, b              []float32
+	ldb, jc, pc, kc, nc int
+}
+
+func (g *gemmPack) chunk(_, lo, hi int) {
+	for j := lo; j < hi; j++ {
+		src := g.b[(g.jc+j)*g.ldb+g.pc : (g.jc+j)*g.ldb+g.pc+g.kc]
+		for p, x := range src {
+			g.dst[p*g.nc+j] = x
+		}
+	}
+}
+
+type gemmTiles struct {
+	transA                 bool
+	a, bp, c               []float32
+	lda, bstride, boff     int
+	ldc, m, jc, nc, pc, kc int
+	nt                     int // tiles per row block
+	alpha                  float32
+}
+
+func (g *gemmTiles) chunk(_, lo, hi int) {
+	a, bp, c, alpha, kc, bstride := g.a, g.bp, g.c, g.alpha, g.kc, g.bstride
+	for t := lo; t < hi; t++ {
+		i0 := (t / g.nt) * gemmMC
+		j0 := (t % g.nt) * gemmNR
+		i1 := min(i0+gemmMC, g.m)
+		w := min(gemmNR, g.nc-j0)
+		for i := i0; i < i1; i++ {
+			crow := c[i*g.ldc+g.jc+j0 : i*g.ldc+g.jc+j0+w]
+			// alpha·op(A)[i, pc+p] = alpha·a[abase+p*astep]
+			abase, astep := i*g.lda+g.pc, 1
+			if g.transA {
+				abase, astep = g.pc*g.lda+i, g.lda
+			}
+			p := 0
+			for ; p+4 <= kc; p += 4 {
+				ap := abase + p*astep
+				a0, a1, a2, a3 := alpha*a[ap], alpha*a[ap+astep], alpha*a[ap+2*astep], alpha*a[ap+3*astep]
+				o := g.boff + p*bstride + j0
+				b0 := bp[o : o+w]
+				b1 := bp[o+bstride : o+bstride+w]
+				b2 := bp[o+2*bstride : o+2*bstride+w]
+				b3 := bp[o+3*bstride : o+3*bstride+w]
+				for j := range crow {
+					crow[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
 				}
-			})
+			}
+			for ; p < kc; p++ {
+				a0 := alpha * a[abase+p*astep]
+				o := g.boff + p*bstride + j0
+				b0 := bp[o : o+w]
+				for j := range crow {
+					crow[j] += a0 * b0[j]
+				}
+			}
 		}
 	}
 }

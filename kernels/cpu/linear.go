@@ -18,14 +18,9 @@ func (be *Backend) LinearForward(out, inp, w, bias []float32, n, c, oc int, scal
 	}
 	be.Sgemm(false, true, n, oc, c, scale, inp, c, w, c, beta, out, oc)
 	if bias != nil {
-		be.pool.run(n, grainFor(oc), func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				row := out[i*oc : i*oc+oc]
-				for j, b := range bias[:oc] {
-					row[j] += scale * b
-				}
-			}
-		})
+		l := &be.lp.biasAdd
+		*l = biasAdd{out: out, bias: bias[:oc], scale: scale}
+		be.pool.run(n, grainFor(oc), l)
 	}
 }
 
@@ -49,14 +44,40 @@ func (be *Backend) LinearBackward(dinp, dw, dbias, dout, inp, w []float32, n, c,
 	if dbias != nil {
 		need(op, "dbias", dbias, oc)
 		// each worker owns a range of output features and sums down the rows
-		be.pool.run(oc, max(16, grainFor(n)), func(_, lo, hi int) {
-			for j := lo; j < hi; j++ {
-				var s float32
-				for i := 0; i < n; i++ {
-					s += dout[i*oc+j]
-				}
-				dbias[j] += scale * s
-			}
-		})
+		l := &be.lp.biasGrad
+		*l = biasGrad{dbias: dbias, dout: dout, n: n, oc: oc, scale: scale}
+		be.pool.run(oc, max(16, grainFor(n)), l)
+	}
+}
+
+type biasAdd struct {
+	out, bias []float32
+	scale     float32
+}
+
+func (l *biasAdd) chunk(_, lo, hi int) {
+	oc := len(l.bias)
+	for i := lo; i < hi; i++ {
+		row := l.out[i*oc : i*oc+oc]
+		for j, b := range l.bias {
+			row[j] += l.scale * b
+		}
+	}
+}
+
+// biasGrad: each worker owns a range of output features and sums down the rows.
+type biasGrad struct {
+	dbias, dout []float32
+	n, oc       int
+	scale       float32
+}
+
+func (l *biasGrad) chunk(_, lo, hi int) {
+	for j := lo; j < hi; j++ {
+		var s float32
+		for i := 0; i < l.n; i++ {
+			s += l.dout[i*l.oc+j]
+		}
+		l.dbias[j] += l.scale * s
 	}
 }

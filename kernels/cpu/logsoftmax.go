@@ -28,38 +28,49 @@ func (be *Backend) LogSoftmaxGatherForward(logp, lse, entropy, logits []float32,
 		need(op, "entropy", entropy, n)
 	}
 	checkLabels(op, labels, n, v)
-	be.pool.run(n, 1, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x := logits[i*v : i*v+v]
-			m := float32(math.Inf(-1))
+	l := &be.lp.lsmFwd
+	*l = lsmFwd{logp: logp, lse: lse, entropy: entropy, logits: logits, labels: labels, v: v}
+	be.pool.run(n, 1, l)
+}
+
+type lsmFwd struct {
+	logp, lse, entropy, logits []float32
+	labels                     []int32
+	v                          int
+}
+
+func (l *lsmFwd) chunk(_, lo, hi int) {
+	v, entropy := l.v, l.entropy
+	for i := lo; i < hi; i++ {
+		x := l.logits[i*v : i*v+v]
+		m := float32(math.Inf(-1))
+		for _, z := range x {
+			m = max(m, z)
+		}
+		var s, sx float64
+		if entropy != nil {
 			for _, z := range x {
-				m = max(m, z)
+				e := float64(expf(z - m))
+				s += e
+				sx += e * float64(z-m)
 			}
-			var s, sx float64
-			if entropy != nil {
-				for _, z := range x {
-					e := float64(expf(z - m))
-					s += e
-					sx += e * float64(z-m)
-				}
-			} else {
-				for _, z := range x {
-					s += float64(expf(z - m))
-				}
-			}
-			l := float64(m) + math.Log(s)
-			lse[i] = float32(l)
-			if entropy != nil {
-				// H = lse − E[x] = log s − E[x − m]
-				entropy[i] = float32(math.Log(s) - sx/s)
-			}
-			if lab := labels[i]; lab >= 0 {
-				logp[i] = float32(float64(x[lab]) - l)
-			} else {
-				logp[i] = 0
+		} else {
+			for _, z := range x {
+				s += float64(expf(z - m))
 			}
 		}
-	})
+		lg := float64(m) + math.Log(s)
+		l.lse[i] = float32(lg)
+		if entropy != nil {
+			// H = lse − E[x] = log s − E[x − m]
+			entropy[i] = float32(math.Log(s) - sx/s)
+		}
+		if lab := l.labels[i]; lab >= 0 {
+			l.logp[i] = float32(float64(x[lab]) - lg)
+		} else {
+			l.logp[i] = 0
+		}
+	}
 }
 
 // LogSoftmaxGatherBackward: dlogits[N,V] WRITES dlogp[N]·(onehot(label) − softmax(logits)) (rows with label < 0 get 0); dlogits may alias logits.
@@ -70,20 +81,31 @@ func (be *Backend) LogSoftmaxGatherBackward(dlogits, dlogp, logits, lse []float3
 	need(op, "logits", logits, n*v)
 	need(op, "lse", lse, n)
 	checkLabels(op, labels, n, v)
-	be.pool.run(n, 1, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x := logits[i*v : i*v+v]
-			d := dlogits[i*v : i*v+v]
-			lab := labels[i]
-			if lab < 0 {
-				clear(d)
-				continue
-			}
-			g, l := dlogp[i], lse[i]
-			for j, z := range x { // element j is read before it is written: aliasing is safe
-				d[j] = -g * expf(z-l)
-			}
-			d[lab] += g
+	l := &be.lp.lsmBwd
+	*l = lsmBwd{dlogits: dlogits, dlogp: dlogp, logits: logits, lse: lse, labels: labels, v: v}
+	be.pool.run(n, 1, l)
+}
+
+type lsmBwd struct {
+	dlogits, dlogp, logits, lse []float32
+	labels                      []int32
+	v                           int
+}
+
+func (l *lsmBwd) chunk(_, lo, hi int) {
+	v := l.v
+	for i := lo; i < hi; i++ {
+		x := l.logits[i*v : i*v+v]
+		d := l.dlogits[i*v : i*v+v]
+		lab := l.labels[i]
+		if lab < 0 {
+			clear(d)
+			continue
 		}
-	})
+		g, lg := l.dlogp[i], l.lse[i]
+		for j, z := range x { // element j is read before it is written: aliasing is safe
+			d[j] = -g * expf(z-lg)
+		}
+		d[lab] += g
+	}
 }

@@ -39,16 +39,27 @@ func (be *Backend) AdamWStep(p, g, m, v []float32, step int, lr, beta1, beta2, e
 	bc2 := 1 - math.Pow(b2, float64(step))
 	stepSize := float32(lr64 / bc1)
 	bc2sqrt := float32(math.Sqrt(bc2))
-	be.pool.run(n, elemGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gi := g[i]
-			mi := m[i]*beta1 + c1*gi
-			vi := v[i]*beta2 + c2*gi*gi
-			m[i], v[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/bc2sqrt + eps
-			p[i] = p[i]*decay - stepSize*(mi/denom)
-		}
-	})
+	l := &be.lp.adamw
+	*l = adamw{p: p, g: g[:n], m: m, v: v, beta1: beta1, beta2: beta2, c1: c1, c2: c2, decay: decay,
+		stepSize: stepSize, bc2sqrt: bc2sqrt, eps: eps}
+	be.pool.run(n, elemGrain, l)
+}
+
+type adamw struct {
+	p, g, m, v                                          []float32
+	beta1, beta2, c1, c2, decay, stepSize, bc2sqrt, eps float32
+}
+
+func (l *adamw) chunk(_, lo, hi int) {
+	p, g, m, v := l.p, l.g, l.m, l.v
+	for i := lo; i < hi; i++ {
+		gi := g[i]
+		mi := m[i]*l.beta1 + l.c1*gi
+		vi := v[i]*l.beta2 + l.c2*gi*gi
+		m[i], v[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/l.bc2sqrt + l.eps
+		p[i] = p[i]*l.decay - l.stepSize*(mi/denom)
+	}
 }
 
 // SGDStep: torch.optim.SGD step on flat p, g[n]: d = g + wd·p; buf = momentum·buf + d (buf = d at step 1); p -= lr·buf; buf nil when momentum = 0.
@@ -59,18 +70,29 @@ func (be *Backend) SGDStep(p, g, buf []float32, step int, lr, momentum, weightDe
 	if momentum != 0 {
 		need(op, "buf", buf, n)
 	}
-	be.pool.run(n, elemGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d := g[i] + weightDecay*p[i]
-			if momentum != 0 {
-				if step <= 1 {
-					buf[i] = d
-				} else {
-					buf[i] = momentum*buf[i] + d
-				}
-				d = buf[i]
+	l := &be.lp.sgd
+	*l = sgd{p: p, g: g[:n], buf: buf, first: step <= 1, lr: lr, momentum: momentum, wd: weightDecay}
+	be.pool.run(n, elemGrain, l)
+}
+
+type sgd struct {
+	p, g, buf        []float32
+	first            bool
+	lr, momentum, wd float32
+}
+
+func (l *sgd) chunk(_, lo, hi int) {
+	p, g, buf := l.p, l.g, l.buf
+	for i := lo; i < hi; i++ {
+		d := g[i] + l.wd*p[i]
+		if l.momentum != 0 {
+			if l.first {
+				buf[i] = d
+			} else {
+				buf[i] = l.momentum*buf[i] + d
 			}
-			p[i] -= lr * d
+			d = buf[i]
 		}
-	})
+		p[i] -= l.lr * d
+	}
 }

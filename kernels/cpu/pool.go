@@ -15,7 +15,7 @@ type pool struct {
 	wg      sync.WaitGroup
 
 	// the loop being run
-	fn    func(w, lo, hi int)
+	fn    chunker
 	n     int
 	chunk int
 	next  atomic.Int64
@@ -51,20 +51,28 @@ func (p *pool) loop(w int) {
 		if lo >= n {
 			return
 		}
-		fn(w, lo, min(lo+chunk, n))
+		fn.chunk(w, lo, min(lo+chunk, n))
 	}
 }
 
-// run calls fn(w, lo, hi) over disjoint ranges covering [0,n), each of at
-// least grain items (except the last), on up to p.workers workers; w is the
-// worker index in [0,p.workers), usable to index per-worker scratch.
-func (p *pool) run(n, grain int, fn func(w, lo, hi int)) {
+// chunker is one parallel loop body: chunk(w, lo, hi) processes items
+// [lo,hi) on worker w. Kernels keep their chunker structs (loop arguments) in
+// the Backend and pass pointers to them, so starting a loop allocates
+// nothing (a closure handed to other goroutines would escape to the heap).
+type chunker interface {
+	chunk(w, lo, hi int)
+}
+
+// run calls fn.chunk(w, lo, hi) over disjoint ranges covering [0,n), each of
+// at least grain items (except the last), on up to p.workers workers; w is
+// the worker index in [0,p.workers), usable to index per-worker scratch.
+func (p *pool) run(n, grain int, fn chunker) {
 	if n <= 0 {
 		return
 	}
 	grain = max(grain, 1)
 	if p.workers <= 1 || n <= grain {
-		fn(0, 0, n)
+		fn.chunk(0, 0, n)
 		return
 	}
 	// about 4 chunks per worker for balance, never below grain

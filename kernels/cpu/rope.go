@@ -46,11 +46,24 @@ func rope(x []float32, pos []int32, cos, sin []float32, h, hd int, sign float32,
 // RoPEForward: x[N,H,HD] rotated in place (HF rotate-half layout) at positions pos[N] using cos/sin[maxPos,HD/2] (see RopeTables).
 func (be *Backend) RoPEForward(x []float32, pos []int32, cos, sin []float32, n, h, hd int) {
 	checkRoPE("RoPEForward", x, pos, cos, sin, n, h, hd)
-	be.pool.run(n, grainFor(3*h*hd), func(_, lo, hi int) { rope(x, pos, cos, sin, h, hd, 1, lo, hi) })
+	l := &be.lp.rope
+	*l = ropeLoop{x: x, pos: pos, cos: cos, sin: sin, h: h, hd: hd, sign: 1}
+	be.pool.run(n, grainFor(3*h*hd), l)
 }
 
 // RoPEBackward: dx[N,H,HD] rotated back in place (inverse rotation = the exact gradient of RoPEForward).
 func (be *Backend) RoPEBackward(dx []float32, pos []int32, cos, sin []float32, n, h, hd int) {
 	checkRoPE("RoPEBackward", dx, pos, cos, sin, n, h, hd)
-	be.pool.run(n, grainFor(3*h*hd), func(_, lo, hi int) { rope(dx, pos, cos, sin, h, hd, -1, lo, hi) })
+	l := &be.lp.rope
+	*l = ropeLoop{x: dx, pos: pos, cos: cos, sin: sin, h: h, hd: hd, sign: -1}
+	be.pool.run(n, grainFor(3*h*hd), l)
 }
+
+type ropeLoop struct {
+	x, cos, sin []float32
+	pos         []int32
+	h, hd       int
+	sign        float32
+}
+
+func (l *ropeLoop) chunk(_, lo, hi int) { rope(l.x, l.pos, l.cos, l.sin, l.h, l.hd, l.sign, lo, hi) }

@@ -6,12 +6,20 @@ func (be *Backend) SwiGLUForward(out, gate, up []float32, n int) {
 	need(op, "out", out, n)
 	need(op, "gate", gate, n)
 	need(op, "up", up, n)
-	be.pool.run(n, 8192, func(_, lo, hi int) {
-		g, u, o := gate[lo:hi], up[lo:hi], out[lo:hi]
-		for i, x := range g {
-			o[i] = x * sigmoid(x) * u[i]
-		}
-	})
+	l := &be.lp.swiglu
+	*l = swiglu{out: out, gate: gate, up: up}
+	be.pool.run(n, 8192, l)
+}
+
+type swiglu struct {
+	out, gate, up []float32
+}
+
+func (l *swiglu) chunk(_, lo, hi int) {
+	g, u, o := l.gate[lo:hi], l.up[lo:hi], l.out[lo:hi]
+	for i, x := range g {
+		o[i] = x / (1 + expf(-x)) * u[i]
+	}
 }
 
 // SwiGLUBackward: dgate[n] += dout·up·silu'(gate), dup[n] += dout·silu(gate).
@@ -28,16 +36,24 @@ func (be *Backend) SwiGLUBackward(dgate, dup, dout, gate, up []float32, n int) {
 	if dup != nil {
 		need(op, "dup", dup, n)
 	}
-	be.pool.run(n, 8192, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gate[i]
-			s := sigmoid(g)
-			if dup != nil {
-				dup[i] += dout[i] * g * s
-			}
-			if dgate != nil {
-				dgate[i] += dout[i] * up[i] * s * (1 + g*(1-s))
-			}
+	l := &be.lp.swigluBwd
+	*l = swigluBwd{dgate: dgate, dup: dup, dout: dout, gate: gate, up: up}
+	be.pool.run(n, 8192, l)
+}
+
+type swigluBwd struct {
+	dgate, dup, dout, gate, up []float32
+}
+
+func (l *swigluBwd) chunk(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		g := l.gate[i]
+		s := 1 / (1 + expf(-g))
+		if l.dup != nil {
+			l.dup[i] += l.dout[i] * g * s
 		}
-	})
+		if l.dgate != nil {
+			l.dgate[i] += l.dout[i] * l.up[i] * s * (1 + g*(1-s))
+		}
+	}
 }
