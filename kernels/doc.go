@@ -31,6 +31,28 @@
 // logits is allowed), so the LM head can run in chunks of tokens without a
 // second [N,V] buffer.
 //
+// # Attention
+//
+// AttentionForward takes q [B,T,NH,HD] and k, v [B,T,NKV,HD]; query head h
+// reads kv head h/(NH/NKV) (transformers' repeat_kv). Key j (same row) is
+// visible to query i when j ≤ i, seg[j] == seg[i] ≥ 0 and, with a window
+// W > 0, j > i − W — i.e. W keys including itself, as transformers'
+// masking_utils.sliding_window_overlay (kv_idx > q_idx − sliding_window) for
+// Mistral. A per-token segment id lets packed sequences share a row; padding
+// tokens carry seg −1 and get zero output, zero lse and zero gradients. The
+// window counts row indices, not position ids. Only lse [B,NH,T] is saved:
+// the backward recomputes the probabilities block by block (flash-attention
+// style), which keeps saved memory at O(B·NH·T) rather than the
+// 4·B·NH·T² bytes of a saved attention matrix (58 MB per layer at NH 14,
+// T 1024).
+//
+// # Log-probabilities of labels
+//
+// LogSoftmaxGatherForward/Backward work on any number of token rows, so the
+// model can run the LM head in chunks of tokens (logits [chunk,V] in one
+// reused buffer) for large vocabularies; the backward can overwrite the
+// logits with dlogits in place.
+//
 // # Errors
 //
 // Kernels panic on programmer errors only: a slice shorter than its shape

@@ -153,6 +153,7 @@ func (g *gemmTiles) chunk(_, lo, hi int) {
 				b1 := bp[o+bstride : o+bstride+w]
 				b2 := bp[o+2*bstride : o+2*bstride+w]
 				b3 := bp[o+3*bstride : o+3*bstride+w]
+				b0, b1, b2, b3 = b0[:len(crow)], b1[:len(crow)], b2[:len(crow)], b3[:len(crow)] // bounds-check elimination
 				for j := range crow {
 					crow[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
 				}
@@ -161,6 +162,7 @@ func (g *gemmTiles) chunk(_, lo, hi int) {
 				a0 := alpha * a[abase+p*astep]
 				o := g.boff + p*bstride + j0
 				b0 := bp[o : o+w]
+				b0 = b0[:len(crow)]
 				for j := range crow {
 					crow[j] += a0 * b0[j]
 				}
