@@ -43,8 +43,8 @@
 // window counts row indices, not position ids. Only lse [B,NH,T] is saved:
 // the backward recomputes the probabilities block by block (flash-attention
 // style), which keeps saved memory at O(B·NH·T) rather than the
-// 4·B·NH·T² bytes of a saved attention matrix (58 MB per layer at NH 14,
-// T 1024).
+// 4·B·NH·T² bytes of a saved attention matrix (58 MB per sequence and
+// layer at NH 14, T 1024).
 //
 // # Log-probabilities of labels
 //

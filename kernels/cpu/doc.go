@@ -4,7 +4,7 @@
 // that OPENBLAS_CORETYPE can be set before OpenBLAS initialises (see package
 // kernels/cpu/openblas). Without cgo, with the build tag noblas, with
 // PREFTUNE_NOBLAS=1, or when libopenblas cannot be loaded, a blocked,
-// parallel pure-Go GEMM is used instead (correct, roughly 30× slower).
+// parallel pure-Go GEMM is used instead (correct, roughly 15–30× slower).
 //
 // Every other kernel is Go, split over a fixed pool of worker goroutines
 // started by New (the caller's goroutine is worker 0). A parallel loop

@@ -93,7 +93,12 @@ func TestSgemmPanicsOnShortSlices(t *testing.T) {
 // set OPENBLAS_CORETYPE=SkylakeX before loading OpenBLAS on an avx512f CPU,
 // and left a user's own setting alone.
 func TestCoretypeOverride(t *testing.T) {
-	if os.Getenv("PREFTUNE_CORETYPE_CHILD") != "" {
+	if mode := os.Getenv("PREFTUNE_CORETYPE_CHILD"); mode != "" {
+		if mode == "setenv" {
+			// the mechanism the override relies on: os.Setenv before the
+			// library is opened reaches OpenBLAS's constructor (C getenv)
+			os.Setenv("OPENBLAS_CORETYPE", "Haswell")
+		}
 		be := New(1)
 		fmt.Printf("NAME=%s\nENV=%s\n", be.Name(), os.Getenv("OPENBLAS_CORETYPE"))
 		return
@@ -127,6 +132,9 @@ func TestCoretypeOverride(t *testing.T) {
 	}
 	if out := run("OPENBLAS_CORETYPE=Haswell"); !strings.Contains(out, "ENV=Haswell") || !strings.Contains(out, "openblas Haswell") {
 		t.Errorf("user setting not respected:\n%s", out)
+	}
+	if out := run("PREFTUNE_CORETYPE_CHILD=setenv"); !strings.Contains(out, "openblas Haswell") {
+		t.Errorf("OPENBLAS_CORETYPE set with os.Setenv did not reach OpenBLAS:\n%s", out)
 	}
 	if out := run("PREFTUNE_OPENBLAS_NO_CORETYPE=1"); !strings.Contains(out, "ENV=\n") {
 		t.Errorf("PREFTUNE_OPENBLAS_NO_CORETYPE=1 still set the core type:\n%s", out)
