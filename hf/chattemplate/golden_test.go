@@ -158,6 +158,9 @@ func TestGoldenModels(t *testing.T) {
 			if tools, ok := conv.Get("tools"); ok {
 				opts.Tools = tools.([]any)
 			}
+			if docs, ok := conv.Get("documents"); ok {
+				opts.Documents = docs.([]any)
+			}
 			if extra, ok := conv.Get("extra"); ok {
 				opts.Extra = dictToMap(extra)
 			}

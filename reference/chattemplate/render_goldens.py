@@ -144,10 +144,10 @@ def get_chat_template(chat_template, tools):
     return chat_template
 
 
-def apply_chat_template(chat_template, special, messages, tools=None, add_generation_prompt=False, extra=None):
+def apply_chat_template(chat_template, special, messages, tools=None, documents=None, add_generation_prompt=False, extra=None):
     template = compile_template(get_chat_template(chat_template, tools))
     template_kwargs = {**special, **(extra or {})}
-    return template.render(messages=messages, tools=tools, documents=None, add_generation_prompt=add_generation_prompt, **template_kwargs)
+    return template.render(messages=messages, tools=tools, documents=documents, add_generation_prompt=add_generation_prompt, **template_kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -164,6 +164,10 @@ MODELS = {
     "qwen2.5-jinja": {"config": "testdata/tokenizers/qwen2.5/tokenizer_config.json", "jinja": "testdata/chat-templates/Qwen-Qwen2.5-7B-Instruct.jinja"},
     "llama3.1-jinja": {"config": "testdata/tokenizers/llama3/tokenizer_config.json", "jinja": "testdata/chat-templates/meta-llama-Llama-3.1-8B-Instruct.jinja"},
     "llama3.2-jinja": {"config": "testdata/tokenizers/llama3/tokenizer_config.json", "jinja": "testdata/chat-templates/meta-llama-Llama-3.2-3B-Instruct.jinja"},
+    "deepseek-r1-jinja": {"config": "testdata/tokenizers/llama3/tokenizer_config.json", "jinja": "hf/chattemplate/testdata/templates/deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"},
+    "glm4.5-jinja": {"config": "testdata/tokenizers/qwen2.5/tokenizer_config.json", "jinja": "hf/chattemplate/testdata/templates/glm_4_5.jinja"},
+    "mistral-small3.1-jinja": {"config": "testdata/tokenizers/mistral/tokenizer_config.json", "jinja": "hf/chattemplate/testdata/templates/mistralai-Mistral-Small-3.1-24B-Instruct-2503.jinja"},
+    "command-r7b-jinja": {"config": "testdata/tokenizers/llama3/tokenizer_config.json", "jinja": "hf/chattemplate/testdata/templates/CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja"},
     "named": {"dir": "hf/chattemplate/testdata/models/named"},
     "split": {"dir": "hf/chattemplate/testdata/models/split"},
 }
@@ -284,6 +288,27 @@ CONVERSATIONS = {
         "extra": {"date_string": "01 Jan 2025", "tools_in_user_message": False},
         "messages": [{"role": "system", "content": "Use tools wisely."}, {"role": "user", "content": "Is it raining in Oslo?"}],
     },
+    "tool_call_string_arguments": {
+        "tools": [WEATHER_TOOL],
+        "messages": [
+            {"role": "user", "content": "Weather in Rome?"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "call_abc123456", "type": "function", "function": {"name": "get_current_weather", "arguments": "{\"location\": \"Rome\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_abc123456", "content": "sunny, 25"},
+            {"role": "tool", "tool_call_id": "call_def987654", "content": "extra result"},
+            {"role": "assistant", "content": "<think>reasoning here</think>\n\nIt is sunny in Rome."},
+            {"role": "user", "content": "Thanks"},
+        ],
+    },
+    "documents_and_thinking": {
+        "documents": [{"title": "Doc A", "text": "Alpha « beta »"}, {"title": "Doc B", "text": "Gamma"}],
+        "extra": {"enable_thinking": False, "enable_citations": True},
+        "messages": [
+            {"role": "system", "content": "Answer from documents."},
+            {"role": "user", "content": "Summarise the documents"},
+            {"role": "assistant", "content": "Both mention Greek letters.", "reasoning_content": "Doc A and B have letters."},
+            {"role": "user", "content": "Thanks /nothink"},
+        ],
+    },
     "empty_conversation": {"messages": []},
 }
 
@@ -311,10 +336,9 @@ def make_goldens():
             chat_template, special = load_model_dir(build_model(spec, tmp))
             for conv_name, conv in CONVERSATIONS.items():
                 for agp in (False, True):
-                    tools = conv.get("tools")
-                    extra = conv.get("extra")
+                    tools, docs, extra = conv.get("tools"), conv.get("documents"), conv.get("extra")
                     case = {"model": model, "conversation": conv_name, "add_generation_prompt": agp}
-                    case.update(render_case(lambda: apply_chat_template(chat_template, special, conv["messages"], tools, agp, extra)))
+                    case.update(render_case(lambda: apply_chat_template(chat_template, special, conv["messages"], tools, docs, agp, extra)))
                     cases.append(case)
     return {
         "generator": "reference/chattemplate/render_goldens.py",
