@@ -25,17 +25,17 @@ type Arch struct {
 	Tied        bool                 // lm_head shares model.embed_tokens.weight
 	QKVBias     bool                 // q/k/v projections have biases (Qwen2; attention_bias)
 	OBias       bool                 // o_proj has a bias (Llama attention_bias)
+	MLPBias     bool                 // gate/up/down projections have biases (Llama mlp_bias)
 	QKNorm      bool                 // Qwen3: RMSNorm over HD on q and k, before RoPE
-	// SlidingWindow > 0: a query sees keys k with q-k < SlidingWindow (transformers'
-	// masking_utils convention), in the layers from WindowFromLayer on.
-	SlidingWindow   int
-	WindowFromLayer int
+	// Windows[l] > 0 is layer l's sliding window: a query sees keys k with q-k < window
+	// (transformers' masking_utils convention); nil or 0 is full causal attention.
+	Windows []int
 }
 
 // window is the sliding window of layer l (0 = full causal attention).
 func (a *Arch) window(l int) int {
-	if a.SlidingWindow > 0 && l >= a.WindowFromLayer {
-		return a.SlidingWindow
+	if l < len(a.Windows) {
+		return a.Windows[l]
 	}
 	return 0
 }
@@ -56,8 +56,13 @@ func (a *Arch) Validate() error {
 		return fmt.Errorf("model: max_position_embeddings %d must be positive", a.MaxPos)
 	case !(a.Eps > 0):
 		return fmt.Errorf("model: rms_norm_eps %v must be positive", a.Eps)
-	case a.SlidingWindow < 0:
-		return fmt.Errorf("model: sliding_window %d must not be negative", a.SlidingWindow)
+	case len(a.Windows) > 0 && len(a.Windows) != a.Layers:
+		return fmt.Errorf("model: %d sliding windows for %d layers", len(a.Windows), a.Layers)
+	}
+	for l, w := range a.Windows {
+		if w < 0 {
+			return fmt.Errorf("model: layer %d: sliding window %d must not be negative", l, w)
+		}
 	}
 	return nil
 }

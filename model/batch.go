@@ -106,6 +106,7 @@ func (b *Batch) validate(a *Arch) error {
 		return fmt.Errorf("model: %w: %d×%d batch needs %d entries, have ids %d positions %d segments %d labels %d",
 			ErrBadBatch, b.B, b.T, n, len(b.IDs), len(b.Positions), len(b.Segments), len(b.Labels))
 	}
+	total := 0
 	for r := 0; r < b.B; r++ {
 		tokens, labels := 0, 0
 		for t := 0; t < b.T; t++ {
@@ -133,6 +134,10 @@ func (b *Batch) validate(a *Arch) error {
 		if tokens > 0 && labels == 0 {
 			return rowErr(r, "no completion tokens (every label is ignored)")
 		}
+		total += labels
+	}
+	if total == 0 {
+		return fmt.Errorf("model: %w: every row is padding", ErrBadBatch)
 	}
 	return nil
 }

@@ -20,6 +20,20 @@
 // (several segments per row) work the same way. BuildBatch turns (prompt, completion)
 // pairs into this layout: TRL's concatenated, right-padded form.
 //
+// # Training modes
+//
+// With Options.LoRA nil every parameter is trainable. With a LoRAConfig the base weights
+// are frozen and only the adapters get gradients: on each targeted linear
+// y = W x + b + scale·B·A·dropout(x), as PEFT's lora.Linear computes it (scale =
+// alpha/r, or alpha/sqrt(r) with rsLoRA; dropout masks are drawn from a seeded stream).
+// ForwardOptions.NoAdapters runs the base model, which gives DPO's reference
+// log-probs without a second copy of the weights. Adapters load from and save to PEFT
+// adapter dirs (ReadAdapterConfig, LoadAdapter, SaveAdapter).
+//
+// Options.Checkpoint keeps only each layer's input and recomputes the layer in
+// Backward (gradient checkpointing). The LM head runs only on labelled positions,
+// in chunks bounded by Options.LogitsBudget.
+//
 // # Shapes
 //
 // N = B·T tokens, C hidden size, NH/NKV query/key-value heads, HD head dim, F ffn

@@ -177,11 +177,15 @@ func TestGoldenFullFineTune(t *testing.T) {
 			g := loadGolden(t, name)
 			dir := filepath.Join("testdata", name)
 			// the whole LM head at once, and in chunks of 3 rows recomputed in backward
-			for _, chunked := range []bool{false, true} {
-				opt := Options{}
-				if chunked {
-					opt.LogitsBudget = 3 * 300 // ≤ 3 rows for every fixture vocabulary
-				}
+			for _, v := range []struct {
+				name string
+				opt  Options
+			}{
+				{"whole head", Options{}},
+				{"chunked head", Options{LogitsBudget: 3 * 300}}, // ≤ 3 rows for every fixture vocabulary
+				{"checkpointed", Options{Checkpoint: true}},
+			} {
+				chunked, opt := v.opt.LogitsBudget > 0, v.opt
 				m, err := Load(dir, testBackend(), opt)
 				if err != nil {
 					t.Fatal(err)
@@ -201,7 +205,7 @@ func TestGoldenFullFineTune(t *testing.T) {
 					t.Fatal(err)
 				}
 				ge := checkGrads(t, "full", filepath.Join(dir, "grads_full.safetensors"), m.Trainable())
-				t.Logf("chunked=%v: max logp rel err %.3g, max grad rel err %.3g", chunked, le, ge)
+				t.Logf("%s: max logp rel err %.3g, max grad rel err %.3g", v.name, le, ge)
 			}
 		})
 	}
@@ -227,35 +231,41 @@ func loadLoRA(t testing.TB, dir string, opt Options) *Model {
 func TestGoldenLoRA(t *testing.T) {
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
-			g := loadGolden(t, name)
-			dir := filepath.Join("testdata", name)
-			m := loadLoRA(t, dir, Options{})
-			if got := float64(m.loraScale); math.Abs(got-g.LoRA.Scale) > 1e-6*g.LoRA.Scale {
-				t.Errorf("LoRA scale %v, want %v", got, g.LoRA.Scale)
+			for _, ckpt := range []bool{false, true} {
+				testGoldenLoRA(t, name, ckpt)
 			}
-			b := g.batch()
-			// adapters off first: the reference model for free
-			out, err := m.Forward(b, ForwardOptions{NoAdapters: true, Eval: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkLogps(t, "adapters off", out.LogProbs, g.Full.Logps)
-			if err := m.Backward(flat(g.LoRA.Dlogps)); err == nil {
-				t.Error("Backward after a NoAdapters forward: want an error")
-			}
-			out, err = m.Forward(b, ForwardOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			le := checkLogps(t, "lora", out.LogProbs, g.LoRA.Logps)
-			m.ZeroGrad()
-			if err := m.Backward(flat(g.LoRA.Dlogps)); err != nil {
-				t.Fatal(err)
-			}
-			ge := checkGrads(t, "lora", filepath.Join(dir, "grads_lora.safetensors"), m.Trainable())
-			t.Logf("max logp rel err %.3g, max grad rel err %.3g", le, ge)
 		})
 	}
+}
+
+func testGoldenLoRA(t *testing.T, name string, checkpoint bool) {
+	g := loadGolden(t, name)
+	dir := filepath.Join("testdata", name)
+	m := loadLoRA(t, dir, Options{Checkpoint: checkpoint})
+	if got := float64(m.loraScale); math.Abs(got-g.LoRA.Scale) > 1e-6*g.LoRA.Scale {
+		t.Errorf("LoRA scale %v, want %v", got, g.LoRA.Scale)
+	}
+	b := g.batch()
+	// adapters off first: the reference model for free
+	out, err := m.Forward(b, ForwardOptions{NoAdapters: true, Eval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLogps(t, "adapters off", out.LogProbs, g.Full.Logps)
+	if err := m.Backward(flat(g.LoRA.Dlogps)); err == nil {
+		t.Error("Backward after a NoAdapters forward: want an error")
+	}
+	out, err = m.Forward(b, ForwardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := checkLogps(t, "lora", out.LogProbs, g.LoRA.Logps)
+	m.ZeroGrad()
+	if err := m.Backward(flat(g.LoRA.Dlogps)); err != nil {
+		t.Fatal(err)
+	}
+	ge := checkGrads(t, "lora", filepath.Join(dir, "grads_lora.safetensors"), m.Trainable())
+	t.Logf("checkpoint=%v: max logp rel err %.3g, max grad rel err %.3g", checkpoint, le, ge)
 }
 
 func ExampleBuildBatch() {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/preftune/preftune/hf/config"
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/kernels"
 )
@@ -17,10 +18,11 @@ import (
 // F32, BF16 and F16 weights are read as float32. A tied model's lm_head.weight, when the
 // file has one, is ignored (as transformers does).
 func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
-	arch, err := ReadArch(dir)
+	cfg, err := config.Load(dir)
 	if err != nil {
 		return nil, err
 	}
+	arch := FromConfig(cfg)
 	m, err := New(arch, be, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
@@ -30,6 +32,9 @@ func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
 		return nil, err
 	}
 	defer st.Close()
+	if err := cfg.CheckTensors(st.Shapes()); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	if err := readTensors(st, m.tensors, dir); err != nil {
 		return nil, err
 	}

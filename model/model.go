@@ -19,6 +19,10 @@ type Options struct {
 	// when the completion tokens' logits fit, backward reuses them; otherwise the LM
 	// head runs in chunks and backward recomputes each chunk.
 	LogitsBudget int
+	// Checkpoint keeps only each layer's input (the residual stream) and recomputes the
+	// layer's activations in Backward: one layer's activations in memory instead of all,
+	// for one extra forward per step (gradient checkpointing).
+	Checkpoint bool
 }
 
 // Model is a decoder with its parameters, gradients and planned activations.
@@ -190,13 +194,18 @@ func (m *Model) plan(n int) {
 		for i := range m.layers {
 			L := &m.layers[i]
 			s := &L.acts
-			s.h1, s.rstd1 = c.take(n*C), c.take(n)
-			if a.QKNorm {
-				s.qr, s.kr, s.rq, s.rk = c.take(n*QD), c.take(n*KD), c.take(n*a.Heads), c.take(n*a.KVHeads)
+			if m.opt.Checkpoint && i > 0 {
+				// one set of layer activations, recomputed layer by layer in Backward
+				*s = m.layers[0].acts
+			} else {
+				s.h1, s.rstd1 = c.take(n*C), c.take(n)
+				if a.QKNorm {
+					s.qr, s.kr, s.rq, s.rk = c.take(n*QD), c.take(n*KD), c.take(n*a.Heads), c.take(n*a.KVHeads)
+				}
+				s.q, s.k, s.v, s.att, s.lse = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD), c.take(n*a.Heads)
+				s.xmid, s.h2, s.rstd2 = c.take(n*C), c.take(n*C), c.take(n)
+				s.gate, s.up, s.act = c.take(n*F), c.take(n*F), c.take(n*F)
 			}
-			s.q, s.k, s.v, s.att, s.lse = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD), c.take(n*a.Heads)
-			s.xmid, s.h2, s.rstd2 = c.take(n*C), c.take(n*C), c.take(n)
-			s.gate, s.up, s.act = c.take(n*F), c.take(n*F), c.take(n*F)
 			for _, li := range L.linears() {
 				if li.lora != nil {
 					li.lora.u = c.take(n * m.lora.R)
@@ -430,6 +439,9 @@ func (m *Model) Backward(dlogp []float32) error {
 
 	st := stepShape{b: lf.b, t: lf.t, n: n, lora: m.lora != nil, dropout: lf.dropout}
 	for l := len(m.layers) - 1; l >= 0; l-- {
+		if m.opt.Checkpoint && l < len(m.layers)-1 {
+			m.layerForward(l, st) // recompute this layer's activations from res[l]
+		}
 		m.layerBackward(l, st)
 	}
 	if full {

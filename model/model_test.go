@@ -156,6 +156,10 @@ func TestBadBatch(t *testing.T) {
 	if _, err := m.Forward(&Batch{B: 1, T: 2, IDs: []int32{1}}, ForwardOptions{}); !errors.Is(err, ErrBadBatch) {
 		t.Errorf("short slices: got %v", err)
 	}
+	pad := &Batch{B: 1, T: 2, IDs: []int32{1, 1}, Positions: []int32{0, 0}, Segments: []int32{-1, -1}, Labels: []int32{-100, -100}}
+	if _, err := m.Forward(pad, ForwardOptions{}); !errors.Is(err, ErrBadBatch) {
+		t.Errorf("all padding: got %v", err)
+	}
 }
 
 // After the first step, the model's own code allocates nothing in Forward and

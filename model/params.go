@@ -63,7 +63,7 @@ func (c *carver) take(n int) []float32 {
 }
 
 // layoutParams assigns every base parameter its slice of params (and grads, when
-// non-nil), in Hugging Face order, and returns the tensors. With params nil it only
+// non-nil), in transformers' named_parameters() order, and returns the tensors. With params nil it only
 // counts (the returned total is the buffer size).
 func (m *Model) layoutParams(params, grads []float32) (int, []Tensor) {
 	a := &m.arch
@@ -88,7 +88,6 @@ func (m *Model) layoutParams(params, grads []float32) (int, []Tensor) {
 	for i := range m.layers {
 		L := &m.layers[i]
 		p := fmt.Sprintf("model.layers.%d.", i)
-		L.ln1, L.dln1 = add(p+"input_layernorm.weight", C)
 		lin := func(li *linear, path, mod string, in, out int, bias bool) {
 			*li = linear{path: path + mod, mod: mod, in: in, out: out}
 			li.w, li.dw = add(li.path+".weight", out, in)
@@ -106,9 +105,10 @@ func (m *Model) layoutParams(params, grads []float32) (int, []Tensor) {
 			L.knorm, L.dknorm = add(sa+"k_norm.weight", a.HeadDim)
 		}
 		mlp := p + "mlp."
-		lin(&L.gate, mlp, "gate_proj", C, F, false)
-		lin(&L.up, mlp, "up_proj", C, F, false)
-		lin(&L.down, mlp, "down_proj", F, C, false)
+		lin(&L.gate, mlp, "gate_proj", C, F, a.MLPBias)
+		lin(&L.up, mlp, "up_proj", C, F, a.MLPBias)
+		lin(&L.down, mlp, "down_proj", F, C, a.MLPBias)
+		L.ln1, L.dln1 = add(p+"input_layernorm.weight", C)
 		L.ln2, L.dln2 = add(p+"post_attention_layernorm.weight", C)
 	}
 	m.normW, m.dnormW = add("model.norm.weight", C)
