@@ -163,7 +163,7 @@ func (g *Registry) entryForFile(base string) (LFAttr, bool) {
 
 // guessLFAttr builds the attributes for a LLaMA-Factory file read without a registry
 // entry, from the keys of its first row: LLaMA-Factory's defaults, plus the system,
-// history and tools columns and role/content tags when the row has them.
+// history and tools columns, and role/content tags when the first message has them.
 func guessLFAttr(formatting string, fields map[string]any) LFAttr {
 	a := defaultLFAttr("")
 	a.Formatting = formatting
@@ -179,16 +179,11 @@ func guessLFAttr(formatting string, fields map[string]any) LFAttr {
 			break
 		}
 	}
-	if _, ok := fields["system"]; ok {
-		a.System = "system"
-	}
-	if _, ok := fields["tools"]; ok {
-		a.Tools = "tools"
-	}
+	// Optional columns are looked up in every row (a missing one reads as None), since
+	// the first row need not have them.
+	a.System, a.Tools = "system", "tools"
 	if formatting == "alpaca" {
-		if _, ok := fields["history"]; ok {
-			a.History = "history"
-		}
+		a.History = "history"
 		return a
 	}
 	if _, ok := fields["conversations"]; !ok {

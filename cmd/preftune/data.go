@@ -198,11 +198,118 @@ func printReport(w io.Writer, rep *data.Report, maxShow int) {
 	}
 }
 
-// printTokenStats is filled in by the tokenization layer.
-var printTokenStats = func(w io.Writer, ds *data.Dataset, f *dataFlags) error {
-	return badInputf("--tokenizer: token statistics are not available in this build")
+// tokenizerFor loads --tokenizer with the length flags.
+func (f *dataFlags) tokenizerFor() (*data.Tokenizer, error) {
+	return data.LoadTokenizer(f.tokenizer, data.TokenizeOptions{
+		MaxLength: f.maxLength, MaxPromptLength: f.maxPromptLength, MaxCompletionLength: f.maxCompl,
+		TruncationMode: f.truncation,
+	})
+}
+
+// printTokenStats tokenizes every example (without length limits) and prints the
+// token counts per field, then what the length flags would drop or cut.
+func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
+	tok, err := f.tokenizerFor()
+	if err != nil {
+		return badInput(err)
+	}
+	limits := tok.Opts
+	tok.Opts = data.TokenizeOptions{BOS: limits.BOS}
+	tks, rep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
+	if err != nil {
+		return badInput(err)
+	}
+	fields := map[string][]int{}
+	var names []string
+	add := func(name string, n int) {
+		if _, ok := fields[name]; !ok {
+			names = append(names, name)
+		}
+		fields[name] = append(fields[name], n)
+	}
+	for _, t := range tks {
+		add("prompt", len(t.PromptIDs))
+		longest := 0
+		for i, c := range t.Completions {
+			switch t.Kind {
+			case data.KindPair:
+				add([]string{"chosen", "rejected"}[i], len(c))
+			case data.KindUnpaired:
+				add("completion", len(c))
+			default:
+				add("response", len(c))
+			}
+			longest = max(longest, len(c))
+		}
+		add("prompt+longest completion", len(t.PromptIDs)+longest)
+	}
+	fmt.Fprintf(w, "tokens (%s, %d rows; completions include EOS):\n", f.tokenizer, len(tks))
+	fmt.Fprintf(w, "  %-28s %7s %7s %7s %7s\n", "field", "min", "median", "p95", "max")
+	for _, n := range names {
+		v := fields[n]
+		sort.Ints(v)
+		fmt.Fprintf(w, "  %-28s %7d %7d %7d %7d\n", n, v[0], quantile(v, 0.5), quantile(v, 0.95), v[len(v)-1])
+	}
+	for _, is := range rep.Issues {
+		fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
+	}
+	if limits.MaxLength > 0 || limits.MaxPromptLength > 0 || limits.MaxCompletionLength > 0 {
+		tok.Opts = limits
+		_, lrep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
+		if err != nil {
+			return badInput(err)
+		}
+		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
+			lrep.Tokenized, lrep.DroppedLong, lrep.TruncatedPrompt, lrep.TruncatedCompl)
+	}
+	if len(rep.Issues) > 0 {
+		return badInputf("%d row(s) could not be tokenized; first: %v", len(rep.Issues), rep.Issues[0].RowError)
+	}
+	return nil
+}
+
+// quantile is the nearest-rank quantile of sorted values.
+func quantile(sorted []int, q float64) int {
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 func runDataConvert(args []string, stdout, stderr io.Writer) error {
-	return badInputf("data convert: not implemented yet")
+	fs := newFlagSet("data convert", stderr)
+	var f dataFlags
+	f.register(fs)
+	to := fs.String("to", "", "output format: "+strings.Join(data.OutFormats(), ", "))
+	pos, flags := splitArgs(args, dataValuedFlags)
+	if helped, err := parseFlags(fs, flags); helped || err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return badInputf("data convert: want IN and OUT, got %d arguments", len(pos))
+	}
+	if *to == "" {
+		return badInputf("data convert: --to is required (%s)", strings.Join(data.OutFormats(), ", "))
+	}
+	opts, err := f.options()
+	if err != nil {
+		return badInput(err)
+	}
+	ds, err := data.Load(pos[0], opts)
+	if err != nil {
+		return badInput(err)
+	}
+	if ds.Report.Invalid > 0 {
+		printReport(stderr, &ds.Report, 20)
+		return badInputf("%d invalid row(s); first: %v", ds.Report.Invalid, firstIssue(&ds.Report, data.Invalid))
+	}
+	var tok *data.Tokenizer
+	if f.tokenizer != "" {
+		if tok, err = f.tokenizerFor(); err != nil {
+			return badInput(err)
+		}
+	}
+	if err := data.ConvertFile(pos[1], ds.Examples, *to, tok); err != nil {
+		return badInput(err)
+	}
+	fmt.Fprintf(stdout, "%s: %d rows written as %s (%d skipped by loading)\n", pos[1], len(ds.Examples), *to, ds.Report.Invalid+ds.Report.Dropped)
+	return nil
 }
