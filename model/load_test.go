@@ -3,8 +3,11 @@ package model
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/preftune/preftune/hf/config"
 )
 
 // copyFixture copies a fixture model dir (config, weights, adapter) into a temp dir.
@@ -137,5 +140,38 @@ func TestFromPublishedConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The parameter layout follows hf/config's list (transformers' named_parameters order).
+func TestTensorOrderMatchesConfig(t *testing.T) {
+	for _, name := range cases {
+		dir := filepath.Join("testdata", name)
+		cfg, err := config.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(FromConfig(cfg), testBackend(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := cfg.Parameters()
+		if len(ps) != len(m.Tensors()) {
+			t.Fatalf("%s: %d tensors, config lists %d", name, len(m.Tensors()), len(ps))
+		}
+		off := 0
+		for i, ten := range m.Tensors() {
+			if ten.Name != ps[i].Name || !slices.Equal(ten.Shape, ps[i].Shape) {
+				t.Errorf("%s: tensor %d is %s %v, config lists %s %v", name, i, ten.Name, ten.Shape, ps[i].Name, ps[i].Shape)
+			}
+			// views are consecutive in the flat buffers
+			if &ten.Data[0] != &m.params[off] || &ten.Grad[0] != &m.grads[off] {
+				t.Errorf("%s: %s is not at offset %d of the flat buffers", name, ten.Name, off)
+			}
+			off += len(ten.Data)
+		}
+		if off != len(m.params) {
+			t.Errorf("%s: tensors cover %d of %d parameters", name, off, len(m.params))
+		}
 	}
 }
