@@ -162,10 +162,28 @@ func TestBadBatch(t *testing.T) {
 	}
 }
 
-// After the first step, the model's own code allocates nothing in Forward and
-// Backward (measured over a backend whose kernels are no-ops, so that the kernels'
-// internals are not counted).
+// After the first step, Forward and Backward allocate nothing: the model's own code
+// (measured over a backend whose kernels are no-ops) and the whole step on kernels/cpu.
 func TestNoAllocInStep(t *testing.T) {
+	g := loadGolden(t, "qwen2_bias")
+	m := loadLoRA(t, filepath.Join("testdata", "qwen2_bias"), Options{Checkpoint: true})
+	b, d := g.batch(), flat(g.LoRA.Dlogps)
+	step := func() {
+		if _, err := m.Forward(b, ForwardOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Backward(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(3, step); n > 0 {
+		t.Errorf("kernels/cpu: %.0f allocations per step", n)
+	}
+	testNoAllocModelOnly(t)
+}
+
+func testNoAllocModelOnly(t *testing.T) {
 	g := loadGolden(t, "qwen2_bias")
 	arch, err := ReadArch(filepath.Join("testdata", "qwen2_bias"))
 	if err != nil {
