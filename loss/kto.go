@@ -1,0 +1,127 @@
+package loss
+
+import (
+	"fmt"
+	"math"
+)
+
+func init() {
+	register("kto", familyUnpaired, func(b *Batch, p Params) (*Result, error) { return runUnpaired(b, p, true) })
+	register("apo_zero_unpaired", familyUnpaired, func(b *Batch, p Params) (*Result, error) { return runUnpaired(b, p, false) })
+}
+
+// runUnpaired computes TRL's KTOTrainer losses (trl/trainer/kto_trainer.py, _compute_loss of the
+// newest TRL; the formulas are unchanged since v0.8) on B unpaired examples, with
+// r_i = Policy[i] − Ref[i] (summed log-probs):
+//
+//	kto, desirable:            ℓ_i = DesirableWeight   · (1 − σ(β·(r_i − z)))
+//	kto, undesirable:          ℓ_i = UndesirableWeight · (1 − σ(β·(z − r_i)))
+//	apo_zero_unpaired, desir.: ℓ_i = DesirableWeight   · (1 − σ(β·r_i))
+//	apo_zero_unpaired, undes.: ℓ_i = UndesirableWeight · σ(β·r_i)
+//
+// z is the detached KL baseline max(0, mean_j(PolicyKL[j] − RefKL[j])) over the mismatched
+// (prompt, completion) pairs; no gradient flows through it (KTO paper eq. 8, TRL's .detach()).
+// When PolicyKL is nil, z = 0 (TRL's calculate_KL = False). The loss is mean_i ℓ_i over all B
+// examples (TRL's losses.nanmean()).
+//
+// Metrics: kl; rewards/chosen, logps/chosen (means over desirable examples), rewards/rejected,
+// logps/rejected (over undesirable ones), rewards/margins when both kinds are present. TRL also
+// logs logits/chosen as the sum of the full logits tensor divided by the example count; we
+// leave logits/* out for KTO.
+func runUnpaired(b *Batch, p Params, kto bool) (*Result, error) {
+	if b == nil {
+		return nil, fmt.Errorf("nil batch")
+	}
+	n := len(b.Policy)
+	if n == 0 {
+		return nil, fmt.Errorf("empty batch: Policy has no values")
+	}
+	if !(p.Beta > 0) || math.IsInf(p.Beta, 0) {
+		return nil, fmt.Errorf("beta must be a positive number, got %v", p.Beta)
+	}
+	if err := checkLen("Policy", b.Policy, n); err != nil {
+		return nil, err
+	}
+	if len(b.Desirable) != n {
+		return nil, fmt.Errorf("Desirable has %d labels, want %d", len(b.Desirable), n)
+	}
+	if p.LDAlpha != nil || p.UseWeighting || p.RPOAlpha != 0 {
+		return nil, fmt.Errorf("ld_alpha, use_weighting and rpo_alpha apply only to DPO-family losses")
+	}
+	ref := make([]float64, n)
+	if !p.ReferenceFree {
+		if err := checkLen("Ref", b.Ref, n); err != nil {
+			return nil, fmt.Errorf("reference log-probs: %w", err)
+		}
+		copy(ref, b.Ref)
+	}
+	kl := 0.0
+	if kto && b.PolicyKL != nil {
+		m := len(b.PolicyKL)
+		if err := checkLen("PolicyKL", b.PolicyKL, m); err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return nil, fmt.Errorf("PolicyKL is empty")
+		}
+		refKL := make([]float64, m)
+		if !p.ReferenceFree {
+			if err := checkLen("RefKL", b.RefKL, m); err != nil {
+				return nil, err
+			}
+			copy(refKL, b.RefKL)
+		}
+		for j := 0; j < m; j++ {
+			kl += b.PolicyKL[j] - refKL[j]
+		}
+		kl = math.Max(0, kl/float64(m))
+	}
+	r := &Result{DPolicy: make([]float64, n), Metrics: map[string]float64{}}
+	if !p.ReferenceFree {
+		r.DRef = make([]float64, n)
+	}
+	var nChosen, nRejected, rewChosen, rewRejected, lpChosen, lpRejected float64
+	for i := 0; i < n; i++ {
+		logratio := b.Policy[i] - ref[i]
+		var l, d float64 // ℓ_i and dℓ_i/d logratio
+		if b.Desirable[i] {
+			s := sigmoid(p.Beta * (logratio - kl))
+			if !kto {
+				s = sigmoid(p.Beta * logratio)
+			}
+			l, d = p.DesirableWeight*(1-s), -p.DesirableWeight*s*(1-s)*p.Beta
+			nChosen++
+			rewChosen += p.Beta * logratio
+			lpChosen += b.Policy[i]
+		} else {
+			if kto {
+				s := sigmoid(p.Beta * (kl - logratio))
+				l, d = p.UndesirableWeight*(1-s), p.UndesirableWeight*s*(1-s)*p.Beta
+			} else {
+				s := sigmoid(p.Beta * logratio)
+				l, d = p.UndesirableWeight*s, p.UndesirableWeight*s*(1-s)*p.Beta
+			}
+			nRejected++
+			rewRejected += p.Beta * logratio
+			lpRejected += b.Policy[i]
+		}
+		r.Loss += l / float64(n)
+		r.DPolicy[i] = d / float64(n)
+		if r.DRef != nil {
+			r.DRef[i] = -d / float64(n)
+		}
+	}
+	r.Metrics["kl"] = kl
+	if nChosen > 0 {
+		r.Metrics["rewards/chosen"] = rewChosen / nChosen
+		r.Metrics["logps/chosen"] = lpChosen / nChosen
+	}
+	if nRejected > 0 {
+		r.Metrics["rewards/rejected"] = rewRejected / nRejected
+		r.Metrics["logps/rejected"] = lpRejected / nRejected
+	}
+	if nChosen > 0 && nRejected > 0 {
+		r.Metrics["rewards/margins"] = rewChosen/nChosen - rewRejected/nRejected
+	}
+	return r, nil
+}
