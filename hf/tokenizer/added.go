@@ -18,53 +18,67 @@ type addedToken struct {
 
 // addedMatcher finds added tokens in text: leftmost match first, the longest of
 // those starting there (aho-corasick MatchKind::LeftmostLongest in HF), then the
-// next search resumes after that match. It is a byte trie.
+// next search resumes after that match. It is a byte trie whose nodes list their
+// few children inline, so a walk costs a handful of byte compares.
 type addedMatcher struct {
-	edges map[uint32]int32 // node<<8 | byte -> child node
-	term  []int32          // node -> index into tokens of the pattern ending there, or -1
-	first [256]bool        // bytes that start some pattern
+	nodes []trieNode // nodes[0] is the root
+	first [256]bool  // bytes that start some pattern
 	toks  []*addedToken
+}
+
+type trieNode struct {
+	labels []byte  // child edge bytes
+	kids   []int32 // child node per label
+	term   int32   // index into toks of the pattern ending here, or -1
+}
+
+func (n *trieNode) child(c byte) int32 {
+	for i, l := range n.labels {
+		if l == c {
+			return n.kids[i]
+		}
+	}
+	return -1
 }
 
 // newAddedMatcher indexes toks under patterns[i] (the content, or its normalized
 // form for normalized tokens). Empty patterns never match.
 func newAddedMatcher(toks []*addedToken, patterns []string) *addedMatcher {
-	am := &addedMatcher{edges: map[uint32]int32{}, term: []int32{-1}, toks: toks}
+	am := &addedMatcher{nodes: []trieNode{{term: -1}}, toks: toks}
 	for i, p := range patterns {
 		if p == "" {
 			continue
 		}
 		node := int32(0)
 		for j := 0; j < len(p); j++ {
-			key := uint32(node)<<8 | uint32(p[j])
-			child, ok := am.edges[key]
-			if !ok {
-				child = int32(len(am.term))
-				am.term = append(am.term, -1)
-				am.edges[key] = child
+			next := am.nodes[node].child(p[j])
+			if next < 0 {
+				next = int32(len(am.nodes))
+				am.nodes = append(am.nodes, trieNode{term: -1})
+				am.nodes[node].labels = append(am.nodes[node].labels, p[j])
+				am.nodes[node].kids = append(am.nodes[node].kids, next)
 			}
-			node = child
+			node = next
 		}
-		if am.term[node] < 0 { // the first of equal patterns wins
-			am.term[node] = int32(i)
+		if am.nodes[node].term < 0 { // the first of equal patterns wins
+			am.nodes[node].term = int32(i)
 		}
 		am.first[p[0]] = true
 	}
 	return am
 }
 
-func (am *addedMatcher) empty() bool { return len(am.term) == 1 }
+func (am *addedMatcher) empty() bool { return len(am.nodes) == 1 }
 
 // longestAt returns the end of the longest pattern starting at s[i] and its token.
 func (am *addedMatcher) longestAt(s string, i int) (int, *addedToken) {
 	node, end, tok := int32(0), -1, (*addedToken)(nil)
 	for j := i; j < len(s); j++ {
-		child, ok := am.edges[uint32(node)<<8|uint32(s[j])]
-		if !ok {
+		node = am.nodes[node].child(s[j])
+		if node < 0 {
 			break
 		}
-		node = child
-		if t := am.term[node]; t >= 0 {
+		if t := am.nodes[node].term; t >= 0 {
 			end, tok = j+1, am.toks[t]
 		}
 	}

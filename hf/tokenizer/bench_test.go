@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // englishProse returns the prompt, chosen and rejected texts of the ultrafeedback
@@ -42,13 +43,18 @@ func BenchmarkEncodeEnglish(b *testing.B) {
 	for _, name := range []string{"gpt2", "llama3", "qwen2.5", "llama2", "mistral"} {
 		b.Run(name, func(b *testing.B) {
 			tok := loadTestTokenizer(b, name)
+			for _, s := range texts { // warm the word cache
+				tok.Encode(s, false)
+			}
 			b.SetBytes(int64(total))
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			for range b.N {
 				for _, s := range texts {
 					tok.Encode(s, false)
 				}
 			}
+			reportCPUThroughput(b, total, cpuTime()-cpu0)
 		})
 	}
 }
@@ -67,15 +73,27 @@ func BenchmarkEncodeEnglishCold(b *testing.B) {
 			defer func() { tok.cache = newWordCache() }()
 			b.SetBytes(int64(total))
 			b.ResetTimer()
+			var cpu time.Duration
 			for range b.N {
 				b.StopTimer()
 				tok.cache = newWordCache()
 				b.StartTimer()
+				cpu0 := cpuTime()
 				for _, s := range texts {
 					tok.Encode(s, false)
 				}
+				cpu += cpuTime() - cpu0
 			}
+			reportCPUThroughput(b, total, cpu)
 		})
+	}
+}
+
+// reportCPUThroughput adds MB per CPU-second, the throughput a core would give on
+// an idle machine (wall-clock MB/s on a loaded one says little).
+func reportCPUThroughput(b *testing.B, bytesPerOp int, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(bytesPerOp)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
 	}
 }
 
@@ -83,10 +101,14 @@ func BenchmarkEncodeEnglishCold(b *testing.B) {
 func BenchmarkLoad(b *testing.B) {
 	for _, name := range []string{"gpt2", "llama3", "qwen2.5", "llama2"} {
 		b.Run(name, func(b *testing.B) {
+			cpu0 := cpuTime()
 			for range b.N {
 				if _, err := Load(filepath.Join(testdataDir, "tokenizers", name)); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 			}
 		})
 	}

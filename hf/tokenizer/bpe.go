@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"hash/maphash"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,7 +12,7 @@ import (
 type bpeModel struct {
 	vocab     map[string]int32
 	idToToken []string          // vocab by id ("" where no token has the id)
-	merges    map[uint64]uint64 // pairKey(left, right) -> rank<<32 | merged id
+	merges    *mergeTable // pairKey(left, right) -> rank<<32 | merged id
 
 	unkID        int32 // -1: no unk token
 	fuseUnk      bool
@@ -23,6 +22,10 @@ type bpeModel struct {
 	suffix       string // end_of_word_suffix
 
 	byteTokens [256]int32 // ids of "<0x00>".."<0xFF>" (byte_fallback), -1 if absent
+
+	// charIDs[r] is vocab[string(r)] (or -1) for runes below len(charIDs), a
+	// shortcut for the per-character lookups when no prefix/suffix applies.
+	charIDs []int32
 
 	// byteLevelIDs[b] is the id of byte b's byte-level character; byteLevelDense
 	// says all 256 exist and no prefix/suffix applies, so a raw word's first
@@ -51,7 +54,7 @@ type bpeOptions struct {
 // newBPEModel builds a model without merges (setMerges adds them).
 func newBPEModel(vocab map[string]int32, idToToken []string, o bpeOptions) (*bpeModel, error) {
 	m := &bpeModel{
-		vocab: vocab, idToToken: idToToken, merges: map[uint64]uint64{}, unkID: -1,
+		vocab: vocab, idToToken: idToToken, merges: newMergeTable(0), unkID: -1,
 		fuseUnk: o.fuseUnk, byteFallback: o.byteFallback, ignoreMerges: o.ignoreMerges,
 		prefix: o.prefix, suffix: o.suffix,
 	}
@@ -75,6 +78,15 @@ func newBPEModel(vocab map[string]int32, idToToken []string, o bpeOptions) (*bpe
 			m.byteLevelIDs[b] = id
 		} else {
 			m.byteLevelDense = false
+		}
+	}
+	if o.prefix == "" && o.suffix == "" {
+		m.charIDs = make([]int32, 0x3000) // Latin, Greek, Cyrillic, ..., general punctuation
+		for r := range m.charIDs {
+			m.charIDs[r] = -1
+			if id, ok := vocab[string(rune(r))]; ok && utf8.ValidRune(rune(r)) {
+				m.charIDs[r] = id
+			}
 		}
 	}
 	if _, ok := vocab["▁"]; ok && !o.ignoreMerges && o.prefix == "" && o.suffix == "" {
@@ -115,9 +127,9 @@ func (m *bpeModel) setMerges(arena []byte, texts []mergeText) error {
 			m.segmentMark = ""
 		}
 	}
-	m.merges = make(map[uint64]uint64, len(resolved))
+	m.merges = newMergeTable(len(resolved))
 	for _, r := range resolved {
-		m.merges[r.key] = r.val
+		m.merges.put(r.key, r.val)
 	}
 	return nil
 }
@@ -208,7 +220,18 @@ func (m *bpeModel) initSymbols(sc *bpeScratch, w string) {
 	sc.syms = sc.syms[:0]
 	pendingUnk, unkLen := false, 0
 	for i := 0; i < len(w); {
-		_, n := utf8.DecodeRuneInString(w[i:])
+		r, n := utf8.DecodeRuneInString(w[i:])
+		if int(r) < len(m.charIDs) {
+			if id := m.charIDs[r]; id >= 0 {
+				if pendingUnk {
+					sc.add(m.unkID, unkLen)
+					pendingUnk = false
+				}
+				sc.add(id, n)
+				i += n
+				continue
+			}
+		}
 		key := w[i : i+n]
 		if m.prefix != "" && i > 0 {
 			key = m.prefix + key
@@ -265,7 +288,7 @@ func (m *bpeModel) mergeAll(sc *bpeScratch) {
 	syms := sc.syms
 	h := sc.heap[:0]
 	for i := 0; i+1 < len(syms); i++ {
-		if v, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+		if v, ok := m.merges.get(pairKey(syms[i].id, syms[i+1].id)); ok {
 			h = heapPush(h, v>>32<<32|uint64(i))
 		}
 	}
@@ -279,7 +302,7 @@ func (m *bpeModel) mergeAll(sc *bpeScratch) {
 		}
 		nx := s.next
 		right := syms[nx]
-		v, ok := m.merges[pairKey(s.id, right.id)]
+		v, ok := m.merges.get(pairKey(s.id, right.id))
 		if !ok || v>>32 != rank {
 			continue
 		}
@@ -291,12 +314,12 @@ func (m *bpeModel) mergeAll(sc *bpeScratch) {
 			syms[right.next].prev = pos
 		}
 		if s.prev >= 0 {
-			if v, ok := m.merges[pairKey(syms[s.prev].id, s.id)]; ok {
+			if v, ok := m.merges.get(pairKey(syms[s.prev].id, s.id)); ok {
 				h = heapPush(h, v>>32<<32|uint64(s.prev))
 			}
 		}
 		if s.next >= 0 {
-			if v, ok := m.merges[pairKey(s.id, syms[s.next].id)]; ok {
+			if v, ok := m.merges.get(pairKey(s.id, syms[s.next].id)); ok {
 				h = heapPush(h, v>>32<<32|uint64(pos))
 			}
 		}
@@ -401,7 +424,6 @@ const maxCachedWord = 256
 // wordCache maps a pre-token to its ids. It is sharded so parallel encoders rarely
 // contend; a full shard stops admitting words (like HF's cache).
 type wordCache struct {
-	seed   maphash.Seed
 	shards [64]cacheShard
 }
 
@@ -413,15 +435,21 @@ type cacheShard struct {
 const cacheShardCap = 4096
 
 func newWordCache() *wordCache {
-	c := &wordCache{seed: maphash.MakeSeed()}
+	c := &wordCache{}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string][]int32)
 	}
 	return c
 }
 
+// shard picks a shard from the key's length and end bytes: cheap, and spread
+// enough for 64 shards (the map inside hashes the key properly).
 func (c *wordCache) shard(k string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, k)&63]
+	h := uint(len(k))
+	if len(k) > 0 {
+		h = h*31 + uint(k[0])*7 + uint(k[len(k)-1])
+	}
+	return &c.shards[h&63]
 }
 
 func (c *wordCache) get(k string) ([]int32, bool) {
