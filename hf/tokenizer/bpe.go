@@ -11,7 +11,7 @@ import (
 // bpeModel is HF's BPE model (models/bpe/model.rs) at inference: no dropout.
 type bpeModel struct {
 	vocab     map[string]int32
-	idToToken []string          // vocab by id ("" where no token has the id)
+	idToToken []string    // vocab by id ("" where no token has the id)
 	merges    *mergeTable // pairKey(left, right) -> rank<<32 | merged id
 
 	unkID        int32 // -1: no unk token
