@@ -116,8 +116,9 @@ func exoPairLoss(in *pairInputs) (pairTerms, error) {
 		qw, ql := sigmoid(x), sigmoid(-x)
 		lqw, lql := logSigmoid(x), logSigmoid(-x)
 		t.loss[i] = qw*(lqw-logPw) + ql*(lql-logPl)
-		// dqw/dx = qw·ql, dql/dx = −qw·ql, dlog qw/dx = ql, dlog ql/dx = −qw.
-		d := qw*ql*(lqw-logPw) + qw*ql - qw*ql*(lql-logPl) - ql*qw
+		// dqw/dx = qw·ql, dql/dx = −qw·ql, dlog qw/dx = ql, dlog ql/dx = −qw; the ±qw·ql terms
+		// cancel and log qw − log ql = x, leaving qw·ql·(x − log(1−ε) + log ε).
+		d := sigmoidSlope(x) * (x - logPw + logPl)
 		t.addScoreGrad(in, i, d*in.beta, -d*in.beta)
 	}
 	return t, nil
@@ -253,9 +254,8 @@ func apoZeroLoss(in *pairInputs) (pairTerms, error) {
 	t := newPairTerms(in.n)
 	for i := 0; i < in.n; i++ {
 		xc, xr := in.beta*in.chosenLogratios[i], in.beta*in.rejectedLogratios[i]
-		sc, sr := sigmoid(xc), sigmoid(xr)
-		t.loss[i] = 1 - sc + sr
-		t.addLogratioGrad(in, i, -sc*(1-sc)*in.beta, sr*(1-sr)*in.beta)
+		t.loss[i] = 1 - sigmoid(xc) + sigmoid(xr)
+		t.addLogratioGrad(in, i, -sigmoidSlope(xc)*in.beta, sigmoidSlope(xr)*in.beta)
 	}
 	return t, nil
 }
@@ -267,10 +267,9 @@ func apoDownLoss(in *pairInputs) (pairTerms, error) {
 	for i := 0; i < in.n; i++ {
 		xc := in.beta * in.chosenLogratios[i]
 		xd := in.beta * (in.chosenScores[i] - in.rejectedScores[i])
-		sc, sd := sigmoid(xc), sigmoid(xd)
-		t.loss[i] = sc + 1 - sd
-		t.addLogratioGrad(in, i, sc*(1-sc)*in.beta, 0)
-		g := -sd * (1 - sd) * in.beta
+		t.loss[i] = sigmoid(xc) + 1 - sigmoid(xd)
+		t.addLogratioGrad(in, i, sigmoidSlope(xc)*in.beta, 0)
+		g := -sigmoidSlope(xd) * in.beta
 		t.addScoreGrad(in, i, g, -g)
 	}
 	return t, nil
@@ -289,7 +288,7 @@ func discopopLoss(in *pairInputs) (pairTerms, error) {
 	for i := 0; i < in.n; i++ {
 		x := in.beta * (in.chosenScores[i] - in.rejectedScores[i])
 		m := sigmoid(x / tau)
-		dm := m * (1 - m) / tau
+		dm := sigmoidSlope(x/tau) / tau
 		logistic, e := -logSigmoid(x), math.Exp(-x)
 		t.loss[i] = logistic*(1-m) + e*m
 		d := -sigmoid(-x)*(1-m) - logistic*dm - e*m + e*dm

@@ -85,21 +85,21 @@ func runUnpaired(b *Batch, p Params, kto bool) (*Result, error) {
 		logratio := b.Policy[i] - ref[i]
 		var l, d float64 // ℓ_i and dℓ_i/d logratio
 		if b.Desirable[i] {
-			s := sigmoid(p.Beta * (logratio - kl))
+			z := p.Beta * (logratio - kl)
 			if !kto {
-				s = sigmoid(p.Beta * logratio)
+				z = p.Beta * logratio
 			}
-			l, d = p.DesirableWeight*(1-s), -p.DesirableWeight*s*(1-s)*p.Beta
+			l, d = p.DesirableWeight*(1-sigmoid(z)), -p.DesirableWeight*sigmoidSlope(z)*p.Beta
 			nChosen++
 			rewChosen += p.Beta * logratio
 			lpChosen += b.Policy[i]
 		} else {
 			if kto {
-				s := sigmoid(p.Beta * (kl - logratio))
-				l, d = p.UndesirableWeight*(1-s), p.UndesirableWeight*s*(1-s)*p.Beta
+				z := p.Beta * (kl - logratio)
+				l, d = p.UndesirableWeight*(1-sigmoid(z)), p.UndesirableWeight*sigmoidSlope(z)*p.Beta
 			} else {
-				s := sigmoid(p.Beta * logratio)
-				l, d = p.UndesirableWeight*s, p.UndesirableWeight*s*(1-s)*p.Beta
+				z := p.Beta * logratio
+				l, d = p.UndesirableWeight*sigmoid(z), p.UndesirableWeight*sigmoidSlope(z)*p.Beta
 			}
 			nRejected++
 			rewRejected += p.Beta * logratio

@@ -22,6 +22,10 @@ func sigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
+// sigmoidSlope returns σ'(x) = σ(x)·σ(−x), accurate in both tails (σ(x)·(1 − σ(x)) loses
+// every digit once σ(x) rounds to 1).
+func sigmoidSlope(x float64) float64 { return sigmoid(x) * sigmoid(-x) }
+
 // log1mExp returns log(1 − e^x) for x < 0 (ORPO's log1p(−exp(x))), choosing the accurate form.
 func log1mExp(x float64) float64 {
 	if x > -math.Ln2 {
