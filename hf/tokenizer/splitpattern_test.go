@@ -169,3 +169,22 @@ func TestRuneClassesMatchUnicode(t *testing.T) {
 		t.Fatal("alphabet is not UTF-8")
 	}
 }
+
+// TestRegexFallback: a pattern without a hand-written matcher runs on regexp2, with
+// byte offsets (not rune offsets) in the spans.
+func TestRegexFallback(t *testing.T) {
+	m, err := newRegexMatcher(`\p{N}+|(?<=é)x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.(regexp2Matcher); !ok {
+		t.Fatalf("got %T, want regexp2Matcher", m)
+	}
+	in := "é12 éx ٣٤"
+	if got, want := pieces(in, m.findAll(nil, in)), []string{"12", "x", "٣٤"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q want %q", got, want)
+	}
+	if _, err := newRegexMatcher(`(`); err == nil {
+		t.Error("invalid regex accepted")
+	}
+}

@@ -295,3 +295,64 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("Load with unknown bos_token: error = %v", err)
 	}
 }
+
+// TestUnicodeWhitespaceGPT2: HF's regex engine (Oniguruma) reads \s as Unicode
+// White_Space, which includes U+0085 NEL, U+00A0 and U+3000 but not U+FEFF. The
+// expected ids were computed with tiktoken 1.0.22 (Rust regex via WASM, whose \s is
+// also White_Space) on GPT-2's ranks and split regex. tokenizers.js differs here
+// (JavaScript's \s lacks U+0085 and has U+FEFF).
+func TestUnicodeWhitespaceGPT2(t *testing.T) {
+	tok := loadTestTokenizer(t, "gpt2")
+	for _, tc := range []struct {
+		in   string
+		want []int
+	}{
+		{"( \u0085d", []int{7, 220, 126, 227, 67}},
+		{" \u00a0x", []int{220, 1849, 87}},
+		{"a \u3000b", []int{64, 220, 5099, 222, 65}},
+		{" \ufeffx", []int{27332, 119, 123, 87}},
+	} {
+		if got := tok.Encode(tc.in, false); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Encode(%+q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestMetaspaceFormOfLlama2: newer conversions of Llama-2 express SentencePiece's
+// space handling as a Metaspace pre-tokenizer (prepend_scheme "first", split false)
+// and decoder instead of Prepend/Replace normalizers. For text that does not start
+// with a space the two are the same, so the HF vectors must still hold.
+func TestMetaspaceFormOfLlama2(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testdataDir, "tokenizers", "llama2", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["normalizer"] = json.RawMessage(`null`)
+	doc["pre_tokenizer"] = json.RawMessage(`{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}`)
+	doc["decoder"] = json.RawMessage(`{"type": "Sequence", "decoders": [{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}, {"type": "ByteFallback"}, {"type": "Fuse"}]}`)
+	patched, _ := json.Marshal(doc)
+	tok, err := Parse(patched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, v := range readVectors(t, "llama-spm") {
+		if strings.HasPrefix(v.text, " ") {
+			continue
+		}
+		checked++
+		if got := tok.Encode(v.text, false); !reflect.DeepEqual(got, v.ids) && len(got)+len(v.ids) > 0 {
+			t.Errorf("Encode(%q) = %v, want %v", v.text, got, v.ids)
+		}
+		if got := tok.Decode(v.ids, false); got != v.text {
+			t.Errorf("Decode(%v) = %q, want %q", v.ids, got, v.text)
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d vectors checked", checked)
+	}
+}
