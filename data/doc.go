@@ -25,6 +25,15 @@
 // recorded as dropped with LLaMA-Factory's reason. Nothing a file contains makes the
 // package panic.
 //
-// The second half of the package turns examples into token ids ([Tokenize], [Pair])
-// with TRL's DPOTrainer conventions and builds padded or packed batches ([Batcher]).
+// The second half of the package turns examples into token ids ([Tokenizer], [Pair])
+// with TRL's DPOTrainer conventions — chat templates applied as
+// maybe_apply_chat_template does, EOS appended to completions, max_length /
+// max_prompt_length / max_completion_length / truncation_mode — and lays pairs out as
+// padded or packed batches ([Batches], [BuildBatch]) with labels, positions and
+// segment ids. [Convert] writes examples back out as TRL, LLaMA-Factory or
+// pre-tokenized files.
+//
+// The tests compare against independent readings made by reference/data (a Python
+// re-implementation of the TRL and LLaMA-Factory rules, tokenizers.js for token ids);
+// see reference/data/README.md.
 package data

@@ -91,9 +91,17 @@ type Tokenized struct {
 	Row         int
 }
 
-// Pair returns the pair view of a tokenized pair.
+// Pair returns the pair view of a tokenized pair (the first two completions; missing
+// ones are empty).
 func (t *Tokenized) Pair() Pair {
-	return Pair{PromptIDs: t.PromptIDs, ChosenIDs: t.Completions[0], RejectedIDs: t.Completions[1], Source: t.Source, Row: t.Row}
+	p := Pair{PromptIDs: t.PromptIDs, Source: t.Source, Row: t.Row}
+	if len(t.Completions) > 0 {
+		p.ChosenIDs = t.Completions[0]
+	}
+	if len(t.Completions) > 1 {
+		p.RejectedIDs = t.Completions[1]
+	}
+	return p
 }
 
 // TokenizeReport counts what tokenization did.
