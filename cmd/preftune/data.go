@@ -98,6 +98,7 @@ func (f *dataFlags) register(fs interface {
 	fs.StringVar(&f.columns, "columns", "", "map columns: prompt=COL,chosen=COL,rejected=COL")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "model directory with tokenizer.json (adds token statistics)")
 	fs.BoolVar(&f.strict, "strict", false, "treat rows LLaMA-Factory would silently drop as errors (exit 2)")
+	fs.BoolVar(&f.dropInvalid, "drop-invalid", false, "skip invalid rows (listed) instead of failing with exit 2")
 	fs.IntVar(&f.maxLength, "max-length", 0, "max prompt+completion tokens (0: no limit)")
 	fs.IntVar(&f.maxLength, "cutoff-len", 0, "alias of --max-length (LLaMA-Factory's name)")
 	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
@@ -132,7 +133,7 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if rep.Invalid > 0 {
+	if rep.Invalid > 0 && !f.dropInvalid {
 		return badInputf("%d invalid row(s); first: %v", rep.Invalid, firstIssue(rep, data.Invalid))
 	}
 	if f.strict && rep.Dropped > 0 {
@@ -297,7 +298,7 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
-	if ds.Report.Invalid > 0 {
+	if ds.Report.Invalid > 0 && !f.dropInvalid {
 		printReport(stderr, &ds.Report, 20)
 		return badInputf("%d invalid row(s); first: %v", ds.Report.Invalid, firstIssue(&ds.Report, data.Invalid))
 	}
