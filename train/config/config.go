@@ -47,17 +47,22 @@ type Config struct {
 	TruncationMode      string  `key:"truncation_mode" help:"keep_start or keep_end"`
 
 	// loss
-	LossType       []string  `key:"loss_type" alias:"pref_loss" help:"preference loss (a list combines several with loss_weights)"`
-	LossWeights    []float64 `key:"loss_weights" help:"weights of the loss_type list (default 1 each)"`
-	Beta           float64   `key:"beta" alias:"pref_beta" help:"β: strength of the KL penalty to the reference"`
-	LabelSmoothing float64   `key:"label_smoothing" alias:"dpo_label_smoothing" help:"cDPO/robust label smoothing in [0,0.5)"`
-	ReferenceFree  bool      `key:"reference_free" help:"use a uniform reference (reference log-probs 0)"`
-	UseWeighting   bool      `key:"use_weighting" help:"WPO weighting of pairs"`
-	LDAlpha        *float64  `key:"ld_alpha" help:"LD-DPO α in [0,1] for tokens beyond the shared length"`
-	RPOAlpha       *float64  `key:"rpo_alpha" help:"RPO: weight of the NLL of the chosen completion"`
-	PrefFTX        float64   `key:"pref_ftx" help:"LLaMA-Factory: weight of the SFT loss on chosen (per-sequence mean NLL)"`
-	SimPOGamma     float64   `key:"simpo_gamma" help:"SimPO target margin γ"`
-	DiscopopTau    float64   `key:"discopop_tau" help:"DiscoPOP temperature"`
+	LossType          []string  `key:"loss_type" alias:"pref_loss" help:"preference loss (a list combines several with loss_weights)"`
+	LossWeights       []float64 `key:"loss_weights" help:"weights of the loss_type list (default 1 each)"`
+	Beta              float64   `key:"beta" alias:"pref_beta" help:"β: strength of the KL penalty to the reference"`
+	LabelSmoothing    float64   `key:"label_smoothing" alias:"dpo_label_smoothing" help:"cDPO/robust label smoothing in [0,0.5)"`
+	ReferenceFree     bool      `key:"reference_free" help:"use a uniform reference (reference log-probs 0)"`
+	UseWeighting      bool      `key:"use_weighting" help:"WPO weighting of pairs"`
+	LDAlpha           *float64  `key:"ld_alpha" help:"LD-DPO α in [0,1] for tokens beyond the shared length"`
+	RPOAlpha          *float64  `key:"rpo_alpha" help:"RPO: weight of the NLL of the chosen completion"`
+	PrefFTX           float64   `key:"pref_ftx" help:"LLaMA-Factory: weight of the SFT loss on chosen (per-sequence mean NLL)"`
+	SimPOGamma        float64   `key:"simpo_gamma" help:"SimPO target margin γ"`
+	DiscopopTau       float64   `key:"discopop_tau" help:"DiscoPOP temperature"`
+	CPOAlpha          float64   `key:"cpo_alpha" help:"CPO/SimPO: weight of the NLL term (LLaMA-Factory: pref_ftx)"`
+	FDivergence       string    `key:"f_divergence_type" help:"reverse_kl, forward_kl, js_divergence or alpha_divergence"`
+	FAlphaCoef        float64   `key:"f_alpha_divergence_coef" help:"α of alpha_divergence"`
+	DesirableWeight   float64   `key:"desirable_weight" alias:"kto_chosen_weight" help:"KTO: weight of desirable examples"`
+	UndesirableWeight float64   `key:"undesirable_weight" alias:"kto_rejected_weight" help:"KTO: weight of undesirable examples"`
 
 	// reference strategies
 	PrecomputeRefLogProbs bool    `key:"precompute_ref_log_probs" help:"compute reference log-probs once before training (cached on disk)"`
@@ -99,6 +104,7 @@ type Config struct {
 	ResumeFromCheckpoint string  `key:"resume_from_checkpoint" help:"true: newest checkpoint in output_dir; or a checkpoint dir"`
 	PlotLoss             bool    `key:"plot_loss" help:"write training_loss.png and reward plots"`
 	DoTrain              bool    `key:"do_train" help:"must be true (evaluation-only runs are not supported)"`
+	DisableDropout       bool    `key:"disable_dropout" help:"TRL: no dropout in training forwards (this includes LoRA dropout, as TRL's disable_dropout_in_model does)"`
 
 	// accepted without effect (see Ignored)
 	TrustRemoteCode         bool   `key:"trust_remote_code" noeffect:"no remote code is ever run"`
@@ -110,7 +116,6 @@ type Config struct {
 	DDPTimeout              int    `key:"ddp_timeout" noeffect:"single process"`
 	ReportTo                string `key:"report_to" noeffect:"logs go to trainer_log.jsonl only"`
 	RunName                 string `key:"run_name" noeffect:"no tracking service"`
-	DisableDropout          bool   `key:"disable_dropout" noeffect:"the engine has no dropout besides LoRA dropout"`
 }
 
 // field is one key of the table.
@@ -163,6 +168,7 @@ func Default() Config {
 		GradientCheckpointing: true,
 		MaxLength:             1024, TruncationMode: "keep_start",
 		LossType: []string{"sigmoid"}, Beta: 0.1, SimPOGamma: 0.5, DiscopopTau: 0.05,
+		CPOAlpha: 1, FDivergence: "reverse_kl", FAlphaCoef: 0.5, DesirableWeight: 1, UndesirableWeight: 1,
 		RefModelMixupAlpha: 0.6, RefModelSyncSteps: 512,
 		Optim: "adamw", LearningRate: 1e-6, AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEpsilon: 1e-8,
 		LRSchedulerType: "linear", MaxGradNorm: 1, NumTrainEpochs: 3, MaxSteps: -1,
@@ -460,7 +466,7 @@ func (l *Loaded) applyStageDefaults() {
 		case "orpo", "simpo", "kto", "sft":
 			c.LossType = []string{c.Stage}
 		case "rm":
-			c.LossType = []string{"bt"}
+			c.LossType = []string{"bradley_terry"}
 		}
 	}
 }

@@ -14,7 +14,8 @@ import (
 // loss package implements them). aot_pair is TRL's older name of aot_unpaired.
 var Losses = []string{
 	"sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-	"apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft", "orpo", "simpo", "cpo", "kto", "bt",
+	"apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft", "orpo", "simpo", "cpo", "kto", "apo_zero_unpaired",
+	"lipo_listmle", "lipo_lambda", "bradley_terry",
 }
 
 // Stages are LLaMA-Factory's stage values preftune runs.
@@ -102,6 +103,10 @@ func (l *Loaded) Validate() error {
 		{"simpo_gamma", finite(c.SimPOGamma), "must be finite"},
 		{"discopop_tau", finite(c.DiscopopTau) && c.DiscopopTau > 0, "must be positive"},
 		{"pref_ftx", finite(c.PrefFTX) && c.PrefFTX >= 0, "must be ≥ 0"},
+		{"cpo_alpha", finite(c.CPOAlpha) && c.CPOAlpha >= 0, "must be ≥ 0"},
+		{"f_alpha_divergence_coef", finite(c.FAlphaCoef), "must be finite"},
+		{"desirable_weight", finite(c.DesirableWeight) && c.DesirableWeight >= 0, "must be ≥ 0"},
+		{"undesirable_weight", finite(c.UndesirableWeight) && c.UndesirableWeight >= 0, "must be ≥ 0"},
 		{"ref_model_mixup_alpha", c.RefModelMixupAlpha >= 0 && c.RefModelMixupAlpha <= 1, "must be in [0,1]"},
 		{"ref_model_sync_steps", c.RefModelSyncSteps >= 1, "must be at least 1"},
 		{"logging_steps", c.LoggingSteps > 0, "must be positive"},
@@ -125,6 +130,11 @@ func (l *Loaded) Validate() error {
 	if c.RPOAlpha != nil && !(finite(*c.RPOAlpha) && *c.RPOAlpha >= 0) {
 		return bad("rpo_alpha", "%v must be ≥ 0", *c.RPOAlpha)
 	}
+	switch c.FDivergence {
+	case "reverse_kl", "forward_kl", "js_divergence", "alpha_divergence":
+	default:
+		return bad("f_divergence_type", "%q: want reverse_kl, forward_kl, js_divergence or alpha_divergence", c.FDivergence)
+	}
 	switch c.TruncationMode {
 	case "keep_start", "keep_end":
 	default:
@@ -146,8 +156,8 @@ func (l *Loaded) Validate() error {
 			return bad("loss_type", "%s", msg)
 		}
 	}
-	if len(c.LossType) > 1 && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" || s == "bt" }) {
-		return bad("loss_type", "kto and bt cannot be combined with other losses")
+	if len(c.LossType) > 1 && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" || s == "bradley_terry" || s == "apo_zero_unpaired" }) {
+		return bad("loss_type", "kto, apo_zero_unpaired and bradley_terry cannot be combined with other losses")
 	}
 	if len(c.LossWeights) > 0 && len(c.LossWeights) != len(c.LossType) {
 		return bad("loss_weights", "has %d weights for %d losses", len(c.LossWeights), len(c.LossType))
@@ -163,8 +173,8 @@ func (l *Loaded) Validate() error {
 			return bad("sync_ref_model", "cannot be combined with precompute_ref_log_probs (precomputed log-probs would go stale)")
 		case c.ReferenceFree:
 			return bad("sync_ref_model", "has no reference to sync with reference_free: true")
-		case c.FinetuningType == "lora" && c.RefModel == "":
-			return bad("sync_ref_model", "needs a separate reference under LoRA (the reference is the base model with adapters off)")
+		case c.FinetuningType == "lora":
+			return bad("sync_ref_model", "is not supported with LoRA (as in TRL): the reference is the base model with adapters off")
 		}
 	}
 	if c.RefModelAdapters != "" && c.RefModel == "" {
@@ -210,10 +220,12 @@ func (c *Config) LoRA() bool { return c.FinetuningType == "lora" }
 // "rm" (Bradley–Terry reward model) or "sft".
 func (c *Config) Kind() string {
 	switch c.LossType[0] {
-	case "kto":
+	case "kto", "apo_zero_unpaired":
 		return "kto"
-	case "bt":
+	case "bradley_terry":
 		return "rm"
+	case "lipo_listmle", "lipo_lambda":
+		return "list"
 	}
 	if c.Stage == "sft" {
 		return "sft"

@@ -1,0 +1,278 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/preftune/preftune/hf/safetensors"
+	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/report"
+)
+
+func checkpointDir(out string, n int) string {
+	return filepath.Join(out, "checkpoint-"+strconv.Itoa(n))
+}
+
+func pathIn(dir, name string) string { return filepath.Join(dir, name) }
+
+// listCheckpoints returns the steps of the complete checkpoints in out (those with a
+// trainer_state.json), ascending.
+func listCheckpoints(out string) ([]int, error) {
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return nil, err
+	}
+	var steps []int
+	for _, e := range ents {
+		s, ok := strings.CutPrefix(e.Name(), "checkpoint-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(out, e.Name(), "trainer_state.json")); err == nil {
+			steps = append(steps, n)
+		}
+	}
+	sort.Ints(steps)
+	return steps, nil
+}
+
+// trainerState is a checkpoint's trainer_state.json: everything besides tensors that
+// a resumed run needs to continue bit for bit.
+type trainerState struct {
+	GlobalStep    int            `json:"global_step"`
+	Epoch         float64        `json:"epoch"`
+	MaxSteps      int            `json:"max_steps"`
+	StepsPerEpoch int            `json:"steps_per_epoch"`
+	OptimizerStep int            `json:"optimizer_step"`
+	Seed          int            `json:"seed"`
+	DataOrder     string         `json:"data_order"`
+	LogHistory    []report.Entry `json:"log_history"`
+	Interval      intervalState  `json:"logging_interval"`
+}
+
+// intervalState is the logging accumulator between two log lines.
+type intervalState struct {
+	Steps   int                `json:"steps"`
+	Loss    float64            `json:"loss"`
+	GNorm   float64            `json:"grad_norm"`
+	Metrics map[string]float64 `json:"metrics"`
+	Weight  map[string]float64 `json:"weights"`
+	LossSum float64            `json:"run_loss_sum"`
+	NSum    int                `json:"run_steps"`
+}
+
+// saveCheckpoint writes checkpoint-N atomically: everything goes to a temporary dir
+// that is renamed into place when complete; then save_total_limit prunes old ones.
+func (t *trainer) saveCheckpoint() error {
+	c := t.c
+	final := checkpointDir(c.OutputDir, t.step)
+	tmp := final + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("checkpoint %d: %w", t.step, err)
+	}
+	p := t.st.policy
+	if c.LoRA() {
+		if err := p.SaveAdapter(tmp, c.ModelNameOrPath); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := safetensors.WriteFile(filepath.Join(tmp, "model.safetensors"), f32Tensors(p.Tensors(), ""), map[string]string{"format": "pt"}); err != nil {
+			return fail(err)
+		}
+		if err := copyFiles(c.ModelNameOrPath, tmp, []string{"config.json"}); err != nil {
+			return fail(err)
+		}
+	}
+	if !c.SaveOnlyModel {
+		o := t.optim
+		var ts []safetensors.Tensor
+		if o.m != nil {
+			name := "exp_avg"
+			if o.kind == "sgd" {
+				name = "momentum_buffer"
+			}
+			ts = append(ts, safetensors.Tensor{Name: name, DType: safetensors.F32, Shape: []int{len(o.m)}, F32: o.m})
+		}
+		if o.v != nil {
+			ts = append(ts, safetensors.Tensor{Name: "exp_avg_sq", DType: safetensors.F32, Shape: []int{len(o.v)}, F32: o.v})
+		}
+		if len(ts) > 0 {
+			if err := safetensors.WriteFile(filepath.Join(tmp, "optimizer.safetensors"), ts, nil); err != nil {
+				return fail(err)
+			}
+		}
+		if c.SyncRefModel {
+			if err := safetensors.WriteFile(filepath.Join(tmp, "ref_model.safetensors"), f32Tensors(t.st.ref.Tensors(), ""), nil); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	st := trainerState{
+		GlobalStep: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), MaxSteps: t.totalSteps,
+		StepsPerEpoch: t.stepsPerEpoch, OptimizerStep: t.optim.step, Seed: c.Seed,
+		DataOrder:  "PCG(seed, epoch) shuffle; position = global_step",
+		LogHistory: t.history,
+		Interval: intervalState{Steps: t.acc.steps, Loss: t.acc.loss, GNorm: t.acc.gnorm, Metrics: t.acc.metrics,
+			Weight: t.acc.weight, LossSum: t.acc.lossSum, NSum: t.acc.nSum},
+	}
+	raw, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := report.WriteFileAtomic(filepath.Join(tmp, "trainer_state.json"), raw); err != nil {
+		return fail(err)
+	}
+	if err := os.RemoveAll(final); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fail(err)
+	}
+	syncDir(c.OutputDir)
+	if c.SaveTotalLimit > 0 {
+		steps, err := listCheckpoints(c.OutputDir)
+		if err != nil {
+			return err
+		}
+		for len(steps) > c.SaveTotalLimit {
+			if err := os.RemoveAll(checkpointDir(c.OutputDir, steps[0])); err != nil {
+				return err
+			}
+			steps = steps[1:]
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// f32Tensors views model tensors as float32 safetensors (the dtype of checkpoints,
+// so a resume restores the exact weights); prefix is prepended to names.
+func f32Tensors(ts []model.Tensor, prefix string) []safetensors.Tensor {
+	out := make([]safetensors.Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = safetensors.Tensor{Name: prefix + t.Name, DType: safetensors.F32, Shape: t.Shape, F32: t.Data}
+	}
+	return out
+}
+
+// resumeOrStart opens trainer_log.jsonl fresh, or restores the checkpoint named by
+// resume_from_checkpoint (true: the newest in output_dir) and rewrites the log to its
+// history, dropping lines a killed run wrote after that checkpoint.
+func (t *trainer) resumeOrStart() error {
+	c := t.c
+	logPath := pathIn(c.OutputDir, "trainer_log.jsonl")
+	if c.ResumeFromCheckpoint == "" {
+		var err error
+		t.tlog, err = report.CreateLog(logPath, nil)
+		return err
+	}
+	dir := c.ResumeFromCheckpoint
+	if dir == "true" {
+		steps, err := listCheckpoints(c.OutputDir)
+		if err != nil || len(steps) == 0 {
+			return fmt.Errorf("resume_from_checkpoint: no complete checkpoint-N in %s", c.OutputDir)
+		}
+		dir = checkpointDir(c.OutputDir, steps[len(steps)-1])
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "trainer_state.json"))
+	if err != nil {
+		return fmt.Errorf("resume_from_checkpoint: %w", err)
+	}
+	var st trainerState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("resume_from_checkpoint: %s/trainer_state.json: %w", dir, err)
+	}
+	if st.MaxSteps != t.totalSteps || st.StepsPerEpoch != t.stepsPerEpoch || st.Seed != c.Seed {
+		return fmt.Errorf("resume_from_checkpoint: %s was written by a run with %d steps (%d per epoch, seed %d); this config gives %d (%d, seed %d)",
+			dir, st.MaxSteps, st.StepsPerEpoch, st.Seed, t.totalSteps, t.stepsPerEpoch, c.Seed)
+	}
+	p := t.st.policy
+	if c.LoRA() {
+		if err := p.LoadAdapter(dir); err != nil {
+			return fmt.Errorf("resume_from_checkpoint: %w", err)
+		}
+	} else if err := readInto(filepath.Join(dir, "model.safetensors"), p.Tensors()); err != nil {
+		return fmt.Errorf("resume_from_checkpoint: %w", err)
+	}
+	o := t.optim
+	if o.m != nil || o.v != nil {
+		f, err := safetensors.Open(filepath.Join(dir, "optimizer.safetensors"))
+		if err != nil {
+			return fmt.Errorf("resume_from_checkpoint: optimizer state (a save_only_model checkpoint cannot be resumed): %w", err)
+		}
+		defer f.Close()
+		if o.m != nil {
+			name := "exp_avg"
+			if o.kind == "sgd" {
+				name = "momentum_buffer"
+			}
+			if err := f.ReadFloat32(name, o.m); err != nil {
+				return fmt.Errorf("resume_from_checkpoint: %w", err)
+			}
+		}
+		if o.v != nil {
+			if err := f.ReadFloat32("exp_avg_sq", o.v); err != nil {
+				return fmt.Errorf("resume_from_checkpoint: %w", err)
+			}
+		}
+	}
+	if c.SyncRefModel {
+		if err := readInto(filepath.Join(dir, "ref_model.safetensors"), t.st.ref.Tensors()); err != nil {
+			return fmt.Errorf("resume_from_checkpoint: %w", err)
+		}
+	}
+	o.step = st.OptimizerStep
+	t.step = st.GlobalStep
+	t.history = st.LogHistory
+	iv := st.Interval
+	t.acc.steps, t.acc.loss, t.acc.gnorm, t.acc.lossSum, t.acc.nSum = iv.Steps, iv.Loss, iv.GNorm, iv.LossSum, iv.NSum
+	for k, v := range iv.Metrics {
+		t.acc.metrics[k] = v
+	}
+	for k, v := range iv.Weight {
+		t.acc.weight[k] = v
+	}
+	if c.LoRA() && c.LoRADropout > 0 && !c.DisableDropout {
+		fmt.Fprintln(t.log, "warning: LoRA dropout masks after a resume differ from an uninterrupted run's (the engine's dropout stream cannot be restored)")
+	}
+	fmt.Fprintf(t.log, "resumed from %s at step %d\n", dir, t.step)
+	t.tlog, err = report.CreateLog(logPath, t.history)
+	return err
+}
+
+// readInto reads every tensor of ts from a safetensors file.
+func readInto(path string, ts []model.Tensor) error {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, t := range ts {
+		if err := f.ReadFloat32(t.Name, t.Data); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,30 @@
+// Package train is preftune's training loop: `preftune train config.yaml`.
+//
+// Run loads the policy (and, per the reference strategy, a reference), reads and
+// tokenizes the dataset with TRL's conventions, and for every optimizer step runs
+// gradient_accumulation_steps micro-batches:
+//
+//  1. the reference log-probs of each sequence: a separate ref_model, the policy with
+//     its LoRA adapters disabled, a cache computed once before training
+//     (precompute_ref_log_probs), or none (reference_free, ORPO, SimPO, SFT);
+//  2. one policy forward over the concatenated [chosen; rejected] rows, summed into
+//     per-sequence log-probs (model.Forward);
+//  3. the loss (package loss) and its gradient with respect to each sequence sum;
+//  4. per-token gradients — every completion token of sequence i gets
+//     w·∂L/∂(sum_i), w = pairs in the micro-batch / pairs in the optimizer step, so the
+//     accumulated gradient is that of the mean loss over all pairs of the step (TRL's
+//     loss/gradient_accumulation_steps when micro-batches are equal) — and
+//     model.Backward.
+//
+// Then the global gradient norm (NaN/Inf stops the run naming the step and the first
+// non-finite tensor), clipping to max_grad_norm, the AdamW or SGD update with the
+// learning rate of the schedule (transformers' get_scheduler formulas), logging
+// (trainer_log.jsonl with TRL's names, averaged over the logging interval as TRL
+// does), evaluation, TR-DPO reference syncing and checkpoints.
+//
+// Everything is deterministic given the seed: data order is a function of (seed,
+// epoch), LoRA init and dropout of the seed, and the kernels are deterministic, so the
+// same config gives bit-identical weights. A checkpoint holds float32 weights, the
+// optimizer moments, the scheduler step and the data position; resuming from it
+// continues bit for bit as if never stopped.
+package train

@@ -1,0 +1,161 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/preftune/preftune/data"
+	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/train/config"
+)
+
+// item is one training example in token ids: a preference pair (compl[0] chosen,
+// compl[1] rejected), an unpaired KTO example (compl[0], desirable), or an SFT example
+// (compl[0], the answer).
+type item struct {
+	prompt    []int32
+	compl     [2][]int32
+	desirable bool
+	where     string    // file:row
+	ref       *refLogps // precomputed reference log-probs
+}
+
+// tokenizerFor loads the model dir's tokenizer (and chat template). A model dir without
+// tokenizer.json can still train on pre-tokenized data.
+func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
+	opts := data.TokenizeOptions{
+		MaxLength: c.MaxLength, MaxPromptLength: c.MaxPromptLength, MaxCompletionLength: c.MaxCompletionLength,
+		TruncationMode: c.TruncationMode, BOS: data.BOSNever,
+	}
+	if _, err := os.Stat(filepath.Join(c.ModelNameOrPath, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
+		return &data.Tokenizer{Opts: opts}, nil
+	}
+	tok, err := data.LoadTokenizer(c.ModelNameOrPath, opts)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer of %s: %w", c.ModelNameOrPath, err)
+	}
+	return tok, nil
+}
+
+// loadItems reads a dataset spec and tokenizes it for the trainer kind ("pair", "kto",
+// "sft"), checking every id and length against the model.
+func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Arch, log io.Writer) ([]item, error) {
+	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict})
+	if err != nil {
+		return nil, err
+	}
+	exs := ds.Examples
+	if c.MaxSamples > 0 && len(exs) > c.MaxSamples {
+		exs = exs[:c.MaxSamples]
+	}
+	kind := c.Kind()
+	var keep []data.Example
+	for _, ex := range exs {
+		switch {
+		case ex.Kind == data.KindPair || ex.Kind == data.KindPretokenized:
+			if kind == "kto" {
+				// TRL's unpair_preference_dataset: chosen → desirable, rejected → undesirable
+				d, u := ex, ex
+				d.Kind, d.Completion, d.Label = data.KindUnpaired, ex.Chosen, true
+				u.Kind, u.Completion, u.Label = data.KindUnpaired, ex.Rejected, false
+				if ex.Kind == data.KindPretokenized {
+					return nil, fmt.Errorf("%s: pre-tokenized pairs cannot be unpaired for KTO", ex.Where())
+				}
+				keep = append(keep, d, u)
+				continue
+			}
+			keep = append(keep, ex)
+		case ex.Kind == data.KindUnpaired && (kind == "kto" || kind == "sft"):
+			if kind == "sft" && !ex.Label {
+				continue
+			}
+			keep = append(keep, ex)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("%s: no examples usable for %s training (read %d rows: %v)", spec, kind, ds.Report.Rows, ds.Report.Kinds)
+	}
+	if tok.Enc == nil {
+		for _, ex := range keep {
+			if ex.Kind != data.KindPretokenized {
+				return nil, fmt.Errorf("%s: text rows need a tokenizer, and %s has no tokenizer.json", ex.Where(), c.ModelNameOrPath)
+			}
+		}
+	}
+	tks, rep, err := tok.TokenizeAll(keep, data.PolicyStrict)
+	if err != nil {
+		return nil, err
+	}
+	if rep.DroppedLong > 0 || rep.TruncatedPrompt > 0 || rep.TruncatedCompl > 0 {
+		fmt.Fprintf(log, "%s: %d examples, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
+			spec, rep.Tokenized, rep.DroppedLong, rep.TruncatedPrompt, rep.TruncatedCompl)
+	}
+	out := make([]item, 0, len(tks))
+	for _, tk := range tks {
+		it := item{prompt: tk.PromptIDs, where: fmt.Sprintf("%s:%d", tk.Source, tk.Row), desirable: tk.Label}
+		switch {
+		case tk.Kind == data.KindPair && kind == "pair":
+			it.compl = [2][]int32{tk.Completions[0], tk.Completions[1]}
+		case tk.Kind == data.KindPair && kind == "sft":
+			it.compl[0] = tk.Completions[0]
+		default:
+			it.compl[0] = tk.Completions[0]
+		}
+		if err := checkItem(&it, arch); err != nil {
+			return nil, fmt.Errorf("%s: %w", it.where, err)
+		}
+		out = append(out, it)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: every example was dropped by the length limits", spec)
+	}
+	return out, nil
+}
+
+func checkItem(it *item, a model.Arch) error {
+	if len(it.prompt) == 0 {
+		return errors.New("empty prompt (the first completion token needs a prompt token to be predicted from)")
+	}
+	for k, c := range it.compl {
+		if k == 1 && c == nil {
+			break
+		}
+		if len(c) == 0 {
+			return errors.New("empty completion")
+		}
+		if n := len(it.prompt) + len(c); n > a.MaxPos {
+			return fmt.Errorf("prompt + completion is %d tokens, more than the model's max_position_embeddings %d (set max_length)", n, a.MaxPos)
+		}
+		for _, ids := range [][]int32{it.prompt, c} {
+			for _, id := range ids {
+				if id < 0 || int(id) >= a.Vocab {
+					return fmt.Errorf("token id %d outside the model's vocabulary [0,%d)", id, a.Vocab)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// splitVal holds out val_size examples (a fraction when < 1) for evaluation, chosen by
+// a seeded shuffle as LLaMA-Factory's train_test_split does.
+func splitVal(items []item, size float64, seed int) (train, val []item) {
+	n := int(size)
+	if size < 1 {
+		n = int(size * float64(len(items)))
+	}
+	n = min(max(n, 1), len(items)-1)
+	idx := rand.New(rand.NewPCG(uint64(seed), 0x76616c)).Perm(len(items))
+	for i, j := range idx {
+		if i < n {
+			val = append(val, items[j])
+		} else {
+			train = append(train, items[j])
+		}
+	}
+	return train, val
+}

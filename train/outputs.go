@@ -1,0 +1,114 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/preftune/preftune/hf/safetensors"
+	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/report"
+)
+
+// ShardBytes is the shard size of saved models: transformers' save_pretrained default
+// max_shard_size "5GB" (5·10⁹ bytes).
+const ShardBytes = 5_000_000_000
+
+// TokenizerFiles are copied from the model dir next to the trained weights (those present).
+var TokenizerFiles = []string{
+	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+	"tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json", "generation_config.json",
+}
+
+// writeOutputs saves the trained model (full weights in the input dtype, or the PEFT
+// adapter), the tokenizer files, train_results.json, trainer_state.json and the plots.
+func (t *trainer) writeOutputs(sum *Summary) error {
+	c := t.c
+	out := c.OutputDir
+	if c.LoRA() {
+		if err := t.st.policy.SaveAdapter(out, c.ModelNameOrPath); err != nil {
+			return fmt.Errorf("saving the adapter: %w", err)
+		}
+	} else {
+		if err := SaveModel(out, c.ModelNameOrPath, t.st.policy.Tensors()); err != nil {
+			return err
+		}
+	}
+	if err := copyFiles(c.ModelNameOrPath, out, TokenizerFiles); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := report.WriteFileAtomic(filepath.Join(out, "train_results.json"), append(raw, '\n')); err != nil {
+		return err
+	}
+	state, err := json.MarshalIndent(map[string]any{"global_step": t.step, "max_steps": t.totalSteps,
+		"epoch": sum.Epoch, "log_history": t.history}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := report.WriteFileAtomic(filepath.Join(out, "trainer_state.json"), append(state, '\n')); err != nil {
+		return err
+	}
+	if c.PlotLoss {
+		files, err := report.Plot(out, t.history)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			fmt.Fprintf(t.log, "plot: %s\n", f)
+		}
+	}
+	fmt.Fprintf(t.log, "saved to %s\n", out)
+	return nil
+}
+
+// SaveModel writes full weights to dir as save_pretrained does — model.safetensors,
+// sharded past 5 GB — each tensor in the dtype it has in srcDir's weights (float32 for
+// tensors srcDir lacks), plus srcDir's config.json.
+func SaveModel(dir, srcDir string, ts []model.Tensor) error {
+	st, err := safetensors.OpenModel(srcDir)
+	if err != nil {
+		return fmt.Errorf("reading the input dtypes: %w", err)
+	}
+	out := make([]safetensors.Tensor, len(ts))
+	for i, t := range ts {
+		dt := safetensors.F32
+		if info, ok := st.Tensor(t.Name); ok && (info.DType == safetensors.BF16 || info.DType == safetensors.F16) {
+			dt = info.DType
+		}
+		out[i] = safetensors.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, F32: t.Data}
+	}
+	st.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if _, err := safetensors.WriteModel(dir, out, map[string]string{"format": "pt"}, ShardBytes); err != nil {
+		return fmt.Errorf("saving the model: %w", err)
+	}
+	return copyFiles(srcDir, dir, []string{"config.json"})
+}
+
+// copyFiles copies the named files of src that exist into dst, atomically each.
+func copyFiles(src, dst string, names []string) error {
+	if filepath.Clean(src) == filepath.Clean(dst) {
+		return nil
+	}
+	for _, n := range names {
+		raw, err := os.ReadFile(filepath.Join(src, n))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := report.WriteFileAtomic(filepath.Join(dst, n), raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,451 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/preftune/preftune/kernels"
+	"github.com/preftune/preftune/kernels/cpu"
+	"github.com/preftune/preftune/loss"
+	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/report"
+	"github.com/preftune/preftune/train/config"
+)
+
+// Options are the run's I/O settings (everything about training is in the config).
+type Options struct {
+	// Log receives the resolved config, the reference in use, data notes and progress.
+	Log io.Writer
+	// Terminal draws a progress bar on Log instead of plain lines.
+	Terminal bool
+	// CacheDir holds precomputed reference log-probs; "" means $PREFTUNE_CACHE or the
+	// user cache dir (…/preftune/ref_logps).
+	CacheDir string
+}
+
+// Summary is what a finished run reports (also written to train_results.json).
+type Summary struct {
+	GlobalStep int     `json:"global_step"`
+	Epoch      float64 `json:"epoch"`
+	TrainLoss  float64 `json:"train_loss"`
+	Runtime    float64 `json:"train_runtime"`
+	Samples    float64 `json:"train_samples_per_second"`
+	StepsPerS  float64 `json:"train_steps_per_second"`
+	Reference  string  `json:"reference"`
+}
+
+// ErrNonFinite is wrapped by the error that stops a run on a NaN/Inf loss or gradient.
+var ErrNonFinite = errors.New("non-finite value")
+
+// trainer is one run.
+type trainer struct {
+	cfg   *config.Loaded
+	c     *config.Config
+	opt   Options
+	log   io.Writer
+	be    kernels.Backend
+	st    stepper
+	optim *optimizer
+	sched schedule
+
+	train, eval   []item
+	order         []int
+	microPerEpoch int
+	stepsPerEpoch int
+	totalSteps    int
+	step          int // optimizer steps done
+	history       []report.Entry
+	tlog          *report.Log
+	refDesc       string
+
+	acc accum // logging interval
+}
+
+// accum averages metrics over the optimizer steps since the last log line.
+type accum struct {
+	steps   int
+	loss    float64
+	gnorm   float64
+	metrics map[string]float64
+	weight  map[string]float64
+	lossSum float64 // whole run, for train_results.json
+	nSum    int
+}
+
+func (a *accum) addMetrics(m map[string]float64, w float64) {
+	for k, v := range m {
+		a.metrics[k] += w * v
+		a.weight[k] += w
+	}
+}
+
+func (a *accum) reset() {
+	a.steps, a.loss, a.gnorm = 0, 0, 0
+	clear(a.metrics)
+	clear(a.weight)
+}
+
+// Run trains per the config. The context stops a run between steps.
+func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error) {
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	t := &trainer{cfg: cfg, c: &cfg.Config, opt: opt, log: opt.Log,
+		acc: accum{metrics: map[string]float64{}, weight: map[string]float64{}}}
+	cfg.WriteResolved(t.log)
+	if err := t.checkSupported(); err != nil {
+		return nil, &SetupError{err}
+	}
+	t.be = cpu.New(t.c.Threads)
+	defer t.be.Close()
+	if err := t.setup(); err != nil {
+		return nil, &SetupError{err}
+	}
+	return t.loop(ctx)
+}
+
+// SetupError wraps a problem found before training starts: the config, the model or
+// the data (the user's input, as opposed to a failure during training).
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// checkSupported rejects configurations the engine cannot run yet, before any work.
+func (t *trainer) checkSupported() error {
+	c := t.c
+	switch {
+	case c.Kind() == "list":
+		return &config.Error{Key: "loss_type", Msg: fmt.Sprintf("%s needs listwise data batching, which the trainer does not have yet", c.LossType[0])}
+	case c.Kind() == "rm":
+		return &config.Error{Key: "stage", Msg: "rm needs a scalar value head on the model, which preftune's engine does not have yet"}
+	case c.UseWeighting:
+		return &config.Error{Key: "use_weighting", Msg: "WPO needs per-token logsumexp(2·logits), which the engine does not expose yet"}
+	case c.Kind() == "kto" && c.PrecomputeRefLogProbs:
+		return &config.Error{Key: "precompute_ref_log_probs", Msg: "not supported for KTO (its KL rows depend on the batch)"}
+	}
+	names := loss.Names()
+	need := c.LossType
+	if c.Kind() == "sft" {
+		need = nil
+	}
+	for _, l := range need {
+		if !slices.Contains(names, l) {
+			return &config.Error{Key: "loss_type", Msg: fmt.Sprintf("%q is not implemented by the loss package (available: %v)", l, names)}
+		}
+	}
+	return nil
+}
+
+func (t *trainer) setup() error {
+	c := t.c
+	if err := t.prepareOutputDir(); err != nil {
+		return err
+	}
+	arch, err := model.ReadArch(c.ModelNameOrPath)
+	if err != nil {
+		return fmt.Errorf("model_name_or_path: %w", err)
+	}
+	tok, err := tokenizerFor(c)
+	if err != nil {
+		return err
+	}
+	if t.train, err = loadItems(c.Dataset, c, tok, arch, t.log); err != nil {
+		return fmt.Errorf("dataset: %w", err)
+	}
+	if c.EvalDataset != "" {
+		if t.eval, err = loadItems(c.EvalDataset, c, tok, arch, t.log); err != nil {
+			return fmt.Errorf("eval_dataset: %w", err)
+		}
+	} else if c.ValSize > 0 {
+		if len(t.train) < 2 {
+			return &config.Error{Key: "val_size", Msg: "needs at least 2 training examples"}
+		}
+		t.train, t.eval = splitVal(t.train, c.ValSize, c.Seed)
+	}
+	fmt.Fprintf(t.log, "data: %d training examples, %d evaluation examples\n", len(t.train), len(t.eval))
+
+	// policy
+	mopt := model.Options{Checkpoint: c.GradientCheckpointing, MaxTokens: t.maxTokens(c.PerDeviceTrainBatchSize)}
+	if c.LoRA() {
+		targets := slices.Clone(c.LoRATarget)
+		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: targets,
+			RSLoRA: c.UseRSLoRA, Seed: uint64(c.Seed)}
+		if c.AdapterNameOrPath != "" {
+			lc, err := model.ReadAdapterConfig(c.AdapterNameOrPath)
+			if err != nil {
+				return fmt.Errorf("adapter_name_or_path: %w", err)
+			}
+			lc.Seed = uint64(c.Seed)
+			mopt.LoRA = lc
+		}
+	}
+	policy, err := model.Load(c.ModelNameOrPath, t.be, mopt)
+	if err != nil {
+		return fmt.Errorf("model_name_or_path: %w", err)
+	}
+	if c.LoRA() {
+		if c.AdapterNameOrPath != "" {
+			if err := policy.LoadAdapter(c.AdapterNameOrPath); err != nil {
+				return fmt.Errorf("adapter_name_or_path: %w", err)
+			}
+		} else {
+			policy.InitLoRA(uint64(c.Seed))
+		}
+	}
+	t.st = stepper{c: c, kind: c.Kind(), policy: policy, params: lossParams(c), noDrop: c.DisableDropout}
+	if t.st.kind == "pair" && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" }) {
+		return &config.Error{Key: "loss_type", Msg: "kto needs stage: kto"}
+	}
+	if err := t.setupReference(arch); err != nil {
+		return err
+	}
+	fmt.Fprintf(t.log, "reference: %s\n", t.refDesc)
+
+	if t.optim, err = newOptimizer(policy, c.Optim, c.AdamBeta1, c.AdamBeta2, c.AdamEpsilon, c.WeightDecay, c.Momentum); err != nil {
+		return err
+	}
+	bs, ga := c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps
+	t.microPerEpoch = (len(t.train) + bs - 1) / bs
+	t.stepsPerEpoch = max(1, (t.microPerEpoch+ga-1)/ga)
+	if c.MaxSteps > 0 {
+		t.totalSteps = c.MaxSteps
+	} else {
+		t.totalSteps = max(1, int(math.Ceil(c.NumTrainEpochs*float64(t.stepsPerEpoch))))
+	}
+	t.sched = schedule{name: c.LRSchedulerType, total: t.totalSteps, warmup: warmupSteps(c.WarmupSteps, c.WarmupRatio, t.totalSteps)}
+	t.order = make([]int, len(t.train))
+	fmt.Fprintf(t.log, "steps: %d (%d per epoch: %d micro-batches of %d pairs, %d per step)\n",
+		t.totalSteps, t.stepsPerEpoch, t.microPerEpoch, bs, ga)
+	return t.resumeOrStart()
+}
+
+// maxTokens is the largest micro-batch in tokens (rows × longest row), to plan the
+// activations once.
+func (t *trainer) maxTokens(bs int) int {
+	longest := 0
+	for _, it := range append(slices.Clip(t.train), t.eval...) {
+		for _, c := range it.compl {
+			longest = max(longest, len(it.prompt)+len(c))
+		}
+	}
+	rows := 2 * bs
+	if t.c.Kind() == "sft" {
+		rows = bs
+	}
+	return rows * longest
+}
+
+// epochOrder fills t.order with epoch e's shuffled item order: a function of (seed, e)
+// only, so a resumed run sees the same order.
+func (t *trainer) epochOrder(e int) {
+	for i := range t.order {
+		t.order[i] = i
+	}
+	r := rand.New(rand.NewPCG(uint64(t.c.Seed), 0x6f72646572+uint64(e)))
+	r.Shuffle(len(t.order), func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
+}
+
+func (t *trainer) loop(ctx context.Context) (*Summary, error) {
+	c := t.c
+	bs, ga := c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps
+	start := time.Now()
+	startStep := t.step
+	prog := report.NewProgress(t.log, t.totalSteps, t.step, t.opt.Terminal)
+	its := make([]item, 0, bs)
+	curEpoch := -1
+	for t.step < t.totalSteps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e := t.step / t.stepsPerEpoch
+		if e != curEpoch {
+			t.epochOrder(e)
+			curEpoch = e
+		}
+		m0 := (t.step % t.stepsPerEpoch) * ga
+		m1 := min(m0+ga, t.microPerEpoch)
+		// units of the step: pairs (or examples), or completion tokens for SFT
+		units := 0.0
+		for m := m0; m < m1; m++ {
+			units += t.units(m, bs)
+		}
+		t.st.policy.ZeroGrad()
+		stepLoss := 0.0
+		for m := m0; m < m1; m++ {
+			its = its[:0]
+			for _, k := range t.order[m*bs : min((m+1)*bs, len(t.order))] {
+				its = append(its, t.train[k])
+			}
+			w := t.units(m, bs) / units
+			res, err := t.st.micro(its, w, true)
+			if err != nil {
+				return nil, fmt.Errorf("step %d: %w", t.step+1, err)
+			}
+			if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
+				return nil, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, ErrNonFinite)
+			}
+			stepLoss += w * res.loss
+			t.acc.addMetrics(res.metrics, w)
+		}
+		gnorm, err := t.optim.gradNorm()
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w: %w", t.step+1, ErrNonFinite, err)
+		}
+		t.optim.clip(gnorm, c.MaxGradNorm)
+		t.optim.update(c.LearningRate * t.sched.factor(t.step))
+		t.step++
+		t.acc.steps++
+		t.acc.loss += stepLoss
+		t.acc.gnorm += gnorm
+		t.acc.lossSum += stepLoss
+		t.acc.nSum++
+		if c.SyncRefModel && t.step%c.RefModelSyncSteps == 0 {
+			t.syncReference()
+		}
+		logged := t.step%t.every(c.LoggingSteps) == 0 || (c.LoggingFirstStep && t.step == 1) || t.step == t.totalSteps
+		if logged {
+			if err := t.writeLog(); err != nil {
+				return nil, err
+			}
+		}
+		prog.Step(t.step, stepLoss, logged)
+		endOfEpoch := t.step%t.stepsPerEpoch == 0
+		if len(t.eval) > 0 && ((c.EvalStrategy == "steps" && t.step%t.every(t.evalSteps()) == 0) || (c.EvalStrategy == "epoch" && endOfEpoch)) {
+			if err := t.evaluate(); err != nil {
+				return nil, err
+			}
+		}
+		if (c.SaveStrategy == "steps" && t.step%t.every(c.SaveSteps) == 0 && t.step < t.totalSteps) ||
+			(c.SaveStrategy == "epoch" && endOfEpoch && t.step < t.totalSteps) {
+			if err := t.saveCheckpoint(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	prog.Finish()
+	if err := t.tlog.Close(); err != nil {
+		return nil, err
+	}
+	el := time.Since(start).Seconds()
+	sum := &Summary{GlobalStep: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Runtime: el, Reference: t.refDesc}
+	if t.acc.nSum > 0 {
+		sum.TrainLoss = t.acc.lossSum / float64(t.acc.nSum)
+	}
+	if done := t.step - startStep; el > 0 && done > 0 {
+		sum.StepsPerS = float64(done) / el
+		sum.Samples = float64(done*bs*ga) / el
+	}
+	if err := t.writeOutputs(sum); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// units is the weight of micro-batch m in its optimizer step: its pair (or example)
+// count, or its completion-token count for SFT.
+func (t *trainer) units(m, bs int) float64 {
+	idx := t.order[m*bs : min((m+1)*bs, len(t.order))]
+	if t.st.kind != "sft" {
+		return float64(len(idx))
+	}
+	n := 0
+	for _, k := range idx {
+		n += len(t.train[k].compl[0])
+	}
+	return float64(n)
+}
+
+// every resolves a logging/eval/save interval: a step count, or a fraction (< 1) of
+// the total steps as transformers reads it.
+func (t *trainer) every(x float64) int {
+	if x < 1 {
+		return max(1, int(math.Ceil(x*float64(t.totalSteps))))
+	}
+	return int(x)
+}
+
+func (t *trainer) evalSteps() float64 {
+	if t.c.EvalSteps > 0 {
+		return t.c.EvalSteps
+	}
+	return t.c.LoggingSteps
+}
+
+// writeLog appends the averaged interval to trainer_log.jsonl. learning_rate is the
+// rate after the scheduler's step, as transformers logs it.
+func (t *trainer) writeLog() error {
+	a := &t.acc
+	vals := map[string]float64{
+		"loss":          a.loss / float64(a.steps),
+		"grad_norm":     a.gnorm / float64(a.steps),
+		"learning_rate": t.c.LearningRate * t.sched.factor(t.step),
+	}
+	for k, v := range a.metrics {
+		vals[k] = v / a.weight[k]
+	}
+	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
+	t.history = append(t.history, e)
+	a.reset()
+	return t.tlog.Append(e)
+}
+
+// evaluate runs the eval set (no gradients, no dropout) and logs eval_ metrics,
+// averaged over examples.
+func (t *trainer) evaluate() error {
+	bs := t.c.PerDeviceEvalBatchSize
+	var lossSum, n float64
+	metrics := map[string]float64{}
+	for s := 0; s < len(t.eval); s += bs {
+		its := t.eval[s:min(s+bs, len(t.eval))]
+		res, err := t.st.micro(its, 0, false)
+		if err != nil {
+			return fmt.Errorf("evaluation at step %d: %w", t.step, err)
+		}
+		w := float64(len(its))
+		lossSum += w * res.loss
+		n += w
+		for k, v := range res.metrics {
+			metrics["eval_"+k] += w * v
+		}
+	}
+	vals := map[string]float64{"eval_loss": lossSum / n}
+	for k, v := range metrics {
+		vals[k] = v / n
+	}
+	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
+	t.history = append(t.history, e)
+	fmt.Fprintf(t.log, "eval step %d: loss %.4f\n", t.step, vals["eval_loss"])
+	return t.tlog.Append(e)
+}
+
+// prepareOutputDir refuses to train over an earlier run unless asked to.
+func (t *trainer) prepareOutputDir() error {
+	c := t.c
+	if err := os.MkdirAll(c.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("output_dir: %w", err)
+	}
+	if c.ResumeFromCheckpoint != "" {
+		return nil
+	}
+	ck, _ := listCheckpoints(c.OutputDir)
+	_, logErr := os.Stat(pathIn(c.OutputDir, "trainer_log.jsonl"))
+	if len(ck) > 0 || logErr == nil {
+		if !c.OverwriteOutputDir {
+			return &config.Error{Key: "output_dir", Msg: fmt.Sprintf("%s already holds a run (trainer_log.jsonl or checkpoints): set resume_from_checkpoint: true to continue it, or overwrite_output_dir: true to start over", c.OutputDir)}
+		}
+		for _, n := range ck {
+			if err := os.RemoveAll(checkpointDir(c.OutputDir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
