@@ -65,6 +65,11 @@ type Backend interface {
 	// AttentionBackward: dq[B,T,NH,HD], dk,dv[B,T,NKV,HD] += ∂ from dout[B,T,NH,HD] and the forward's q, k, v, out, lse, seg, window (scores recomputed).
 	AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, seg []int32, b, t, nh, nkv, hd, window int)
 
+	// AttentionForwardShared: AttentionForward where query i also sees the keys j ≤ i of segment parent[i] ≥ 0 (a prompt shared by several completions); parent[B·T] nil = AttentionForward.
+	AttentionForwardShared(out, lse, q, k, v []float32, seg, parent []int32, b, t, nh, nkv, hd, window int)
+	// AttentionBackwardShared: the backward of AttentionForwardShared; the shared keys' dk, dv accumulate every query that saw them.
+	AttentionBackwardShared(dq, dk, dv, dout, q, k, v, out, lse []float32, seg, parent []int32, b, t, nh, nkv, hd, window int)
+
 	// SwiGLUForward: out[n] = silu(gate[n])·up[n] over n = N·F elements.
 	SwiGLUForward(out, gate, up []float32, n int)
 	// SwiGLUBackward: dgate[n] += dout·up·silu'(gate), dup[n] += dout·silu(gate).

@@ -15,12 +15,19 @@ type Backend struct {
 	pool    *pool
 	blas    bool   // GEMM through OpenBLAS
 	name    string // description for Name
+	// blasSplit: OpenBLAS runs single-threaded and Sgemm splits large products
+	// into row or column panels run by the pool's workers, so one set of
+	// threads (the pool) does all the work; false: OpenBLAS uses its own
+	// threads (Options.BLASThreads > 1).
+	blasSplit bool
 
 	gemmPack []float32 // pure-Go GEMM: packed transposed panel [gemmKC, gemmNC]
 	partial  []float64 // per-worker partial sums
 
-	// attention scratch [attnQB, T] ×2, grown on first use of a larger T
-	attnS, attnDP []float32
+	// attention scratch, per worker: [attnQB, T] ×2, grown on first use of a larger T
+	attnS, attnDP [][]float32
+	attnT         int     // T the scratch holds
+	attnK0        []int32 // first visible key per (row, query block)
 
 	lp loops // arguments of the parallel loops (see chunker)
 }
@@ -46,8 +53,21 @@ type loops struct {
 	lsmBwd    lsmBwd
 	adamw     adamw
 	sgd       sgd
-	attnProbs attnProbs
-	attnDS    attnDS
+	gemmSplit gemmSplit
+	attnFwd   attnFwd
+	attnBwd   attnBwd
+}
+
+// Options configure NewWithOptions.
+type Options struct {
+	// Threads is the number of worker threads (≤ 0: runtime.GOMAXPROCS(0)).
+	Threads int
+	// BLASThreads > 1 lets OpenBLAS run each GEMM on its own BLASThreads
+	// threads instead of splitting GEMMs over the pool's workers (the default,
+	// 0 or 1, with OpenBLAS single-threaded). OpenBLAS's idle threads spin
+	// while Go kernels run, so two thread pools fight over the cores; with the
+	// split only the pool's workers ever run. Also PREFTUNE_BLAS_THREADS.
+	BLASThreads int
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -57,20 +77,40 @@ var _ kernels.Backend = (*Backend)(nil)
 // count: Go kernels and OpenBLAS calls never overlap, so together they use
 // threads cores. Set PREFTUNE_NOBLAS=1 to force the pure-Go GEMM.
 func New(threads int) *Backend {
+	return NewWithOptions(Options{Threads: threads})
+}
+
+// NewWithOptions returns a CPU backend configured by o (see Options).
+func NewWithOptions(o Options) *Backend {
+	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
+	}
+	if o.BLASThreads == 0 {
+		o.BLASThreads = blasThreadsEnv()
 	}
 	be := &Backend{
 		threads:  threads,
 		pool:     newPool(threads),
 		gemmPack: make([]float32, gemmKC*gemmNC),
 		partial:  make([]float64, threads),
+		attnS:    make([][]float32, threads),
+		attnDP:   make([][]float32, threads),
 	}
 	gemm := "pure-Go GEMM"
 	if !noBlasEnv() {
-		if info, err := openblas.Load(threads); err == nil {
-			be.blas = true
+		bt, split := 1, true
+		if o.BLASThreads > 1 {
+			bt, split = o.BLASThreads, false
+		}
+		if info, err := openblas.Load(bt); err == nil {
+			be.blas, be.blasSplit = true, split
 			gemm = info
+			if split {
+				gemm += ", single-threaded, GEMMs split over the workers"
+			} else {
+				gemm += fmt.Sprintf(", %d OpenBLAS threads", bt)
+			}
 		} else {
 			gemm += " (" + err.Error() + ")"
 		}
@@ -109,4 +149,5 @@ func (be *Backend) Sync() {}
 func (be *Backend) Close() {
 	be.pool.close()
 	be.attnS, be.attnDP, be.gemmPack = nil, nil, nil
+	be.attnT = 0
 }

@@ -47,10 +47,113 @@ func (be *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 		return
 	}
 	if be.blas && k > 0 {
-		openblas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		if !be.blasSplit || be.threads == 1 || float64(m)*float64(n)*float64(k) < gemmSplitMin {
+			openblas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+		// panels of C rows (or columns when C is wide and short), about two per
+		// worker so a worker slowed by another process hands its share over
+		g := &be.lp.gemmSplit
+		*g = gemmSplit{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+			a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, byRows: m >= n || m >= 64*be.threads}
+		span := n
+		if g.byRows {
+			span = m
+		}
+		parts := 2 * be.threads
+		g.step = max(16, (span+parts-1)/parts)
+		g.step = (g.step + 15) &^ 15
+		be.pool.run((span+g.step-1)/g.step, 1, g)
 		return
 	}
 	be.goSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmSplitMin is the m·n·k below which a GEMM is not split over workers.
+const gemmSplitMin = 1 << 20
+
+// gemmSplit runs one panel of a split GEMM per item: C rows [i·step, (i+1)·step)
+// (byRows) or C columns, each an independent single-threaded OpenBLAS call.
+type gemmSplit struct {
+	transA, transB bool
+	byRows         bool
+	m, n, k, step  int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+func (g *gemmSplit) chunk(_, lo, hi int) {
+	span := g.n
+	if g.byRows {
+		span = g.m
+	}
+	for it := lo; it < hi; it++ {
+		p0 := it * g.step
+		p1 := min(p0+g.step, span)
+		if g.byRows {
+			// C[p0:p1,:] = op(A)[p0:p1,:]·op(B): A's rows, or A's columns when transposed
+			aoff := p0 * g.lda
+			if g.transA {
+				aoff = p0
+			}
+			openblas.Sgemm(g.transA, g.transB, p1-p0, g.n, g.k, g.alpha, g.a[aoff:], g.lda, g.b, g.ldb, g.beta, g.c[p0*g.ldc:], g.ldc)
+			continue
+		}
+		// C[:,p0:p1] = op(A)·op(B)[:,p0:p1]: B's columns, or B's rows when transposed
+		boff := p0
+		if g.transB {
+			boff = p0 * g.ldb
+		}
+		openblas.Sgemm(g.transA, g.transB, g.m, p1-p0, g.k, g.alpha, g.a, g.lda, g.b[boff:], g.ldb, g.beta, g.c[p0:], g.ldc)
+	}
+}
+
+// sgemmSerial is Sgemm on the calling goroutine only (for use inside a
+// parallel loop): single-threaded OpenBLAS, or a plain Go loop without it.
+func (be *Backend) sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if be.blas && k > 0 { // with BLASThreads > 1, concurrent calls queue inside OpenBLAS
+		openblas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	naiveSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// naiveSgemm: C[m,n] = alpha·op(A)·op(B) + beta·C, a straightforward loop
+// (inner loop over C's row, contiguous when B is not transposed).
+func naiveSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		crow := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(crow)
+		} else if beta != 1 {
+			for j := range crow {
+				crow[j] *= beta
+			}
+		}
+		for p := 0; p < k; p++ {
+			var av float32
+			if transA {
+				av = a[p*lda+i]
+			} else {
+				av = a[i*lda+p]
+			}
+			av *= alpha
+			if !transB {
+				brow := b[p*ldb : p*ldb+n]
+				for j, bv := range brow {
+					crow[j] += av * bv
+				}
+				continue
+			}
+			for j := range crow {
+				crow[j] += av * b[j*ldb+p]
+			}
+		}
+	}
 }
 
 // goSgemm is the pure-Go GEMM: C is first scaled by beta (set to zero when

@@ -108,6 +108,14 @@ func Threads() int {
 	return int(C.ob_get_threads())
 }
 
+// SetThreads sets OpenBLAS's thread count (process-wide); a no-op when not loaded.
+func SetThreads(n int) {
+	if loadErr != nil || info == "" || n <= 0 {
+		return
+	}
+	C.ob_set_threads(C.int(n))
+}
+
 // Config returns openblas_get_config() (build options and core), or "".
 func Config() string {
 	if loadErr != nil || info == "" {

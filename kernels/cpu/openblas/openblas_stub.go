@@ -13,6 +13,9 @@ func Load(threads int) (string, error) {
 // Threads returns 0: OpenBLAS is not available in this build.
 func Threads() int { return 0 }
 
+// SetThreads does nothing: OpenBLAS is not available in this build.
+func SetThreads(n int) {}
+
 // Config returns "": OpenBLAS is not available in this build.
 func Config() string { return "" }
 
