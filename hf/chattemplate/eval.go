@@ -46,17 +46,33 @@ var (
 	errContinue = errors.New("continue outside loop")
 )
 
+// scope is one level of variables. Scopes are small (a loop iteration holds
+// its target and `loop`), so a slice beats a map.
 type scope struct {
-	vars   map[string]any
+	names  []string
+	vals   []any
 	parent *scope
 }
 
-func newScope(parent *scope) *scope { return &scope{vars: map[string]any{}, parent: parent} }
+func newScope(parent *scope) *scope { return &scope{parent: parent} }
+
+func (s *scope) set(name string, v any) {
+	for i, n := range s.names {
+		if n == name {
+			s.vals[i] = v
+			return
+		}
+	}
+	s.names = append(s.names, name)
+	s.vals = append(s.vals, v)
+}
 
 func (s *scope) lookup(name string) (any, bool) {
 	for ; s != nil; s = s.parent {
-		if v, ok := s.vars[name]; ok {
-			return v, true
+		for i, n := range s.names {
+			if n == name {
+				return s.vals[i], true
+			}
 		}
 	}
 	return nil, false
@@ -67,14 +83,35 @@ type renderer struct {
 	out   *strings.Builder
 	now   func() time.Time
 	steps int
+	depth int // macro call depth
 }
 
-const maxSteps = 50_000_000
+// maxCallDepth bounds macro recursion (Python stops at about 1000 frames).
+const maxCallDepth = 500
+
+// Resource bounds: Python would run (or allocate) as long as a template asks;
+// these stop runaway templates with an error instead.
+const (
+	maxSteps     = 5_000_000 // statements, loop iterations and calls evaluated
+	maxOutputLen = 64 << 20   // bytes of output or of one captured block
+	maxSeqLen    = 10 << 20   // characters or items produced by one repetition or padding
+)
 
 func (r *renderer) tick() error {
 	r.steps++
 	if r.steps > maxSteps {
 		return errorf("template exceeded %d evaluation steps", maxSteps)
+	}
+	if r.out.Len() > maxOutputLen {
+		return errorf("rendered output exceeds %d bytes", maxOutputLen)
+	}
+	return nil
+}
+
+// checkLen rejects a string or sequence that would exceed maxSeqLen.
+func checkLen(n int) error {
+	if n > maxSeqLen || n < 0 {
+		return errorf("result too large (%d elements; the limit is %d)", n, maxSeqLen)
 	}
 	return nil
 }
@@ -117,7 +154,7 @@ func (r *renderer) exec(n node, sc *scope) error {
 	case *setNode:
 		return withLine(r.execSet(n, sc), n.line)
 	case *macroNode:
-		sc.vars[n.name] = &macro{name: n.name, node: n, closure: sc}
+		sc.set(n.name, &macro{name: n.name, node: n, closure: sc})
 	case *withNode:
 		inner := newScope(sc)
 		for i, t := range n.targets {
@@ -207,7 +244,7 @@ func (r *renderer) applyFilterChain(f *filterExpr, v any, sc *scope) (any, error
 func (r *renderer) assign(t target, v any, sc *scope) error {
 	switch t := t.(type) {
 	case *nameTarget:
-		sc.vars[t.name] = v
+		sc.set(t.name, v)
 	case *nsTarget:
 		obj, ok := sc.lookup(t.name)
 		ns, isNS := obj.(*namespace)
@@ -247,6 +284,9 @@ func (r *renderer) execFor(n *forNode, sc *scope) error {
 	if n.test != nil {
 		var kept []any
 		for _, item := range items {
+			if err := r.tick(); err != nil {
+				return err
+			}
 			tsc := newScope(sc)
 			if err := r.assign(n.target, item, tsc); err != nil {
 				return err
@@ -264,12 +304,15 @@ func (r *renderer) execFor(n *forNode, sc *scope) error {
 	// depth only grows in recursive loops, which chat templates do not use
 	loop := &loopContext{items: items, depth: 1}
 	for i, item := range items {
+		if err := r.tick(); err != nil {
+			return err
+		}
 		loop.index = i
 		isc := newScope(sc)
 		if err := r.assign(n.target, item, isc); err != nil {
 			return err
 		}
-		isc.vars["loop"] = loop
+		isc.set("loop", loop)
 		err := r.execBody(n.body, isc)
 		if err == errBreak {
 			break
@@ -864,6 +907,11 @@ type macro struct {
 }
 
 func (r *renderer) callMacro(m *macro, args []any, kw *kwargs) (any, error) {
+	r.depth++
+	defer func() { r.depth-- }()
+	if r.depth > maxCallDepth {
+		return nil, errorf("maximum recursion depth exceeded")
+	}
 	n := m.node
 	sc := newScope(m.closure)
 	nParams := len(n.params)
@@ -872,7 +920,7 @@ func (r *renderer) callMacro(m *macro, args []any, kw *kwargs) (any, error) {
 	}
 	provided := make([]bool, nParams)
 	for i := 0; i < nParams && i < len(args); i++ {
-		sc.vars[n.params[i]] = args[i]
+		sc.set(n.params[i], args[i])
 		provided[i] = true
 	}
 	extraKw := NewDict()
@@ -888,7 +936,7 @@ func (r *renderer) callMacro(m *macro, args []any, kw *kwargs) (any, error) {
 			case idx >= 0 && provided[idx]:
 				return nil, errorf("macro '%s' got multiple values for argument '%s'", m.name, name)
 			case idx >= 0:
-				sc.vars[name] = kw.vals[j]
+				sc.set(name, kw.vals[j])
 				provided[idx] = true
 			case n.kwargs:
 				extraKw.Set(name, kw.vals[j])
@@ -907,9 +955,9 @@ func (r *renderer) callMacro(m *macro, args []any, kw *kwargs) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			sc.vars[p] = v
+			sc.set(p, v)
 		} else {
-			sc.vars[p] = &undefined{name: p, hint: fmt.Sprintf("parameter '%s' was not provided", p)}
+			sc.set(p, &undefined{name: p, hint: fmt.Sprintf("parameter '%s' was not provided", p)})
 		}
 	}
 	if n.varargs {
@@ -917,10 +965,10 @@ func (r *renderer) callMacro(m *macro, args []any, kw *kwargs) (any, error) {
 		if len(args) > nParams {
 			extra = args[nParams:]
 		}
-		sc.vars["varargs"] = Tuple(extra)
+		sc.set("varargs", Tuple(extra))
 	}
 	if n.kwargs {
-		sc.vars["kwargs"] = extraKw
+		sc.set("kwargs", extraKw)
 	}
 	return r.capture(n.body, sc)
 }
@@ -1114,20 +1162,26 @@ func arith(op string, a, b any) (any, error) {
 		default:
 			return nil, errorf("can't multiply sequence by non-int of type '%s'", typeName(b))
 		}
-		n := int(max(count, 0))
+		n := int(max(min(count, maxSeqLen+1), 0))
 		switch x := seq.(type) {
 		case string:
-			if len(x)*n > 100_000_000 {
-				return nil, errorf("repeated string too long")
+			if err := checkLen(len(x) * n); err != nil {
+				return nil, err
 			}
 			return strings.Repeat(x, n), nil
 		case []any:
+			if err := checkLen(len(x) * n); err != nil {
+				return nil, err
+			}
 			out := make([]any, 0, len(x)*n)
 			for i := 0; i < n; i++ {
 				out = append(out, x...)
 			}
 			return out, nil
 		case Tuple:
+			if err := checkLen(len(x) * n); err != nil {
+				return nil, err
+			}
 			out := make(Tuple, 0, len(x)*n)
 			for i := 0; i < n; i++ {
 				out = append(out, x...)

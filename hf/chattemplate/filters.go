@@ -202,6 +202,9 @@ func filterCenter(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLen(w); err != nil {
+		return nil, err
+	}
 	return pad(pyStr(v), w, " ", 'c'), nil
 }
 
@@ -428,6 +431,9 @@ func filterIndent(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 	} else {
 		w, err := argInt("indent", a[0])
 		if err != nil {
+			return nil, err
+		}
+		if err := checkLen(w); err != nil {
 			return nil, err
 		}
 		indention = strings.Repeat(" ", max(w, 0))
@@ -826,6 +832,9 @@ func filterToJSON(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 	default:
 		n, err := argInt("tojson", ind)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkLen(n); err != nil {
 			return nil, err
 		}
 		opts.indent, opts.hasIndent = strings.Repeat(" ", max(n, 0)), true

@@ -329,6 +329,9 @@ func strMethod(s, name string) func(args []any, kw *kwargs) (any, error) {
 			if n >= w {
 				return s, nil
 			}
+			if err := checkLen(w); err != nil {
+				return nil, err
+			}
 			pad := strings.Repeat("0", w-n)
 			if s != "" && (s[0] == '+' || s[0] == '-') {
 				return s[:1] + pad + s[1:], nil
@@ -351,6 +354,9 @@ func strMethod(s, name string) func(args []any, kw *kwargs) (any, error) {
 			fill, err := argString(name, a[1])
 			if err != nil || utf8.RuneCountInString(fill) != 1 {
 				return nil, errorf("The fill character must be exactly one character long")
+			}
+			if err := checkLen(w); err != nil {
+				return nil, err
 			}
 			return pad(s, w, fill, map[string]byte{"center": 'c', "ljust": '<', "rjust": '>'}[name]), nil
 		}
@@ -570,6 +576,7 @@ func pyCapitalize(s string) string {
 // pad aligns s in width columns: '<' left, '>' right, '^' centre as format()
 // does (extra column right), 'c' centre as str.center does (extra column left
 // when both the padding and the width are odd).
+// Callers bound width with checkLen.
 func pad(s string, width int, fill string, align byte) string {
 	n := utf8.RuneCountInString(s)
 	if n >= width {
@@ -802,6 +809,9 @@ func percentFormat(format string, arg any) (any, error) {
 			return nil, errorf("unsupported format character '%c'", conv)
 		}
 		if w, _ := strconv.Atoi(width); w > 0 {
+			if err := checkLen(w); err != nil {
+				return nil, err
+			}
 			switch {
 			case strings.Contains(flags, "-"):
 				s = pad(s, w, " ", '<')
@@ -989,6 +999,9 @@ func formatSpec(val any, spec string) (string, error) {
 			prec = prec*10 + int(rs[i]-'0')
 			i++
 		}
+	}
+	if err := checkLen(w); err != nil {
+		return "", err
 	}
 	typ := byte(0)
 	if i < len(rs) {

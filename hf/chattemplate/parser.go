@@ -137,6 +137,17 @@ type parser struct {
 	loopDepth  int
 	tagStack   []string   // tags whose bodies are being parsed
 	endStack   [][]string // end tags each open body is looking for
+	depth      int        // expression nesting, bounded to keep the Go stack small
+}
+
+const maxNesting = 200
+
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > maxNesting {
+		return p.fail(p.cur().line, "expression nested too deeply")
+	}
+	return nil
 }
 
 func parse(src string) ([]node, error) {
@@ -332,6 +343,9 @@ func (p *parser) parseStatement() (node, error) {
 	t := p.cur()
 	if t.kind != tokName {
 		return nil, p.fail(t.line, "tag name expected")
+	}
+	if len(p.tagStack) >= maxNesting {
+		return nil, p.fail(t.line, "blocks nested too deeply")
 	}
 	p.tagStack = append(p.tagStack, t.val)
 	defer func() { p.tagStack = p.tagStack[:len(p.tagStack)-1] }()
@@ -681,6 +695,10 @@ func (p *parser) parseTuple(simplified, withCondexpr bool, extraEnd []string, ex
 }
 
 func (p *parser) parseExpression(withCondexpr bool) (expr, error) {
+	defer func() { p.depth-- }()
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
 	if withCondexpr {
 		return p.parseCondexpr()
 	}
@@ -745,6 +763,10 @@ func (p *parser) parseAnd() (expr, error) {
 }
 
 func (p *parser) parseNot() (expr, error) {
+	defer func() { p.depth-- }()
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
 	if p.skipName("not") {
 		x, err := p.parseNot()
 		if err != nil {
@@ -859,6 +881,10 @@ func (p *parser) parsePow() (expr, error) {
 }
 
 func (p *parser) parseUnary(withFilter bool) (expr, error) {
+	defer func() { p.depth-- }()
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
 	var e expr
 	var err error
 	switch {

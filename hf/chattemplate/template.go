@@ -80,7 +80,12 @@ func ParseNamed(templates map[string]string, specialTokens map[string]string) (*
 	return t, nil
 }
 
-func compile(source string) (*compiled, error) {
+func compile(source string) (c *compiled, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, &TemplateError{Message: fmt.Sprintf("internal error while parsing: %v", p)}
+		}
+	}()
 	body, err := parse(source)
 	if err != nil {
 		return nil, err
@@ -154,14 +159,19 @@ func (t *Template) Render(messages []map[string]any, opts RenderOptions) (string
 
 // RenderValues renders a conversation whose messages may be *Dict (ordered),
 // map[string]any or any JSON-marshalable value.
-func (t *Template) RenderValues(messages []any, opts RenderOptions) (string, error) {
+func (t *Template) RenderValues(messages []any, opts RenderOptions) (result string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			result, err = "", &TemplateError{Message: fmt.Sprintf("internal error while rendering: %v", p)}
+		}
+	}()
 	c, err := t.pick(opts)
 	if err != nil {
 		return "", err
 	}
 	root := newScope(globals())
 	for k, v := range t.context {
-		root.vars[k] = v
+		root.set(k, v)
 	}
 	for k, v := range opts.Extra {
 		switch k {
@@ -172,7 +182,7 @@ func (t *Template) RenderValues(messages []any, opts RenderOptions) (string, err
 		if err != nil {
 			return "", fmt.Errorf("chat template: variable %q: %w", k, err)
 		}
-		root.vars[k] = cv
+		root.set(k, cv)
 	}
 	msgs, err := fromGo(messages)
 	if err != nil {
@@ -181,19 +191,23 @@ func (t *Template) RenderValues(messages []any, opts RenderOptions) (string, err
 	if messages == nil {
 		msgs = []any{}
 	}
-	root.vars["messages"] = msgs
-	root.vars["add_generation_prompt"] = opts.AddGenerationPrompt
-	root.vars["tools"] = nil
+	root.set("messages", msgs)
+	root.set("add_generation_prompt", opts.AddGenerationPrompt)
+	root.set("tools", nil)
 	if opts.Tools != nil {
-		if root.vars["tools"], err = fromGo(opts.Tools); err != nil {
+		tools, err := fromGo(opts.Tools)
+		if err != nil {
 			return "", fmt.Errorf("chat template: tools: %w", err)
 		}
+		root.set("tools", tools)
 	}
-	root.vars["documents"] = nil
+	root.set("documents", nil)
 	if opts.Documents != nil {
-		if root.vars["documents"], err = fromGo(opts.Documents); err != nil {
+		docs, err := fromGo(opts.Documents)
+		if err != nil {
 			return "", fmt.Errorf("chat template: documents: %w", err)
 		}
+		root.set("documents", docs)
 	}
 	now := opts.Now
 	if now == nil {
@@ -387,7 +401,7 @@ const maxRange = 100000
 
 func globals() *scope {
 	g := newScope(nil)
-	g.vars["raise_exception"] = &builtin{name: "raise_exception", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
+	g.set("raise_exception", &builtin{name: "raise_exception", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
 		a, err := bind("raise_exception", []string{"message"}, args, kw, nil)
 		if err != nil {
 			return nil, err
@@ -396,8 +410,8 @@ func globals() *scope {
 			return nil, err
 		}
 		return nil, &TemplateError{Message: pyStr(a[0]), Raised: true}
-	}}
-	g.vars["strftime_now"] = &builtin{name: "strftime_now", fn: func(r *renderer, args []any, kw *kwargs) (any, error) {
+	}})
+	g.set("strftime_now", &builtin{name: "strftime_now", fn: func(r *renderer, args []any, kw *kwargs) (any, error) {
 		a, err := bind("strftime_now", []string{"format"}, args, kw, nil)
 		if err != nil {
 			return nil, err
@@ -410,8 +424,8 @@ func globals() *scope {
 			return nil, err
 		}
 		return strftime(r.now(), f), nil
-	}}
-	g.vars["range"] = &builtin{name: "range", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
+	}})
+	g.set("range", &builtin{name: "range", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
 		if kw.len() > 0 {
 			return nil, errorf("range() takes no keyword arguments")
 		}
@@ -448,17 +462,17 @@ func globals() *scope {
 			out = []any{}
 		}
 		return out, nil
-	}}
-	g.vars["namespace"] = &builtin{name: "namespace", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
+	}})
+	g.set("namespace", &builtin{name: "namespace", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
 		d, err := dictFromArgs(args, kw)
 		if err != nil {
 			return nil, err
 		}
 		return &namespace{attrs: d}, nil
-	}}
-	g.vars["dict"] = &builtin{name: "dict", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
+	}})
+	g.set("dict", &builtin{name: "dict", fn: func(_ *renderer, args []any, kw *kwargs) (any, error) {
 		return dictFromArgs(args, kw)
-	}}
+	}})
 	return g
 }
 

@@ -64,7 +64,11 @@ func (d *Dict) Keys() []string {
 
 // MarshalJSON encodes the dict as a JSON object in insertion order.
 func (d *Dict) MarshalJSON() ([]byte, error) {
-	s, err := jsonDumps(d, jsonOptions{itemSep: ",", keySep: ":"})
+	v, err := fromGo(d)
+	if err != nil {
+		return nil, err
+	}
+	s, err := jsonDumps(v, jsonOptions{itemSep: ",", keySep: ":"})
 	if err != nil {
 		return nil, err
 	}
