@@ -93,8 +93,8 @@ const maxCallDepth = 500
 // these stop runaway templates with an error instead.
 const (
 	maxSteps     = 5_000_000 // statements, loop iterations and calls evaluated
-	maxOutputLen = 64 << 20   // bytes of output or of one captured block
-	maxSeqLen    = 10 << 20   // characters or items produced by one repetition or padding
+	maxOutputLen = 64 << 20  // bytes of output or of one captured block
+	maxSeqLen    = 10 << 20  // characters or items produced by one repetition or padding
 )
 
 func (r *renderer) tick() error {
