@@ -15,6 +15,15 @@ type Batch struct {
 	Positions []int32 // [B·T] RoPE positions; ignored at padding
 	Segments  []int32 // [B·T] attention segment per token; -1 = padding
 	Labels    []int32 // [B·T] token predicted from this position; < 0 = no loss
+
+	// Parents, when non-nil, [B·T]: token i also attends to the earlier tokens of
+	// segment Parents[i] ≥ 0 of its row (a prompt shared by two completions, see
+	// BuildPairBatch); -1 = none. Not supported with sliding-window layers.
+	Parents []int32
+	// Targets, when non-nil, replace Labels as the loss positions (Labels are then not
+	// read): Forward fills Output.TargetLogProbs and SeqLogProbs, and the backward
+	// takes BackwardSeq or BackwardTargets. See BuildPairBatch.
+	Targets []Target
 }
 
 // Sequence is one (prompt, completion) pair of token-id lists.
@@ -106,6 +115,12 @@ func (b *Batch) validate(a *Arch) error {
 		return fmt.Errorf("model: %w: %d×%d batch needs %d entries, have ids %d positions %d segments %d labels %d",
 			ErrBadBatch, b.B, b.T, n, len(b.IDs), len(b.Positions), len(b.Segments), len(b.Labels))
 	}
+	if b.Parents != nil && len(b.Parents) != n {
+		return fmt.Errorf("model: %w: %d×%d batch needs %d parents, have %d", ErrBadBatch, b.B, b.T, n, len(b.Parents))
+	}
+	if b.Targets != nil {
+		return b.validateTargets(a)
+	}
 	total := 0
 	for r := 0; r < b.B; r++ {
 		tokens, labels := 0, 0
@@ -138,6 +153,44 @@ func (b *Batch) validate(a *Arch) error {
 	}
 	if total == 0 {
 		return fmt.Errorf("model: %w: every row is padding", ErrBadBatch)
+	}
+	return nil
+}
+
+// validateTargets checks a batch with explicit targets: every token's id and
+// position, and every target's position, label and sequence.
+func (b *Batch) validateTargets(a *Arch) error {
+	if len(b.Targets) == 0 {
+		return fmt.Errorf("model: %w: no targets", ErrBadBatch)
+	}
+	if len(a.Windows) > 0 && b.Parents != nil {
+		return fmt.Errorf("model: %w: shared prompts (Parents) are not supported with sliding-window attention", ErrBadBatch)
+	}
+	for i := 0; i < b.B*b.T; i++ {
+		r, t := i/b.T, i%b.T
+		if b.Segments[i] < 0 {
+			continue
+		}
+		if id := b.IDs[i]; id < 0 || int(id) >= a.Vocab {
+			return rowErr(r, "position %d: token id %d outside the vocabulary [0,%d)", t, id, a.Vocab)
+		}
+		if p := b.Positions[i]; p < 0 || int(p) >= a.MaxPos {
+			return rowErr(r, "position %d: RoPE position %d outside [0,%d) (sequence longer than max_position_embeddings %d)", t, p, a.MaxPos, a.MaxPos)
+		}
+	}
+	for k, tg := range b.Targets {
+		if tg.Pos < 0 || int(tg.Pos) >= b.B*b.T {
+			return fmt.Errorf("model: %w: target %d: position %d outside the %d×%d batch", ErrBadBatch, k, tg.Pos, b.B, b.T)
+		}
+		r, t := int(tg.Pos)/b.T, int(tg.Pos)%b.T
+		switch {
+		case b.Segments[tg.Pos] < 0:
+			return rowErr(r, "target %d: position %d is padding (segment -1)", k, t)
+		case tg.Label < 0 || int(tg.Label) >= a.Vocab:
+			return rowErr(r, "target %d: label %d outside the vocabulary [0,%d)", k, tg.Label, a.Vocab)
+		case tg.Seq < 0:
+			return rowErr(r, "target %d: negative sequence %d", k, tg.Seq)
+		}
 	}
 	return nil
 }

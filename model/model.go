@@ -23,6 +23,9 @@ type Options struct {
 	// layer's activations in Backward: one layer's activations in memory instead of all,
 	// for one extra forward per step (gradient checkpointing).
 	Checkpoint bool
+	// Frozen builds an inference-only model: no gradient buffers (half the memory of
+	// full fine-tuning's parameters), Backward refuses. For a reference model.
+	Frozen bool
 }
 
 // Model is a decoder with its parameters, gradients and planned activations.
@@ -46,8 +49,9 @@ type Model struct {
 
 	cos, sin []float32 // RoPE tables [MaxPos, HD/2]
 
-	acts    acts
-	planned int // tokens the activations are planned for
+	acts        acts
+	planned     int // tokens the activations are planned for
+	plannedRows int // loss rows (targets) the activations are planned for
 	last    lastForward
 	rng     uint64 // dropout stream
 }
@@ -55,7 +59,10 @@ type Model struct {
 // lastForward remembers what Backward needs from the latest Forward.
 type lastForward struct {
 	ok         bool
-	b, t, m    int  // rows, columns, completion tokens
+	b, t, m    int  // rows, columns, completion tokens (targets)
+	targets    bool // the batch had explicit Targets
+	nseq       int  // sequences (SeqLogProbs)
+	par        bool // the batch had Parents
 	noAdapters bool // adapters were disabled: no backward
 	dropout    bool // dropout masks were drawn
 	logitsKept bool // every completion logit row is still in acts.logits
@@ -65,7 +72,10 @@ type lastForward struct {
 // backward scratch buffers.
 type acts struct {
 	buf                       []float32
-	ids, pos, seg, lab, idx   []int32     // [N] inputs; idx/lab: compact completion rows
+	ids, pos, seg, lab, idx   []int32     // [N] inputs; idx/lab/tseq: compact completion rows [M]
+	par, tseq                 []int32     // [N] parent segments; [M] sequence of each completion row
+	seq64                     []float64   // [M] per-sequence sums
+	seqLogp                   []float32   // [M] per-sequence log-probs (Output.SeqLogProbs)
 	res                       [][]float32 // residual stream entering layer l, l = 0..L [N,C]
 	xc, hc, rstdc             []float32   // final norm on completion rows: [M,C], [M,C], [M]
 	logits                    []float32   // [R,V] LM head chunk (R rows)
@@ -90,9 +100,15 @@ type layerActs struct {
 // Output is what Forward returns; its slices are owned by the model and valid until
 // the next Forward.
 type Output struct {
-	LogProbs  []float32 // [B·T] log p(label | prefix), 0 where the label is ignored
-	Entropy   []float32 // [B·T] entropy of the next-token distribution at labelled positions (when asked)
-	MeanLogit []float32 // [B·T] mean logit over the vocabulary at labelled positions (when asked)
+	LogProbs  []float32 // [B·T] log p(label | prefix), 0 where the label is ignored; nil for a batch with Targets
+	Entropy   []float32 // [B·T] entropy of the next-token distribution at labelled positions (when asked); [len(Targets)] with Targets
+	MeanLogit []float32 // [B·T] mean logit over the vocabulary at labelled positions (when asked); [len(Targets)] with Targets
+
+	// TargetLogProbs [len(Targets)]: log p(target label | prefix), for a batch with Targets.
+	TargetLogProbs []float32
+	// SeqLogProbs [Batch.NumSeqs()]: the log-probs summed per sequence (Target.Seq, or
+	// per row for a batch with Labels), accumulated in float64.
+	SeqLogProbs []float32
 }
 
 // ForwardOptions select what Forward computes.
@@ -117,7 +133,7 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 	}
 	n, _ := m.layoutParams(nil, nil)
 	m.params = be.Alloc(n)
-	if opt.LoRA == nil {
+	if opt.LoRA == nil && !opt.Frozen {
 		m.grads = be.Alloc(n)
 	}
 	_, m.tensors = m.layoutParams(m.params, m.grads)
@@ -134,7 +150,7 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 	m.sin = be.Alloc(arch.MaxPos * len(inv))
 	kernels.RopeTables(m.cos, m.sin, inv, arch.MaxPos)
 	if opt.MaxTokens > 0 {
-		m.plan(opt.MaxTokens)
+		m.plan(opt.MaxTokens, opt.MaxTokens)
 	}
 	return m, nil
 }
@@ -172,8 +188,9 @@ func (m *Model) ZeroGrad() {
 	m.be.Zero(g)
 }
 
-// plan (re)allocates the activation buffer for n tokens.
-func (m *Model) plan(n int) {
+// plan (re)allocates the activation buffer for n tokens and nm loss rows (nm ≥ n).
+func (m *Model) plan(n, nm int) {
+	nm = max(n, nm)
 	a := &m.arch
 	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
 	rmax := 0
@@ -215,9 +232,10 @@ func (m *Model) plan(n int) {
 				}
 			}
 		}
-		A.xc, A.hc, A.rstdc = c.take(n*C), c.take(n*C), c.take(n)
+		A.xc, A.hc, A.rstdc = c.take(nm*C), c.take(nm*C), c.take(nm)
 		A.logits = c.take(rows * a.Vocab)
-		A.logp, A.lse, A.ent, A.mlogit = c.take(n), c.take(n), c.take(n), c.take(n)
+		A.logp, A.lse, A.ent, A.mlogit = c.take(nm), c.take(nm), c.take(nm), c.take(nm)
+		A.seqLogp = c.take(nm)
 		A.outLogp, A.outEnt, A.outMeanL = c.take(n), c.take(n), c.take(n)
 		A.dres, A.dh = c.take(n*C), c.take(n*C)
 		A.dq, A.dk, A.dv, A.datt = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD)
@@ -229,7 +247,7 @@ func (m *Model) plan(n int) {
 		if dropout {
 			A.dxd = c.take(n * maxIn)
 		}
-		A.dxc, A.dhc, A.dlogp = c.take(n*C), c.take(n*C), c.take(n)
+		A.dxc, A.dhc, A.dlogp = c.take(nm*C), c.take(nm*C), c.take(nm)
 		A.rows = rows
 	}
 	count := &carver{}
@@ -239,8 +257,10 @@ func (m *Model) plan(n int) {
 	carve(&carver{buf: m.acts.buf})
 	A := &m.acts
 	A.ids, A.pos, A.seg = m.be.AllocInt32(n), m.be.AllocInt32(n), m.be.AllocInt32(n)
-	A.lab, A.idx = m.be.AllocInt32(n), m.be.AllocInt32(n)
-	m.planned = n
+	A.lab, A.idx, A.tseq = m.be.AllocInt32(nm), m.be.AllocInt32(nm), m.be.AllocInt32(nm)
+	A.par = m.be.AllocInt32(n)
+	A.seq64 = make([]float64, nm)
+	m.planned, m.plannedRows = n, nm
 	m.last = lastForward{}
 }
 
@@ -255,8 +275,12 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 		return nil, err
 	}
 	n := b.B * b.T
-	if n > m.planned {
-		m.plan(n)
+	nm := n
+	if b.Targets != nil {
+		nm = max(n, len(b.Targets))
+	}
+	if n > m.planned || nm > m.plannedRows {
+		m.plan(max(n, m.planned), max(nm, m.plannedRows))
 	}
 	if opt.NoAdapters && m.lora == nil {
 		opt.NoAdapters = false
@@ -266,15 +290,35 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	C := a.Hidden
 	// inputs: padding gets id 0 / position 0 so every table lookup is in range
 	mc := 0
+	targets := b.Targets != nil
 	for i := 0; i < n; i++ {
 		if b.Segments[i] < 0 {
 			A.ids[i], A.pos[i], A.seg[i] = 0, 0, -1
 			continue
 		}
 		A.ids[i], A.pos[i], A.seg[i] = b.IDs[i], b.Positions[i], b.Segments[i]
-		if b.Labels[i] >= 0 {
-			A.idx[mc], A.lab[mc] = int32(i), b.Labels[i]
+		if !targets && b.Labels[i] >= 0 {
+			A.idx[mc], A.lab[mc], A.tseq[mc] = int32(i), b.Labels[i], int32(i/b.T)
 			mc++
+		}
+	}
+	nseq := b.B
+	if targets {
+		nseq = 0
+		for k, tg := range b.Targets {
+			A.idx[k], A.lab[k], A.tseq[k] = tg.Pos, tg.Label, tg.Seq
+			nseq = max(nseq, int(tg.Seq)+1)
+		}
+		mc = len(b.Targets)
+	}
+	var par []int32
+	if b.Parents != nil {
+		par = A.par[:n]
+		for i, p := range b.Parents {
+			if b.Segments[i] < 0 {
+				p = -1
+			}
+			par[i] = p
 		}
 	}
 	useLoRA := m.lora != nil && !opt.NoAdapters
@@ -284,7 +328,7 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	}
 
 	be.EmbeddingForward(A.res[0][:n*C], A.ids[:n], m.embed, n, C, a.Vocab)
-	st := stepShape{b: b.B, t: b.T, n: n, lora: useLoRA, dropout: dropout}
+	st := stepShape{b: b.B, t: b.T, n: n, lora: useLoRA, dropout: dropout, par: par}
 	for l := range m.layers {
 		m.layerForward(l, st)
 	}
@@ -315,15 +359,36 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	}
 	be.Sync()
 	out := &A.out
-	out.LogProbs = scatter(A.outLogp[:n], A.logp[:mc], A.idx[:mc])
-	out.Entropy, out.MeanLogit = nil, nil
-	if opt.Entropy {
-		out.Entropy = scatter(A.outEnt[:n], A.ent[:mc], A.idx[:mc])
+	out.Entropy, out.MeanLogit, out.TargetLogProbs = nil, nil, nil
+	if targets {
+		out.LogProbs = nil
+		out.TargetLogProbs = A.logp[:mc]
+		if opt.Entropy {
+			out.Entropy = A.ent[:mc]
+		}
+		if opt.MeanLogit {
+			out.MeanLogit = A.mlogit[:mc]
+		}
+	} else {
+		out.LogProbs = scatter(A.outLogp[:n], A.logp[:mc], A.idx[:mc])
+		if opt.Entropy {
+			out.Entropy = scatter(A.outEnt[:n], A.ent[:mc], A.idx[:mc])
+		}
+		if opt.MeanLogit {
+			out.MeanLogit = scatter(A.outMeanL[:n], A.mlogit[:mc], A.idx[:mc])
+		}
 	}
-	if opt.MeanLogit {
-		out.MeanLogit = scatter(A.outMeanL[:n], A.mlogit[:mc], A.idx[:mc])
+	s64 := A.seq64[:nseq]
+	clear(s64)
+	for k, sq := range A.tseq[:mc] {
+		s64[sq] += float64(A.logp[k])
 	}
-	m.last = lastForward{ok: true, b: b.B, t: b.T, m: mc, noAdapters: opt.NoAdapters, dropout: dropout, logitsKept: mc <= A.rows}
+	out.SeqLogProbs = A.seqLogp[:nseq]
+	for i, v := range s64 {
+		out.SeqLogProbs[i] = float32(v)
+	}
+	m.last = lastForward{ok: true, b: b.B, t: b.T, m: mc, targets: targets, nseq: nseq, par: par != nil,
+		noAdapters: opt.NoAdapters, dropout: dropout, logitsKept: mc <= A.rows}
 	return out, nil
 }
 
@@ -389,26 +454,83 @@ func (m *Model) dropoutMask(mask []float32, layer int, mod string) {
 // trainable parameters. Call ZeroGrad first unless accumulating.
 func (m *Model) Backward(dlogp []float32) error {
 	lf := m.last
-	if !lf.ok {
-		return errors.New("model: Backward without a Forward")
+	if err := m.canBackward(); err != nil {
+		return err
 	}
-	if lf.noAdapters {
-		return errors.New("model: Backward after a forward with adapters disabled (that forward is for reference log-probs only)")
+	if lf.targets {
+		return errors.New("model: Backward with per-token gradients after a batch with Targets (use BackwardTargets or BackwardSeq)")
 	}
 	n := lf.b * lf.t
 	if len(dlogp) != n {
 		return fmt.Errorf("model: Backward got %d gradients for a %d×%d batch", len(dlogp), lf.b, lf.t)
 	}
+	A := &m.acts
+	for i, j := range A.idx[:lf.m] {
+		A.dlogp[i] = dlogp[j]
+	}
+	m.backward()
+	return nil
+}
+
+// BackwardSeq is Backward given d(loss)/d(SeqLogProbs[s]) per sequence of the latest
+// Forward (every log-prob of sequence s gets gradient dseq[s]).
+func (m *Model) BackwardSeq(dseq []float32) error {
+	if err := m.canBackward(); err != nil {
+		return err
+	}
+	lf := m.last
+	if len(dseq) != lf.nseq {
+		return fmt.Errorf("model: BackwardSeq got %d gradients for %d sequences", len(dseq), lf.nseq)
+	}
+	A := &m.acts
+	for k, s := range A.tseq[:lf.m] {
+		A.dlogp[k] = dseq[s]
+	}
+	m.backward()
+	return nil
+}
+
+// BackwardTargets is Backward for a batch with Targets, given d(loss)/d(TargetLogProbs[k]).
+func (m *Model) BackwardTargets(dlogp []float32) error {
+	if err := m.canBackward(); err != nil {
+		return err
+	}
+	lf := m.last
+	if !lf.targets {
+		return errors.New("model: BackwardTargets after a batch without Targets (use Backward)")
+	}
+	if len(dlogp) != lf.m {
+		return fmt.Errorf("model: BackwardTargets got %d gradients for %d targets", len(dlogp), lf.m)
+	}
+	copy(m.acts.dlogp[:lf.m], dlogp)
+	m.backward()
+	return nil
+}
+
+func (m *Model) canBackward() error {
+	if !m.last.ok {
+		return errors.New("model: Backward without a Forward")
+	}
+	if m.last.noAdapters {
+		return errors.New("model: Backward after a forward with adapters disabled (that forward is for reference log-probs only)")
+	}
+	if m.lora == nil && m.grads == nil {
+		return errors.New("model: Backward on a frozen model (Options.Frozen)")
+	}
+	return nil
+}
+
+// backward runs the backward pass from A.dlogp [M] (d(loss)/d(log-prob) per loss row).
+func (m *Model) backward() {
+	lf := m.last
 	m.last.ok = false // activations are consumed in place
+	n := lf.b * lf.t
 	a := &m.arch
 	A := &m.acts
 	be := m.be
 	C, V := a.Hidden, a.Vocab
 	mc := lf.m
 	full := m.lora == nil
-	for i, j := range A.idx[:mc] {
-		A.dlogp[i] = dlogp[j]
-	}
 	// LM head, chunk by chunk: dlogits written in place over the logits
 	dhc := A.dhc[:mc*C]
 	be.Zero(dhc)
@@ -438,6 +560,9 @@ func (m *Model) Backward(dlogp []float32) error {
 	be.EmbeddingBackward(dres, A.idx[:mc], dxc, mc, C, n)
 
 	st := stepShape{b: lf.b, t: lf.t, n: n, lora: m.lora != nil, dropout: lf.dropout}
+	if lf.par {
+		st.par = A.par[:n]
+	}
 	for l := len(m.layers) - 1; l >= 0; l-- {
 		if m.opt.Checkpoint && l < len(m.layers)-1 {
 			m.layerForward(l, st) // recompute this layer's activations from res[l]
@@ -448,7 +573,6 @@ func (m *Model) Backward(dlogp []float32) error {
 		be.EmbeddingBackward(m.dembed, A.ids[:n], dres, n, C, V)
 	}
 	be.Sync()
-	return nil
 }
 
 // linearBackward: dx[N,in] += dy·W (+ the adapter path), and the trainable grads.
@@ -488,6 +612,7 @@ func (m *Model) linearBackward(li *linear, dx, dy, x []float32, n int, dropout b
 type stepShape struct {
 	b, t, n       int
 	lora, dropout bool
+	par           []int32 // parent segments [N] (shared prompts), nil when none
 }
 
 // layerForward: res[l+1][N,C] = layer_l(res[l][N,C]), saving what layerBackward needs.
@@ -514,8 +639,13 @@ func (m *Model) layerForward(l int, st stepShape) {
 	}
 	be.RoPEForward(s.q[:n*QD], A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
 	be.RoPEForward(s.k[:n*KD], A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
-	be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
-		st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	if st.par != nil {
+		be.AttentionForwardShared(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n], st.par,
+			st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	} else {
+		be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
+			st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	}
 	// xmid = x + o_proj(att)
 	be.Copy(s.xmid[:n*C], x)
 	m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l)
@@ -559,8 +689,13 @@ func (m *Model) layerBackward(l int, st stepShape) {
 	be.Zero(dq)
 	be.Zero(dk)
 	be.Zero(dv)
-	be.AttentionBackward(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
-		A.seg[:n], st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	if st.par != nil {
+		be.AttentionBackwardShared(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
+			A.seg[:n], st.par, st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	} else {
+		be.AttentionBackward(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
+			A.seg[:n], st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
+	}
 	be.RoPEBackward(dq, A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
 	be.RoPEBackward(dk, A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
 	if a.QKNorm {

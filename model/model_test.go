@@ -285,7 +285,7 @@ func TestLoRADropoutGradient(t *testing.T) {
 	m := loadLoRA(t, dir, Options{})
 	m.lora.Dropout = 0.3
 	m.lora.Seed = 7
-	m.plan(m.planned + 1) // re-plan with mask buffers
+	m.plan(m.planned+1, m.planned+1) // re-plan with mask buffers
 	b, d := g.batch(), flat(g.LoRA.Dlogps)
 	loss := func() float64 {
 		m.rng = 41 // Forward increments it: same masks every call
