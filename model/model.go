@@ -52,8 +52,8 @@ type Model struct {
 	acts        acts
 	planned     int // tokens the activations are planned for
 	plannedRows int // loss rows (targets) the activations are planned for
-	last    lastForward
-	rng     uint64 // dropout stream
+	last        lastForward
+	rng         uint64 // dropout stream
 }
 
 // lastForward remembers what Backward needs from the latest Forward.
