@@ -182,7 +182,7 @@ func Default() Config {
 var llamaFactoryDefaults = map[string]any{
 	"finetuning_type": "lora", "lora_rank": 8, "lora_dropout": 0.0, "lora_target": []string{"all"},
 	"max_length": 2048, "learning_rate": 5e-5, "logging_steps": 500.0, "gradient_checkpointing": true,
-	"truncation_mode": "keep_end",
+	"truncation_mode": "keep_start",
 }
 
 // Error is a configuration problem: the key (canonical name) and, for file values, the line.
@@ -460,6 +460,11 @@ func (l *Loaded) applyStageDefaults() {
 	}
 	if l.Set["lora_alpha"] == "" {
 		c.LoRAAlpha = float64(2 * c.LoRARank)
+	}
+	if l.Set["max_prompt_length"] == "" {
+		// LLaMA-Factory's infer_seqlen gives the prompt at most about half of cutoff_len
+		// when both sides are long; the prompt keeps its end here, as TRL keeps it.
+		c.MaxPromptLength = c.MaxLength / 2
 	}
 	if l.Set["loss_type"] == "" {
 		switch c.Stage {
