@@ -70,13 +70,13 @@ func BenchmarkEncodeEnglishCold(b *testing.B) {
 	for _, name := range []string{"gpt2", "llama3", "llama2"} {
 		b.Run(name, func(b *testing.B) {
 			tok := loadTestTokenizer(b, name)
-			defer func() { tok.cache = newWordCache() }()
+			defer func() { tok.cache, tok.short = newWordCache(), newShortCache() }()
 			b.SetBytes(int64(total))
 			b.ResetTimer()
 			var cpu time.Duration
 			for range b.N {
 				b.StopTimer()
-				tok.cache = newWordCache()
+				tok.cache, tok.short = newWordCache(), newShortCache()
 				b.StartTimer()
 				cpu0 := cpuTime()
 				for _, s := range texts {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"strings"
 	"sync"
@@ -424,6 +425,7 @@ const maxCachedWord = 256
 // wordCache maps a pre-token to its ids. It is sharded so parallel encoders rarely
 // contend; a full shard stops admitting words (like HF's cache).
 type wordCache struct {
+	seed   maphash.Seed
 	shards [64]cacheShard
 }
 
@@ -435,21 +437,15 @@ type cacheShard struct {
 const cacheShardCap = 4096
 
 func newWordCache() *wordCache {
-	c := &wordCache{}
+	c := &wordCache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string][]int32)
 	}
 	return c
 }
 
-// shard picks a shard from the key's length and end bytes: cheap, and spread
-// enough for 64 shards (the map inside hashes the key properly).
 func (c *wordCache) shard(k string) *cacheShard {
-	h := uint(len(k))
-	if len(k) > 0 {
-		h = h*31 + uint(k[0])*7 + uint(k[len(k)-1])
-	}
-	return &c.shards[h&63]
+	return &c.shards[maphash.String(c.seed, k)&63]
 }
 
 func (c *wordCache) get(k string) ([]int32, bool) {

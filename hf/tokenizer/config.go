@@ -99,7 +99,7 @@ func parseNormalizer(raw json.RawMessage, field string) (normalizer, error) {
 			}
 			seq = append(seq, n)
 		}
-		return seq, nil
+		return seq.fuse(), nil
 	case "NFC":
 		return unicodeNormalizer{norm.NFC}, nil
 	case "NFD":

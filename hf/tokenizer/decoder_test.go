@@ -63,3 +63,22 @@ func TestDecoders(t *testing.T) {
 		}
 	}
 }
+
+// TestPrependReplaceFused: the one-pass Llama normalizer equals its two steps.
+func TestPrependReplaceFused(t *testing.T) {
+	seq := sequenceNormalizer{prependNormalizer{"▁"}, replaceNormalizer{literalMatcher{" "}, "▁"}}
+	fused, ok := seq.fuse().(prependReplaceNormalizer)
+	if !ok {
+		t.Fatal("Llama's normalizer was not fused")
+	}
+	for _, s := range []string{"", " ", "Hello world", "  two  spaces ", "▁already", "a\tb\nc"} {
+		want := seq[1].normalize(seq[0].normalize(s))
+		if got := fused.normalize(s); got != want {
+			t.Errorf("%q: fused %q, steps %q", s, got, want)
+		}
+	}
+	unsafe := sequenceNormalizer{prependNormalizer{" "}, replaceNormalizer{literalMatcher{" "}, "▁"}}
+	if _, fusedAnyway := unsafe.fuse().(prependReplaceNormalizer); fusedAnyway {
+		t.Error("fused a prefix that the replacement rewrites")
+	}
+}

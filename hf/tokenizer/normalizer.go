@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -97,4 +98,49 @@ func (r replaceNormalizer) normalize(s string) string {
 	}
 	b.WriteString(s[prev:])
 	return b.String()
+}
+
+// prependReplaceNormalizer is Sequence[Prepend(prefix), Replace(old -> new)] (the
+// Llama-2/Mistral normalizer) done in one pass and one allocation. It is only
+// built when it equals the two steps: old is one character that the prefix does
+// not contain, so no match can involve the prefix.
+type prependReplaceNormalizer struct {
+	prefix, old, new string
+}
+
+func (n prependReplaceNormalizer) normalize(s string) string {
+	if s == "" {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(n.prefix) + len(s) + strings.Count(s, n.old)*(len(n.new)-len(n.old)))
+	b.WriteString(n.prefix)
+	for {
+		i := strings.Index(s, n.old)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteString(n.new)
+		s = s[i+len(n.old):]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// fuse returns the one-pass form of a Prepend+Replace sequence when it is exact.
+func (q sequenceNormalizer) fuse() normalizer {
+	if len(q) != 2 {
+		return q
+	}
+	p, ok1 := q[0].(prependNormalizer)
+	r, ok2 := q[1].(replaceNormalizer)
+	if !ok1 || !ok2 {
+		return q
+	}
+	lit, ok := r.m.(literalMatcher)
+	if !ok || utf8.RuneCountInString(lit.lit) != 1 || strings.Contains(p.prefix, lit.lit) {
+		return q
+	}
+	return prependReplaceNormalizer{p.prefix, lit.lit, r.content}
 }

@@ -188,3 +188,28 @@ func TestRegexFallback(t *testing.T) {
 		t.Error("invalid regex accepted")
 	}
 }
+
+// TestPackShortInjective: distinct words never share a short-cache key.
+func TestPackShortInjective(t *testing.T) {
+	words := []string{"a", "a\x00", "\x00", "▁", "▁a", "a▁", "▁\x00", "\xe2\x96", "abcdefg", "▁abcdefg", " the", "the ",
+		"abcdefgh", "abcdefgh\x00", "abcdefghijklmno", "▁abcdefghijklmno", "abcdefgha", "aabcdefgh"}
+	seen := map[shortKey]string{}
+	for _, w := range words {
+		k, ok := packShort(w)
+		if !ok {
+			t.Fatalf("packShort(%q) refused", w)
+		}
+		if k.hi == 0 {
+			t.Errorf("packShort(%q) has hi 0 (the empty-slot marker)", w)
+		}
+		if prev, dup := seen[k]; dup && prev != w {
+			t.Errorf("packShort(%q) == packShort(%q)", w, prev)
+		}
+		seen[k] = w
+	}
+	for _, w := range []string{"", "abcdefghijklmnop", "▁abcdefghijklmnop"} {
+		if _, ok := packShort(w); ok {
+			t.Errorf("packShort(%q) accepted", w)
+		}
+	}
+}

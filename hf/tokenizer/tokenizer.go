@@ -33,8 +33,9 @@ type Tokenizer struct {
 
 	bos, eos, pad int // -1: unknown
 
-	cache *wordCache
-	pool  sync.Pool // *encodeState
+	short *shortCache // pre-tokens of up to 7 bytes giving 1-2 ids
+	cache *wordCache  // the other pre-tokens up to maxCachedWord bytes
+	pool  sync.Pool   // *encodeState
 }
 
 // encodeState is scratch memory for one Encode call.
@@ -118,7 +119,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if model == nil {
 		return nil, fmt.Errorf("model: missing")
 	}
-	t := &Tokenizer{model: model, bos: -1, eos: -1, pad: -1, cache: newWordCache()}
+	t := &Tokenizer{model: model, bos: -1, eos: -1, pad: -1, cache: newWordCache(), short: newShortCache()}
 	t.pool.New = func() any { return new(encodeState) }
 	if !isNull(f.Normalizer) {
 		if t.normalizer, err = parseNormalizer(f.Normalizer, "normalizer"); err != nil {
@@ -433,6 +434,12 @@ func (t *Tokenizer) encodeSegment(out []int, w string, st *encodeState) []int {
 	if w == "" {
 		return out
 	}
+	shortKey, short := packShort(w)
+	if short {
+		if v, ok := t.short.get(shortKey); ok {
+			return appendPackedIDs(out, v)
+		}
+	}
 	cacheable := len(w) < maxCachedWord
 	if cacheable {
 		if ids, ok := t.cache.get(w); ok {
@@ -449,7 +456,9 @@ func (t *Tokenizer) encodeSegment(out []int, w string, st *encodeState) []int {
 		ids = t.model.tokenizeWord(ids, w, &st.bpe)
 	}
 	st.ids = ids
-	if cacheable {
+	if v, ok := packIDs(ids); ok && short {
+		t.short.put(shortKey, v)
+	} else if cacheable {
 		t.cache.put(w, slices.Clone(ids))
 	}
 	for _, id := range ids {
