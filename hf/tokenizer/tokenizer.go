@@ -33,7 +33,7 @@ type Tokenizer struct {
 
 	bos, eos, pad int // -1: unknown
 
-	short *shortCache // pre-tokens of up to 7 bytes giving 1-2 ids
+	short *shortCache // pre-tokens of up to 15 bytes (+ "▁") giving 1-2 ids
 	cache *wordCache  // the other pre-tokens up to maxCachedWord bytes
 	pool  sync.Pool   // *encodeState
 }
