@@ -28,6 +28,9 @@ type Options struct {
 	// CacheDir holds precomputed reference log-probs; "" means $PREFTUNE_CACHE or the
 	// user cache dir (…/preftune/ref_logps).
 	CacheDir string
+	// AfterStep, when set, is called after every optimizer step (and its logging,
+	// evaluation and checkpoint) with the number of steps done.
+	AfterStep func(step int)
 }
 
 // Summary is what a finished run reports (also written to train_results.json).
@@ -328,6 +331,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			if err := t.saveCheckpoint(); err != nil {
 				return nil, err
 			}
+		}
+		if t.opt.AfterStep != nil {
+			t.opt.AfterStep(t.step)
 		}
 	}
 	prog.Finish()

@@ -226,7 +226,7 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 	s.rowSums(b, out.LogProbs, out.MeanLogit, s.sums, s.tails, lsums, s.counts)
 	for r, v := range s.sums {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return microResult{}, fmt.Errorf("policy log-prob of %s is %v", its[r%len(its)].where, v)
+			return microResult{}, fmt.Errorf("policy log-prob of %s is %v: %w", its[r%len(its)].where, v, ErrNonFinite)
 		}
 	}
 	res, err := s.loss(its)
