@@ -256,6 +256,32 @@ func TestErrors(t *testing.T) {
 			`x.json:1:conversations[0].from: dropped (as LLaMA-Factory drops it): invalid role tag "gpt" at turn 1: odd positions must be "human" or "observation"`, ErrDropped, Dropped, 0},
 		{"sharegpt chosen not an object", "x.json", `[{"conversations": [{"from": "human", "value": "hi"}], "chosen": "a", "rejected": {"from": "gpt", "value": "b"}}]`, Options{},
 			`x.json:1:chosen: dropped (as LLaMA-Factory drops it): chosen is string "a", expected a message object`, ErrDropped, Dropped, 0},
+		{"missing column in the first row", "x.jsonl", `{"prompt": "p", "chosen": "a"}`, Options{},
+			"x.jsonl:1:rejected: missing field (row has: chosen, prompt)", ErrMissingField, Invalid, 0},
+		{"unpaired row without label", "x.jsonl", `{"prompt": "p", "completion": "c"}`, Options{},
+			"x.jsonl:1:label: missing field (row has: completion, prompt)", ErrMissingField, Invalid, 0},
+		// Invalid UTF-8 (columns counted by hand): `{"prompt": "p", "chosen": "caf` is 30
+		// bytes, so 0xff is at column 31.
+		{"invalid UTF-8", "x.jsonl", okRow + "\n" + "{\"prompt\": \"p\", \"chosen\": \"caf\xff\", \"rejected\": \"b\"}", Options{},
+			"x.jsonl:2:chosen: invalid UTF-8: byte 0xff at column 31 (the file must be UTF-8 encoded)", ErrInvalidUTF8, Invalid, 1},
+		// `{"prompt": ` 11 + `[{"role": "user", "content": "q"}` 33 + `, ` 2 +
+		// `{"role": "assistant", "content": "` 34 = 80 bytes before 0xc3.
+		{"invalid UTF-8 in a nested message", "x.jsonl", "{\"prompt\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\", \"content\": \"\xc3(\"}], \"chosen\": \"a\", \"rejected\": \"b\"}", Options{},
+			"x.jsonl:1:prompt[1].content: invalid UTF-8: byte 0xc3 at column 81 (the file must be UTF-8 encoded)", ErrInvalidUTF8, Invalid, 0},
+		{"invalid UTF-8 in a key", "x.jsonl", "{\"pr\xffompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}", Options{},
+			"x.jsonl:1:pr\ufffdompt: invalid UTF-8: byte 0xff at column 5 (the file must be UTF-8 encoded)", ErrInvalidUTF8, Invalid, 0},
+		// The element's `{"prompt": "p", ` 16 + `"chosen": "a", ` 15 + `"rejected": "` 13 = 44.
+		{"invalid UTF-8 in a JSON array", "x.json", "[" + okRow + ",\n{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"\xfe\"}]", Options{},
+			"x.json:2:rejected: invalid UTF-8: byte 0xfe at byte 45 of the row (the file must be UTF-8 encoded)", ErrInvalidUTF8, Invalid, 1},
+		// A 64-byte limit: the row is `{"prompt": "p", "chosen": "` 27 + 50 + `", "rejected": "b"}`
+		// 19 = 96 bytes (the newline not counted); byte 64 falls inside chosen.
+		{"row over the size limit", "x.jsonl", `{"prompt": "p", "chosen": "` + strings.Repeat("a", 50) + `", "rejected": "b"}` + "\n" + okRow, Options{MaxRowBytes: 64},
+			"x.jsonl:1:chosen: row too large: 96 bytes, over the 64 bytes limit (--max-row-bytes)", ErrTooLarge, Invalid, 1},
+		// 44 + 50 + `"}` 2 = 96 bytes; byte 64 falls inside rejected.
+		{"JSON array element over the size limit", "x.json", `[{"prompt": "p", "chosen": "a", "rejected": "` + strings.Repeat("b", 50) + `"}, ` + okRow + `]`, Options{MaxRowBytes: 64},
+			"x.json:1:rejected: row too large: 96 bytes, over the 64 bytes limit (--max-row-bytes)", ErrTooLarge, Invalid, 1},
+		{"JSON array: reading goes on after a malformed element", "x.json", "[\n" + okRow + ",\n{\"prompt\": \"p\", \"chosen\": x},\n" + okRow + "\n]", Options{},
+			"x.json:2: invalid JSON: invalid character 'x' looking for beginning of value (the row starts on line 3)", ErrInvalidJSON, Invalid, 2},
 		{"alpaca history malformed", "x.json", `[{"instruction": "i", "chosen": "a", "rejected": "b", "history": [["only one"]]}]`, Options{},
 			`x.json:1:history[0]: expected a [prompt, response] pair, got array of 1`, ErrWrongType, Invalid, 0},
 	}

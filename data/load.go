@@ -37,6 +37,9 @@ type Options struct {
 	// DropIdentical skips pairs whose chosen and rejected are identical (they are
 	// kept, with a warning, by default, as TRL keeps them).
 	DropIdentical bool
+	// MaxRowBytes limits the size of one row (see [DefaultMaxRowBytes]); 0 means the
+	// default, a negative value no limit.
+	MaxRowBytes int
 }
 
 // Dataset is what [Load] returns: the usable examples and a report on everything read.
@@ -240,7 +243,7 @@ func (l *loader) loadFile(path string, lf *LFAttr) error {
 	if lf != nil {
 		conv = lfConverter(lf)
 	}
-	err := ReadRecords(path, func(rec *Record) error {
+	err := ReadRecordsWith(path, ReadOptions{MaxRowBytes: l.opts.MaxRowBytes}, func(rec *Record) error {
 		rep.Rows++
 		src.Rows++
 		if rec.Err != nil {
@@ -405,8 +408,20 @@ func detect(fields map[string]any, forced Format) (converter, error) {
 			f = FormatTRLUnpaired
 		case has("responses") && (has("scores") || has("ranking")):
 			f = FormatListwise
+		// A row with part of a layout's keys: read it as that layout, so that the
+		// missing key is reported as a missing field.
+		case has("chosen") || has("rejected"):
+			f = FormatTRL
+		case has("completion") || (has("prompt") && has("label")):
+			f = FormatTRLUnpaired
+		case has("responses"):
+			f = FormatListwise
 		default:
-			return nil, fmt.Errorf("unknown format: row has keys {%s}; expected one of: %s", strings.Join(sortedKeys(fields), ", "), formatHelp)
+			hint := ""
+			if has("completions") || (has("response") && has("helpfulness")) {
+				hint = "; rated responses (UltraFeedback, HelpSteer) become pairs with `preftune data from-ratings`"
+			}
+			return nil, fmt.Errorf("unknown format: row has keys {%s}; expected one of: %s%s", strings.Join(sortedKeys(fields), ", "), formatHelp, hint)
 		}
 	}
 	switch f {

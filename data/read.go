@@ -62,6 +62,14 @@ const supportedExts = ".json, .jsonl, .ndjson, .parquet (optionally .gz)"
 // Record.Err set; an error that makes the rest of the file unreadable is returned.
 // An error returned by fn stops the reading and is returned as is.
 func ReadRecords(path string, fn func(*Record) error) error {
+	return ReadRecordsWith(path, ReadOptions{}, fn)
+}
+
+// ReadRecordsWith is [ReadRecords] with options. Besides unparsable rows, a row over
+// the size limit and a row whose text is not valid UTF-8 are passed with Record.Err
+// set (ErrTooLarge, ErrInvalidUTF8), naming the field concerned.
+func ReadRecordsWith(path string, o ReadOptions, fn func(*Record) error) error {
+	limit := o.limit()
 	kind, gz := fileKindOf(path)
 	if kind == kindUnknown {
 		return fmt.Errorf("dataset %s: unsupported file type (supported: %s)", path, supportedExts)
@@ -82,29 +90,39 @@ func ReadRecords(path string, fn func(*Record) error) error {
 	}
 	switch kind {
 	case kindJSONL:
-		return readJSONL(path, r, 0, fn)
+		return readJSONL(path, r, 0, limit, fn)
 	case kindJSON:
-		return readJSON(path, r, fn)
+		return readJSON(path, r, limit, fn)
 	default:
-		return readParquet(path, f, r, gz, fn)
+		return readParquet(path, f, r, gz, limit, fn)
 	}
 }
 
 // readJSONL reads one JSON object per line; blank lines are skipped. firstLine is the
 // number of lines already consumed by the caller.
-func readJSONL(path string, r io.Reader, firstLine int, fn func(*Record) error) error {
+func readJSONL(path string, r io.Reader, firstLine, limit int, fn func(*Record) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	line := firstLine
+	var buf []byte
 	for {
-		b, err := br.ReadBytes('\n')
-		if len(b) > 0 {
+		b, n, err := readLine(br, buf, limit)
+		buf = b[:0]
+		if n > 0 {
 			line++
 			if line == 1 {
 				b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 			}
 			if len(bytes.TrimSpace(b)) > 0 {
 				rec := &Record{Source: path, Row: line}
-				rec.Fields, rec.Err = decodeObject(b)
+				size := n
+				if err == nil {
+					size-- // the newline
+				}
+				if size > limit {
+					rec.Err = tooLarge(b, size, limit, true)
+				} else {
+					rec.Fields, rec.Err = decodeObject(b, true)
+				}
 				if rec.Err != nil {
 					rec.Err.Source, rec.Err.Row = path, line
 					rec.Fields = nil
@@ -123,13 +141,14 @@ func readJSONL(path string, r io.Reader, firstLine int, fn func(*Record) error) 
 	}
 }
 
-// decodeObject parses one JSON value that must be an object.
-func decodeObject(b []byte) (map[string]any, *RowError) {
+// decodeObject parses one JSON value that must be an object. Syntax errors give the
+// column when b is a whole line (inLine).
+func decodeObject(b []byte, inLine bool) (map[string]any, *RowError) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, jsonError(err, b)
+		return nil, jsonError(err, inLine)
 	}
 	if dec.More() {
 		off := dec.InputOffset()
@@ -139,14 +158,21 @@ func decodeObject(b []byte) (map[string]any, *RowError) {
 	if !ok {
 		return nil, &RowError{Err: ErrWrongType, Msg: fmt.Sprintf("row is a JSON %s, expected an object", jsonTypeName(v))}
 	}
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD: refuse it instead.
+	if e := checkUTF8(b, inLine); e != nil {
+		return nil, e
+	}
 	return m, nil
 }
 
 // jsonError turns a decoding error into a row error with a column number.
-func jsonError(err error, b []byte) *RowError {
+func jsonError(err error, inLine bool) *RowError {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && inLine {
 		return &RowError{Err: ErrInvalidJSON, Msg: fmt.Sprintf("invalid JSON at column %d: %v", se.Offset, se.Error())}
+	}
+	if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && !inLine {
+		return &RowError{Err: ErrInvalidJSON, Msg: "invalid JSON: the row ends too early"}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &RowError{Err: ErrInvalidJSON, Msg: "invalid JSON: unexpected end of line (is the object split over several lines? JSON Lines needs one row per line)"}
@@ -157,7 +183,7 @@ func jsonError(err error, b []byte) *RowError {
 // readJSON reads a .json file: a top-level array of row objects is streamed element
 // by element; a file starting with '{' is read as JSON Lines, as Hugging Face datasets
 // does.
-func readJSON(path string, r io.Reader, fn func(*Record) error) error {
+func readJSON(path string, r io.Reader, limit int, fn func(*Record) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	// Peek at the first non-space byte, counting the lines it skips.
 	lines := 0
@@ -186,88 +212,62 @@ func readJSON(path string, r io.Reader, fn func(*Record) error) error {
 		}
 		switch c {
 		case '[':
-			return readJSONArray(path, br, fn)
+			return readJSONArray(path, br, lines+1, limit, fn)
 		case '{':
-			return readJSONL(path, br, lines, fn)
+			return readJSONL(path, br, lines, limit, fn)
 		default:
 			return &RowError{Source: path, Err: ErrInvalidJSON, Msg: fmt.Sprintf("invalid JSON: file starts with %q; expected an array of rows ('[') or JSON Lines ('{')", c)}
 		}
 	}
 }
 
-// readJSONArray streams the elements of a top-level JSON array.
-func readJSONArray(path string, r io.Reader, fn func(*Record) error) error {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '['
+// readJSONArray streams the elements of a top-level JSON array; line is the line of
+// the opening bracket. An element that is not valid JSON is reported and the next one
+// read: elements are delimited by bracket depth, so an error inside one does not lose
+// the others. Only a broken array structure (no comma between elements, no closing
+// bracket) stops reading.
+func readJSONArray(path string, br *bufio.Reader, line, limit int, fn func(*Record) error) error {
+	if _, err := br.ReadByte(); err != nil { // '['
 		return &RowError{Source: path, Err: ErrInvalidJSON, Msg: "invalid JSON: " + err.Error()}
 	}
-	row := 0
-	for dec.More() {
-		row++
-		start := dec.InputOffset()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			// A syntax error inside an array leaves no way to find the next row.
-			re := &RowError{Source: path, Row: row, Err: ErrInvalidJSON, Msg: "invalid JSON: " + err.Error()}
-			if line := lineAt(path, start); line > 0 {
-				re.Msg += fmt.Sprintf(" (the row starts on line %d)", line)
-			}
-			return re
+	s := &arrayScanner{br: br, line: line, limit: limit}
+	for row := 1; ; row++ {
+		el, err := s.next(row == 1)
+		if err == errArrayEnd {
+			return nil
+		}
+		if err != nil {
+			return &RowError{Source: path, Row: row, Err: ErrInvalidJSON, Msg: err.Error()}
 		}
 		rec := &Record{Source: path, Row: row}
-		if m, ok := v.(map[string]any); ok {
-			rec.Fields = m
-		} else {
-			rec.Err = &RowError{Source: path, Row: row, Err: ErrWrongType, Msg: fmt.Sprintf("row is a JSON %s, expected an object", jsonTypeName(v))}
+		switch {
+		case el.size > limit:
+			rec.Err = tooLarge(el.text, el.size, limit, el.complete)
+		case !el.complete:
+			return &RowError{Source: path, Row: row, Err: ErrInvalidJSON,
+				Msg: fmt.Sprintf("invalid JSON: the file ends inside this row (the row starts on line %d)", el.line)}
+		default:
+			rec.Fields, rec.Err = decodeObject(el.text, false)
+			if rec.Err != nil && rec.Err.Err == ErrInvalidJSON {
+				rec.Err.Msg += fmt.Sprintf(" (the row starts on line %d)", el.line)
+			}
+		}
+		if rec.Err != nil {
+			rec.Err.Source, rec.Err.Row = path, row
+			rec.Fields = nil
 		}
 		if err := fn(rec); err != nil {
 			return err
 		}
-	}
-	if _, err := dec.Token(); err != nil { // ']'
-		re := &RowError{Source: path, Row: row + 1, Err: ErrInvalidJSON, Msg: "invalid JSON after the last row: " + err.Error()}
-		return re
-	}
-	return nil
-}
-
-// lineAt returns the 1-based line of the first non-space byte at or after byte offset
-// off of the (decompressed) file, or 0 when it cannot tell. Only the error path uses it.
-func lineAt(path string, off int64) int {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if _, gz := fileKindOf(path); gz {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return 0
-		}
-		defer zr.Close()
-		r = zr
-	}
-	br := bufio.NewReader(r)
-	line := 1
-	for pos := int64(0); ; pos++ {
-		c, err := br.ReadByte()
-		if err != nil {
-			return line
-		}
-		if pos >= off && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != ',' {
-			return line
-		}
-		if c == '\n' {
-			line++
+		if !el.complete { // an over-long element the file ended in
+			return nil
 		}
 	}
 }
 
 // readParquet reads a Parquet file row by row into generic maps (nested lists and
 // structs become []any and map[string]any).
-func readParquet(path string, f *os.File, r io.Reader, gz bool, fn func(*Record) error) (err error) {
+func readParquet(path string, f *os.File, r io.Reader, gz bool, limit int, fn func(*Record) error) (err error) {
 	var ra io.ReaderAt = f
 	var size int64
 	if gz {
@@ -306,7 +306,13 @@ func readParquet(path string, f *os.File, r io.Reader, gz bool, fn func(*Record)
 			}
 			return &RowError{Source: path, Row: row, Err: ErrInvalidValue, Msg: "reading Parquet row: " + err.Error()}
 		}
-		if ferr := fn(&Record{Source: path, Row: row, Fields: m}); ferr != nil {
+		rec := &Record{Source: path, Row: row, Fields: m}
+		// Parquet strings are bytes: check them as the JSON readers check their text.
+		if e := checkStrings(m, "", limit); e != nil {
+			e.Source, e.Row = path, row
+			rec.Fields, rec.Err = nil, e
+		}
+		if ferr := fn(rec); ferr != nil {
 			return ferr
 		}
 	}
