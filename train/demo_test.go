@@ -10,7 +10,7 @@ import (
 
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/report"
-	"github.com/preftune/preftune/train/internal/tiny"
+	tiny "github.com/preftune/preftune/train/tinymodel"
 )
 
 const (

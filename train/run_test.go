@@ -19,7 +19,7 @@ import (
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
 	"github.com/preftune/preftune/train/config"
-	"github.com/preftune/preftune/train/internal/tiny"
+	tiny "github.com/preftune/preftune/train/tinymodel"
 )
 
 // fixture writes a tiny model (vocab 64) and n random pre-tokenized pairs.

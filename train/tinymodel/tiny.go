@@ -1,8 +1,8 @@
-// Package tiny writes small random Hugging Face model dirs for tests of the trainer and
+// Package tinymodel writes small random Hugging Face model dirs for tests of the trainer and
 // the CLI: a Qwen2 decoder (tied embeddings, q/k/v biases) initialised as transformers
 // does (normal(0, 0.02) weights, unit norm weights, zero biases), deterministic in the
 // seed.
-package tiny
+package tinymodel
 
 import (
 	"encoding/json"
