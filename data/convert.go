@@ -28,6 +28,13 @@ func OutFormats() []string {
 // file in the same directory, renamed over path once complete). tok is needed for
 // jsonl-tokenized only.
 func ConvertFile(path string, exs []Example, to string, tok *Tokenizer) (err error) {
+	return WriteFileAtomic(path, func(w io.Writer) error { return Convert(w, exs, to, tok) })
+}
+
+// WriteFileAtomic writes path through fn atomically: into a temporary file in the same
+// directory, synced and renamed over path once fn succeeded. When fn (or any step)
+// fails, the temporary file is removed and path is left as it was.
+func WriteFileAtomic(path string, fn func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -40,10 +47,13 @@ func ConvertFile(path string, exs []Example, to string, tok *Tokenizer) (err err
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err := Convert(w, exs, to, tok); err != nil {
+	if err := fn(w); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes it 0600
 		return err
 	}
 	if err := f.Sync(); err != nil {
