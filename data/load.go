@@ -1,7 +1,6 @@
 package data
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -336,16 +335,7 @@ func (l *loader) keep(src *SourceReport, ex *Example, is issues) error {
 
 // seenBefore reports whether an equal example was loaded before (by content hash).
 func (l *loader) seenBefore(ex *Example) bool {
-	h := sha256.New()
-	put := func(s string) { fmt.Fprintf(h, "%d:%s", len(s), s) }
-	put(ex.Kind.String())
-	for _, s := range append([]Segment{ex.Prompt, ex.Chosen, ex.Rejected, ex.Completion}, ex.Responses...) {
-		put(s.key())
-		h.Write([]byte{0xff})
-	}
-	fmt.Fprint(h, ex.Label, ex.Scores, ex.PromptIDs, ex.ChosenIDs, ex.RejectedIDs)
-	var k [16]byte
-	copy(k[:], h.Sum(nil))
+	k := exampleHash(ex)
 	if l.seen[k] {
 		return true
 	}
