@@ -7,6 +7,8 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -38,7 +40,7 @@ func Plot(dir string, history []Entry) ([]string, error) {
 			return written, fmt.Errorf("plotting %s: %w", key, err)
 		}
 		path := filepath.Join(dir, name)
-		if err := WriteFileAtomic(path, png); err != nil {
+		if err := atomicfile.WriteFile(path, png, 0o644); err != nil {
 			return written, err
 		}
 		written = append(written, path)

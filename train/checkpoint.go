@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
@@ -135,7 +137,7 @@ func (t *trainer) saveCheckpoint() error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := report.WriteFileAtomic(filepath.Join(tmp, "trainer_state.json"), raw); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, "trainer_state.json"), raw, 0o644); err != nil {
 		return fail(err)
 	}
 	if err := os.RemoveAll(final); err != nil {
@@ -144,7 +146,7 @@ func (t *trainer) saveCheckpoint() error {
 	if err := os.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
-	syncDir(c.OutputDir)
+	atomicfile.SyncDir(c.OutputDir)
 	if c.SaveTotalLimit > 0 {
 		steps, err := listCheckpoints(c.OutputDir)
 		if err != nil {
@@ -158,13 +160,6 @@ func (t *trainer) saveCheckpoint() error {
 		}
 	}
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // f32Tensors views model tensors as float32 safetensors (the dtype of checkpoints,

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
@@ -43,7 +45,7 @@ func (t *trainer) writeOutputs(sum *Summary) error {
 	if err != nil {
 		return err
 	}
-	if err := report.WriteFileAtomic(filepath.Join(out, "train_results.json"), append(raw, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, "train_results.json"), append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
 	state, err := json.MarshalIndent(map[string]any{"global_step": t.step, "max_steps": t.totalSteps,
@@ -51,7 +53,7 @@ func (t *trainer) writeOutputs(sum *Summary) error {
 	if err != nil {
 		return err
 	}
-	if err := report.WriteFileAtomic(filepath.Join(out, "trainer_state.json"), append(state, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, "trainer_state.json"), append(state, '\n'), 0o644); err != nil {
 		return err
 	}
 	if c.PlotLoss {
@@ -106,7 +108,7 @@ func copyFiles(src, dst string, names []string) error {
 		if err != nil {
 			return err
 		}
-		if err := report.WriteFileAtomic(filepath.Join(dst, n), raw); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dst, n), raw, 0o644); err != nil {
 			return err
 		}
 	}

@@ -15,8 +15,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"github.com/preftune/preftune/model"
-	"github.com/preftune/preftune/report"
 )
 
 // setupReference picks the reference strategy, loads what it needs and, with
@@ -171,7 +172,7 @@ func (t *trainer) precompute(mode string, identity []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("reference cache: %w", err)
 	}
-	if err := report.WriteFileAtomic(path, raw); err != nil {
+	if err := atomicfile.WriteFile(path, raw, 0o644); err != nil {
 		return fmt.Errorf("reference cache: %w", err)
 	}
 	t.refDesc = "precomputed log-probs of " + t.refDesc + " (cached in " + path + ")"

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
+
+	"github.com/preftune/preftune/atomicfile"
 
 	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/model"
@@ -121,7 +121,7 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	if err := writeFileAtomic(*outPath, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(*outPath, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d rows to %s\n", len(results), *outPath)
@@ -245,42 +245,4 @@ func computeLogps(m *model.Model, pairs []tokenPair, batchSize int, path string)
 		}
 	}
 	return out, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames it over
-// path, so path is either untouched or complete.
-func writeFileAtomic(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+strings.TrimPrefix(base, ".")+".tmp*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return err
-	}
-	return nil
 }

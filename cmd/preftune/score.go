@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/kernels/cpu"
@@ -138,7 +140,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		_, err := stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := writeFileAtomic(*outPath, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(*outPath, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "scored %d examples into %s\n", len(tks), *outPath)

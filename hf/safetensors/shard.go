@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/preftune/preftune/atomicfile"
 )
 
 // ShardName is Hugging Face's name for shard i (1-based) of n: model-00001-of-00003.safetensors.
@@ -107,7 +109,7 @@ func WriteModel(dir string, tensors []Tensor, metadata map[string]string, maxSha
 		keep[filepath.Base(s.path)] = true
 	}
 	removeStale(dir, keep)
-	syncDir(dir)
+	atomicfile.SyncDir(dir)
 	return written, nil
 }
 

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/preftune/preftune/atomicfile"
 )
 
 // Tensor is a tensor to write: float32 values in memory, stored on disk as DType
@@ -42,7 +42,7 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) error 
 	if err != nil {
 		return err
 	}
-	return commit(tmp, path)
+	return atomicfile.Commit(tmp, path)
 }
 
 // validateTensors checks everything before a byte is written.
@@ -208,50 +208,11 @@ func encodeValues(d DType, vals []float32, b []byte) {
 	}
 }
 
-// stageFile writes a temporary file next to path with write, fsyncs and closes it, and
-// returns its name. On any error the temporary file is removed.
-func stageFile(path string, write func(io.Writer) error) (_ string, err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+// stageFile stages path's new content (see atomicfile.Stage), naming the format in errors.
+func stageFile(path string, write func(io.Writer) error) (string, error) {
+	tmp, err := atomicfile.Stage(path, 0o644, write)
 	if err != nil {
-		return "", fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
-		return "", fmt.Errorf("safetensors %s: writing: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return "", fmt.Errorf("safetensors %s: fsync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return "", fmt.Errorf("safetensors %s: close: %w", path, err)
+		return "", fmt.Errorf("safetensors: %w", err)
 	}
 	return tmp, nil
-}
-
-// commit renames a staged file into place and fsyncs the directory so the rename is durable.
-func commit(tmp, path string) error {
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	syncDir(filepath.Dir(path))
-	return nil
-}
-
-// syncDir fsyncs a directory; best effort (not every filesystem supports it).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
