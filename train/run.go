@@ -31,6 +31,8 @@ type Options struct {
 	// AfterStep, when set, is called after every optimizer step (and its logging,
 	// evaluation and checkpoint) with the number of steps done.
 	AfterStep func(step int)
+	// Reducer averages gradients across data-parallel workers; nil means one process.
+	Reducer GradReducer
 }
 
 // Summary is what a finished run reports (also written to train_results.json).
@@ -57,6 +59,8 @@ type trainer struct {
 	st    stepper
 	optim *optimizer
 	sched schedule
+	// reducer averages the accumulated gradients over data-parallel workers.
+	reducer GradReducer
 
 	train, eval   []item
 	order         []int
@@ -215,6 +219,10 @@ func (t *trainer) setup() error {
 	if t.optim, err = newOptimizer(policy, c.Optim, c.AdamBeta1, c.AdamBeta2, c.AdamEpsilon, c.WeightDecay, c.Momentum); err != nil {
 		return err
 	}
+	t.reducer = t.opt.Reducer
+	if t.reducer == nil {
+		t.reducer = singleProcess{}
+	}
 	bs, ga := c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps
 	t.microPerEpoch = (len(t.train) + bs - 1) / bs
 	t.stepsPerEpoch = max(1, (t.microPerEpoch+ga-1)/ga)
@@ -297,6 +305,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			}
 			stepLoss += w * res.loss
 			t.acc.addMetrics(res.metrics, w)
+		}
+		if err := t.reducer.AllReduceMean(t.optim.grads); err != nil {
+			return nil, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
 		}
 		gnorm, err := t.optim.gradNorm()
 		if err != nil {
