@@ -41,8 +41,18 @@ func TestFieldAt(t *testing.T) {
 		}
 	}
 	// A truncated row: the field being read where it breaks off.
-	if got := fieldAt([]byte(row[:62]), 62); got != "chosen[0].content" {
-		t.Errorf("truncated: %q, want chosen[0].content", got)
+	for _, tc := range []struct {
+		end  int
+		want string
+	}{
+		{62, "chosen[0].content"}, // inside the value "abc"
+		{52, "chosen[0]"},         // inside the key "content": not a field yet
+		{20, ""},                  // inside the key "chosen"
+		{26, "chosen"},            // after `"chosen": `
+	} {
+		if got := fieldAt([]byte(row[:tc.end]), tc.end); got != tc.want {
+			t.Errorf("truncated at %d: %q, want %q", tc.end, got, tc.want)
+		}
 	}
 }
 

@@ -548,6 +548,9 @@ func (r *RatingsReport) Reasons() map[string]int {
 		if i := strings.Index(msg, ` "`); i >= 0 && strings.HasPrefix(msg, "dropped: template-like") {
 			msg = msg[:i]
 		}
+		if is.Field != "" {
+			msg = stripIndexes(is.Field) + ": " + msg
+		}
 		out[is.Severity.String()+": "+msg]++
 	}
 	return out

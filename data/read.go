@@ -148,7 +148,16 @@ func decodeObject(b []byte, inLine bool) (map[string]any, *RowError) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, jsonError(err, inLine)
+		e := jsonError(err, inLine)
+		// Name the field the error is in: where the syntax breaks, or the one being
+		// read when the text ends.
+		off := len(b)
+		var se *json.SyntaxError
+		if errors.As(err, &se) && se.Offset > 0 {
+			off = int(se.Offset) - 1
+		}
+		e.Field = fieldAt(b, off)
+		return nil, e
 	}
 	if dec.More() {
 		off := dec.InputOffset()

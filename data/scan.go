@@ -206,6 +206,9 @@ func fieldAt(b []byte, off int) string {
 			}
 		}
 		if n := len(stack); c == '"' && n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			if j > len(b) { // the text ends inside the key: the object is the innermost field
+				return path()
+			}
 			key := string(b[i+1 : min(j-1, len(b))])
 			if strings.IndexByte(key, '\\') >= 0 {
 				var k string
@@ -220,7 +223,9 @@ func fieldAt(b []byte, off int) string {
 			i = j
 			continue
 		}
-		if j > off || j > len(b) {
+		// A value ending right before off owns off too: a syntax error just after a
+		// value (a bad delimiter) is reported in that value's field.
+		if j >= off || j > len(b) {
 			return path()
 		}
 		done()

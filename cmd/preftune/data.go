@@ -20,36 +20,49 @@ func init() {
 
 const dataUsage = `usage:
   preftune data check FILE|DIR|NAME[,...] [--dataset-dir DIR] [--format F] [--columns prompt=COL,...] [--tokenizer DIR]
-  preftune data convert IN OUT --to trl|trl-conversational|alpaca|sharegpt|jsonl-tokenized [--tokenizer DIR]`
+  preftune data convert IN OUT --to trl|trl-conversational|alpaca|sharegpt|jsonl-tokenized [--tokenizer DIR]
+  preftune data from-ratings IN OUT [--weights correctness=0.4,...] [--margin M] [--all-pairs] [--min-chars N]
+  preftune data sample IN OUT --total N --ratio en=0.7,zh=0.3 [--seed S] [--allow-short] [--to FORMAT]
+
+Invalid rows are listed (file:row:field) and make the command exit with 2 without
+writing OUT, unless --drop-invalid. Pairs with chosen == rejected are skipped with a
+warning (--keep-identical keeps them). A row over --max-row-bytes (default 16 MiB) is
+invalid.`
 
 func runData(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, dataUsage)
-		return badInputf("data: missing verb (check or convert)")
+		return badInputf("data: missing verb (check, convert, from-ratings or sample)")
 	}
 	switch args[0] {
 	case "check":
 		return runDataCheck(args[1:], stdout, stderr)
 	case "convert":
 		return runDataConvert(args[1:], stdout, stderr)
+	case "from-ratings":
+		return runDataFromRatings(args[1:], stdout, stderr)
+	case "sample":
+		return runDataSample(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, dataUsage)
 		return nil
 	}
 	fmt.Fprintln(stderr, dataUsage)
-	return badInputf("data: unknown verb %q (check or convert)", args[0])
+	return badInputf("data: unknown verb %q (check, convert, from-ratings or sample)", args[0])
 }
 
 // dataFlags are the loading flags shared by check and convert.
 type dataFlags struct {
 	datasetDir, format, columns, tokenizer string
-	strict, dropInvalid                    bool
+	strict, dropInvalid, keepIdentical     bool
 	maxLength, maxPromptLength, maxCompl   int
+	maxRowBytes                            int
 	truncation                             string
 }
 
 func (f *dataFlags) options() (data.Options, error) {
-	opts := data.Options{DatasetDir: f.datasetDir, Format: data.Format(f.format), Policy: data.PolicyDrop}
+	opts := data.Options{DatasetDir: f.datasetDir, Format: data.Format(f.format), Policy: data.PolicyDrop,
+		DropIdentical: !f.keepIdentical, MaxRowBytes: f.maxRowBytes}
 	if f.columns != "" {
 		opts.Columns = map[string]string{}
 		for _, kv := range strings.Split(f.columns, ",") {
@@ -86,7 +99,8 @@ func splitArgs(args []string, valued map[string]bool) (pos, flags []string) {
 }
 
 var dataValuedFlags = map[string]bool{"dataset-dir": true, "format": true, "columns": true, "tokenizer": true, "to": true,
-	"max-length": true, "max-prompt-length": true, "max-completion-length": true, "cutoff-len": true, "truncation-mode": true}
+	"max-length": true, "max-prompt-length": true, "max-completion-length": true, "cutoff-len": true, "truncation-mode": true,
+	"max-row-bytes": true, "weights": true, "margin": true, "min-chars": true, "total": true, "ratio": true, "seed": true, "show": true}
 
 func (f *dataFlags) register(fs interface {
 	StringVar(*string, string, string, string)
@@ -99,6 +113,8 @@ func (f *dataFlags) register(fs interface {
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "model directory with tokenizer.json (adds token statistics)")
 	fs.BoolVar(&f.strict, "strict", false, "treat rows LLaMA-Factory would silently drop as errors (exit 2)")
 	fs.BoolVar(&f.dropInvalid, "drop-invalid", false, "skip invalid rows (listed) instead of failing with exit 2")
+	fs.BoolVar(&f.keepIdentical, "keep-identical", false, "keep pairs whose chosen and rejected are identical (skipped, with a warning, by default)")
+	fs.IntVar(&f.maxRowBytes, "max-row-bytes", data.DefaultMaxRowBytes, "largest row accepted, in bytes (a larger one is invalid); -1: no limit")
 	fs.IntVar(&f.maxLength, "max-length", 0, "max prompt+completion tokens (0: no limit)")
 	fs.IntVar(&f.maxLength, "cutoff-len", 0, "alias of --max-length (LLaMA-Factory's name)")
 	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
@@ -127,7 +143,7 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 		return badInput(err)
 	}
 	rep := &ds.Report
-	printReport(stdout, rep, *maxShow)
+	printReport(stdout, rep, *maxShow, !f.keepIdentical)
 	if f.tokenizer != "" {
 		if err := printTokenStats(stdout, ds, &f); err != nil {
 			return err
@@ -151,7 +167,7 @@ func firstIssue(rep *data.Report, sev data.Severity) error {
 	return errors.New("none")
 }
 
-func printReport(w io.Writer, rep *data.Report, maxShow int) {
+func printReport(w io.Writer, rep *data.Report, maxShow int, skipIdentical bool) {
 	for _, s := range rep.Sources {
 		name := ""
 		if s.Dataset != "" {
@@ -175,6 +191,9 @@ func printReport(w io.Writer, rep *data.Report, maxShow int) {
 	fmt.Fprintf(w, "total: %d rows, %d loaded (%s)\n", rep.Rows, rep.Loaded, strings.Join(kinds, ", "))
 	fmt.Fprintf(w, "invalid: %d  dropped: %d  chosen==rejected: %d  empty fields: %d  duplicates: %d\n",
 		rep.Invalid, rep.Dropped, rep.Identical, rep.EmptyField, rep.Duplicates)
+	if skipIdentical && rep.Identical > 0 {
+		fmt.Fprintf(w, "skipped %d pair(s) with chosen == rejected (--keep-identical keeps them)\n", rep.Identical)
+	}
 	reasons := rep.Reasons()
 	if len(reasons) > 0 {
 		fmt.Fprintln(w, "skipped rows by reason:")
@@ -299,7 +318,7 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 		return badInput(err)
 	}
 	if ds.Report.Invalid > 0 && !f.dropInvalid {
-		printReport(stderr, &ds.Report, 20)
+		printReport(stderr, &ds.Report, 20, !f.keepIdentical)
 		return badInputf("%d invalid row(s); first: %v", ds.Report.Invalid, firstIssue(&ds.Report, data.Invalid))
 	}
 	var tok *data.Tokenizer
@@ -313,4 +332,178 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %d rows written as %s (%d skipped by loading)\n", pos[1], len(ds.Examples), *to, ds.Report.Invalid+ds.Report.Dropped)
 	return nil
+}
+
+func runDataFromRatings(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("data from-ratings", stderr)
+	weights := fs.String("weights", data.WeightsString(data.DefaultAspectWeights()), "aspect weights ASPECT=W,... (aspects: "+strings.Join(data.Aspects, ", ")+"); unnamed aspects weigh 0")
+	margin := fs.Float64("margin", 0, "keep a pair only when the chosen score exceeds the rejected one by more than this (scores are in [0,1])")
+	allPairs := fs.Bool("all-pairs", false, "every pair of a prompt's responses above the margin, instead of best vs worst")
+	minChars := fs.Int("min-chars", 10, "drop responses shorter than this many characters (after trimming spaces)")
+	dropInvalid := fs.Bool("drop-invalid", false, "skip invalid rows (listed) instead of failing with exit 2")
+	maxRow := fs.Int("max-row-bytes", data.DefaultMaxRowBytes, "largest row accepted, in bytes; -1: no limit")
+	maxShow := fs.Int("show", 20, "how many problems to list")
+	pos, flags := splitArgs(args, dataValuedFlags)
+	if helped, err := parseFlags(fs, flags); helped || err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return badInputf("data from-ratings: want IN and OUT, got %d arguments", len(pos))
+	}
+	w, err := data.ParseWeights(*weights)
+	if err != nil {
+		return badInput(fmt.Errorf("--weights: %w", err))
+	}
+	if *margin < 0 {
+		return badInputf("--margin %v: must be ≥ 0", *margin)
+	}
+	pairs, rep, err := data.PairsFromRatings(pos[0], data.RatingsOptions{
+		Weights: w, Margin: *margin, AllPairs: *allPairs, MinChars: *minChars, Policy: data.PolicyDrop, MaxRowBytes: *maxRow,
+	})
+	if err != nil {
+		return badInput(err)
+	}
+	out := stdout
+	if rep.Invalid > 0 && !*dropInvalid {
+		out = stderr
+	}
+	fmt.Fprintf(out, "%s: %d rows, %d prompts, %d rated responses (weights %s)\n", pos[0], rep.Rows, rep.Prompts, rep.Responses, data.WeightsString(w))
+	fmt.Fprintf(out, "responses dropped: %d empty, %d shorter than %d characters, %d template-like, %d without a usable rating\n",
+		rep.Empty, rep.Short, *minChars, rep.Template, rep.Unrated)
+	fmt.Fprintf(out, "pairs not made: %d ties, %d within the margin, %d with identical texts; %d prompts gave no pair\n",
+		rep.Ties, rep.BelowMargin, rep.Identical, rep.NoPair)
+	printIssues(out, rep.Issues, rep.Reasons(), *maxShow)
+	if rep.Invalid > 0 && !*dropInvalid {
+		return badInputf("%d invalid row(s); first: %v", rep.Invalid, firstOf(rep.Issues, data.Invalid))
+	}
+	if len(pairs) == 0 {
+		return badInputf("no pair made from %s (see the counts above)", pos[0])
+	}
+	if err := data.WriteFileAtomic(pos[1], func(w io.Writer) error { return data.WriteRatedPairs(w, pairs) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d pairs written (TRL standard JSON Lines, with score_chosen/score_rejected)\n", pos[1], len(pairs))
+	return nil
+}
+
+// printIssues prints grouped reasons and the first maxShow issues.
+func printIssues(w io.Writer, issues []data.Issue, reasons map[string]int, maxShow int) {
+	if len(reasons) > 0 {
+		fmt.Fprintln(w, "by reason:")
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %5d  %s\n", reasons[k], k)
+		}
+	}
+	if len(issues) > 0 {
+		fmt.Fprintln(w, "problems:")
+		for i, is := range issues {
+			if i == maxShow {
+				fmt.Fprintf(w, "  … %d more\n", len(issues)-maxShow)
+				break
+			}
+			fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
+		}
+	}
+}
+
+func firstOf(issues []data.Issue, sev data.Severity) error {
+	for _, is := range issues {
+		if is.Severity == sev {
+			return is.RowError
+		}
+	}
+	return errors.New("none")
+}
+
+func runDataSample(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("data sample", stderr)
+	var f dataFlags
+	f.register(fs)
+	total := fs.Int("total", 0, "rows to sample (required)")
+	ratio := fs.String("ratio", "", "language shares LANG=R,... summing to 1 (languages: en (Latin script), zh, ja, ko, ru, ar, other, und)")
+	seed := fs.Uint64("seed", 0, "random seed: the same input and seed give the same sample")
+	allowShort := fs.Bool("allow-short", false, "take every row of a language short of its share instead of failing")
+	to := fs.String("to", "", "output format (default: trl, or trl-conversational when rows are conversations): "+strings.Join(data.OutFormats(), ", "))
+	pos, flags := splitArgs(args, dataValuedFlags)
+	if helped, err := parseFlags(fs, flags); helped || err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return badInputf("data sample: want IN and OUT, got %d arguments", len(pos))
+	}
+	if *total <= 0 {
+		return badInputf("data sample: --total N is required (N ≥ 1)")
+	}
+	if *ratio == "" {
+		return badInputf("data sample: --ratio is required (e.g. en=0.7,zh=0.3)")
+	}
+	ratios, err := data.ParseRatios(*ratio)
+	if err != nil {
+		return badInput(fmt.Errorf("--ratio: %w", err))
+	}
+	opts, err := f.options()
+	if err != nil {
+		return badInput(err)
+	}
+	ds, err := data.Load(pos[0], opts)
+	if err != nil {
+		return badInput(err)
+	}
+	if ds.Report.Invalid > 0 && !f.dropInvalid {
+		printReport(stderr, &ds.Report, 20, !f.keepIdentical)
+		return badInputf("%d invalid row(s); first: %v", ds.Report.Invalid, firstIssue(&ds.Report, data.Invalid))
+	}
+	out, rep, err := data.Sample(ds.Examples, data.SampleOptions{Total: *total, Ratios: ratios, Seed: *seed, AllowShort: *allowShort})
+	printSampleReport(stdout, rep, ratios)
+	if err != nil {
+		return badInput(err)
+	}
+	format := *to
+	if format == "" {
+		format = data.OutTRL
+		for i := range out {
+			if out[i].Conversational {
+				format = data.OutTRLConversational
+				break
+			}
+		}
+	}
+	var tok *data.Tokenizer
+	if f.tokenizer != "" {
+		if tok, err = f.tokenizerFor(); err != nil {
+			return badInput(err)
+		}
+	}
+	if err := data.ConvertFile(pos[1], out, format, tok); err != nil {
+		return badInput(err)
+	}
+	fmt.Fprintf(stdout, "%s: %d rows written as %s\n", pos[1], len(out), format)
+	return nil
+}
+
+func printSampleReport(w io.Writer, rep *data.SampleReport, ratios []data.LangRatio) {
+	if rep == nil {
+		return
+	}
+	langs := make([]string, 0, len(rep.Available))
+	for l := range rep.Available {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	var avail []string
+	for _, l := range langs {
+		avail = append(avail, fmt.Sprintf("%s %d", l, rep.Available[l]))
+	}
+	fmt.Fprintf(w, "%d rows, %d exact duplicates removed; distinct rows by language: %s\n", rep.Input, rep.Duplicates, strings.Join(avail, ", "))
+	for _, r := range ratios {
+		fmt.Fprintf(w, "  %-6s ratio %.3g: %d wanted, %d available, %d taken\n", r.Lang, r.Ratio, rep.Target[r.Lang], rep.Available[r.Lang], rep.Taken[r.Lang])
+	}
+	if rep.Excluded > 0 {
+		fmt.Fprintf(w, "  %d rows in other languages left out\n", rep.Excluded)
+	}
 }
