@@ -66,6 +66,9 @@ type benchResult struct {
 	StepGFLOP   float64 `json:"step_gflop"`
 	LastLoss    float64 `json:"last_loss"`
 	ActivationM float64 `json:"activation_mb"`
+	// CPUPerStep is the process's user+system CPU time per timed step (getrusage):
+	// on a shared machine, the work done regardless of the time spent waiting for a core.
+	CPUPerStep float64 `json:"cpu_s_per_step"`
 }
 
 func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -90,6 +93,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	rowTokens := fs.Int("row-tokens", 0, "with --pack: tokens per packed row (0 = one row per step)")
 	group := fs.Bool("group-by-length", false, "order pairs by length in mega-batches (changes which pairs share a step)")
 	checkpoint := fs.Bool("checkpoint", false, "gradient checkpointing")
+	logitsMB := fs.Int("logits-mb", 512, "memory for LM-head logits in MiB: when a step's loss rows fit, the backward reuses the forward's logits instead of recomputing them chunk by chunk")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
@@ -164,7 +168,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 		maxTok, maxRows = max(maxTok, b.B*b.T), max(maxRows, len(b.Targets))
 	}
-	opt := model.Options{MaxTokens: maxTok, Checkpoint: *checkpoint}
+	opt := model.Options{MaxTokens: maxTok, Checkpoint: *checkpoint, LogitsBudget: max(1, *logitsMB) << 20 / 4}
 	if *loraR > 0 {
 		opt.LoRA = &model.LoRAConfig{R: *loraR, Alpha: *loraAlpha, Targets: []string{"all-linear"}}
 	}
@@ -226,7 +230,11 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var timedTokens int
 	var timedFLOPs float64
 	debug.FreeOSMemory()
+	var cpu0 float64
 	for i, b := range batches {
+		if i == 1 {
+			cpu0 = cpuSeconds()
+		}
 		if i == 1 && *cpuProfile != "" {
 			f, err := os.Create(*cpuProfile)
 			if err != nil {
@@ -262,6 +270,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			timedFLOPs += stepFLOPs[i]
 		}
 	}
+	cpuPerStep := (cpuSeconds() - cpu0) / float64(len(times))
 	total := 0.0
 	for _, t := range times {
 		total += t
@@ -277,6 +286,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		GFLOPs: round(timedFLOPs/total/1e9, 1), PeakGFLOPs: round(peak/1e9, 1),
 		StepGFLOP: round(timedFLOPs/float64(len(times))/1e9, 2), LastLoss: round(lastLoss, 6),
 		ActivationM: round(float64(policy.ActivationBytes())/(1<<20), 1),
+		CPUPerStep:  round(cpuPerStep, 4),
 	}
 	if peak > 0 {
 		res.MFU = round(timedFLOPs/total/peak, 3)
@@ -357,6 +367,15 @@ func peakRSSMB() float64 {
 		return 0
 	}
 	return float64(ru.Maxrss) / 1024
+}
+
+// cpuSeconds is the process's user+system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func round(x float64, digits int) float64 {

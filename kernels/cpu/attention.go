@@ -3,6 +3,8 @@ package cpu
 import (
 	"fmt"
 	"math"
+
+	"github.com/preftune/preftune/kernels/cpu/vec"
 )
 
 // attnQB is the number of query rows processed per block. Attention keeps no
@@ -221,7 +223,11 @@ func (a *attnFwd) chunk(w, lo, hi int) {
 		}
 		s := a.be.attnS[w][:qb*nk]
 		a.be.sgemmSerial(false, true, qb, nk, hd, scale, a.q[qoff+i0*ldq:], ldq, a.k[koff+k0*ldk:], ldk, 0, s, nk)
-		attnRowProbs(s, segRow, parRow, lseRow, i0, qb, k0, nk, a.window, true)
+		if a.be.vec {
+			vec.AttnProbs(s, segRow, parRow, lseRow, i0, qb, k0, nk, a.window, true)
+		} else {
+			attnRowProbs(s, segRow, parRow, lseRow, i0, qb, k0, nk, a.window, true)
+		}
 		a.be.sgemmSerial(false, false, qb, hd, nk, 1, s, nk, a.v[koff+k0*ldk:], ldk, 0, a.out[qoff+i0*ldq:], ldq)
 	}
 }
@@ -295,7 +301,11 @@ func (a *attnBwd) chunk(w, lo, hi int) {
 				dp := a.be.attnDP[w][:qb*nk]
 				qo := qoff + i0*ldq
 				a.be.sgemmSerial(false, true, qb, nk, hd, scale, a.q[qo:], ldq, a.k[koff+k0*ldk:], ldk, 0, p, nk)
-				attnRowProbs(p, segRow, parRow, lseRow, i0, qb, k0, nk, a.window, false)
+				if a.be.vec {
+					vec.AttnProbs(p, segRow, parRow, lseRow, i0, qb, k0, nk, a.window, false)
+				} else {
+					attnRowProbs(p, segRow, parRow, lseRow, i0, qb, k0, nk, a.window, false)
+				}
 				a.be.sgemmSerial(false, true, qb, nk, hd, 1, a.dout[qo:], ldq, a.v[koff+k0*ldk:], ldk, 0, dp, nk)
 				// dS = P ⊙ (dP − D), D_r = dO_r·O_r
 				for r := 0; r < qb; r++ {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/kernels/cpu/openblas"
+	"github.com/preftune/preftune/kernels/cpu/vec"
 )
 
 // Backend is the CPU implementation of kernels.Backend. Create it with New;
@@ -20,6 +21,8 @@ type Backend struct {
 	// threads (the pool) does all the work; false: OpenBLAS uses its own
 	// threads (Options.BLASThreads > 1).
 	blasSplit bool
+	// vec: element-wise loops in C (package vec, vectorised by GCC) instead of Go
+	vec bool
 
 	gemmPack []float32 // pure-Go GEMM: packed transposed panel [gemmKC, gemmNC]
 	partial  []float64 // per-worker partial sums
@@ -68,6 +71,9 @@ type Options struct {
 	// while Go kernels run, so two thread pools fight over the cores; with the
 	// split only the pool's workers ever run. Also PREFTUNE_BLAS_THREADS.
 	BLASThreads int
+	// NoVec keeps the element-wise loops (log-softmax, SwiGLU, attention
+	// probabilities, AdamW) in Go instead of package vec's C. Also PREFTUNE_NOVEC=1.
+	NoVec bool
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -96,6 +102,7 @@ func NewWithOptions(o Options) *Backend {
 		partial:  make([]float64, threads),
 		attnS:    make([][]float32, threads),
 		attnDP:   make([][]float32, threads),
+		vec:      vec.Available && !o.NoVec && !noVecEnv(),
 	}
 	gemm := "pure-Go GEMM"
 	if !noBlasEnv() {
@@ -115,15 +122,19 @@ func NewWithOptions(o Options) *Backend {
 			gemm += " (" + err.Error() + ")"
 		}
 	}
-	be.name = fmt.Sprintf("cpu (%s, %d threads)", gemm, threads)
+	loops := "Go loops"
+	if be.vec {
+		loops = "C loops"
+	}
+	be.name = fmt.Sprintf("cpu (%s, %s, %d threads)", gemm, loops, threads)
 	return be
 }
 
 // newGo returns a backend that never uses OpenBLAS (tests compare the two).
 func newGo(threads int) *Backend {
 	be := New(threads)
-	be.blas = false
-	be.name = fmt.Sprintf("cpu (pure-Go GEMM, %d threads)", be.threads)
+	be.blas, be.vec = false, false
+	be.name = fmt.Sprintf("cpu (pure-Go GEMM, Go loops, %d threads)", be.threads)
 	return be
 }
 

@@ -3,6 +3,8 @@ package cpu
 import (
 	"fmt"
 	"math"
+
+	"github.com/preftune/preftune/kernels/cpu/vec"
 )
 
 func checkLabels(op string, labels []int32, n, v int) {
@@ -29,7 +31,7 @@ func (be *Backend) LogSoftmaxGatherForward(logp, lse, entropy, logits []float32,
 	}
 	checkLabels(op, labels, n, v)
 	l := &be.lp.lsmFwd
-	*l = lsmFwd{logp: logp, lse: lse, entropy: entropy, logits: logits, labels: labels, v: v}
+	*l = lsmFwd{logp: logp, lse: lse, entropy: entropy, logits: logits, labels: labels, v: v, vec: be.vec}
 	be.pool.run(n, 1, l)
 }
 
@@ -37,12 +39,21 @@ type lsmFwd struct {
 	logp, lse, entropy, logits []float32
 	labels                     []int32
 	v                          int
+	vec                        bool
 }
 
 func (l *lsmFwd) chunk(_, lo, hi int) {
 	v, entropy := l.v, l.entropy
 	for i := lo; i < hi; i++ {
 		x := l.logits[i*v : i*v+v]
+		if l.vec {
+			var ent *float32
+			if entropy != nil {
+				ent = &entropy[i]
+			}
+			vec.LSMForward(x, l.labels[i], &l.lse[i], &l.logp[i], ent)
+			continue
+		}
 		m := float32(math.Inf(-1))
 		for _, z := range x {
 			m = max(m, z)
@@ -82,7 +93,7 @@ func (be *Backend) LogSoftmaxGatherBackward(dlogits, dlogp, logits, lse []float3
 	need(op, "lse", lse, n)
 	checkLabels(op, labels, n, v)
 	l := &be.lp.lsmBwd
-	*l = lsmBwd{dlogits: dlogits, dlogp: dlogp, logits: logits, lse: lse, labels: labels, v: v}
+	*l = lsmBwd{dlogits: dlogits, dlogp: dlogp, logits: logits, lse: lse, labels: labels, v: v, vec: be.vec}
 	be.pool.run(n, 1, l)
 }
 
@@ -90,6 +101,7 @@ type lsmBwd struct {
 	dlogits, dlogp, logits, lse []float32
 	labels                      []int32
 	v                           int
+	vec                         bool
 }
 
 func (l *lsmBwd) chunk(_, lo, hi int) {
@@ -103,6 +115,10 @@ func (l *lsmBwd) chunk(_, lo, hi int) {
 			continue
 		}
 		g, lg := l.dlogp[i], l.lse[i]
+		if l.vec {
+			vec.LSMBackward(d, x, lab, g, lg)
+			continue
+		}
 		for j, z := range x { // element j is read before it is written: aliasing is safe
 			d[j] = -g * expf(z-lg)
 		}

@@ -3,6 +3,8 @@ package cpu
 import (
 	"math"
 	"strconv"
+
+	"github.com/preftune/preftune/kernels/cpu/vec"
 )
 
 // dec returns the float64 nearest to the shortest decimal that rounds to x,
@@ -41,17 +43,22 @@ func (be *Backend) AdamWStep(p, g, m, v []float32, step int, lr, beta1, beta2, e
 	bc2sqrt := float32(math.Sqrt(bc2))
 	l := &be.lp.adamw
 	*l = adamw{p: p, g: g[:n], m: m, v: v, beta1: beta1, beta2: beta2, c1: c1, c2: c2, decay: decay,
-		stepSize: stepSize, bc2sqrt: bc2sqrt, eps: eps}
+		stepSize: stepSize, bc2sqrt: bc2sqrt, eps: eps, vec: be.vec}
 	be.pool.run(n, elemGrain, l)
 }
 
 type adamw struct {
 	p, g, m, v                                          []float32
 	beta1, beta2, c1, c2, decay, stepSize, bc2sqrt, eps float32
+	vec                                                 bool
 }
 
 func (l *adamw) chunk(_, lo, hi int) {
 	p, g, m, v := l.p, l.g, l.m, l.v
+	if l.vec {
+		vec.AdamW(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], l.beta1, l.beta2, l.c1, l.c2, l.decay, l.bc2sqrt, l.eps, l.stepSize)
+		return
+	}
 	for i := lo; i < hi; i++ {
 		gi := g[i]
 		mi := m[i]*l.beta1 + l.c1*gi
