@@ -1,9 +1,14 @@
 package data
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzLoad checks that no file content makes loading panic, whatever the format
@@ -49,6 +54,183 @@ func FuzzLoad(f *testing.F) {
 					}
 				}
 				Batches(pairs, BatchOptions{BatchSize: 2, Packed: true, PackLength: 8})
+			}
+		}
+	})
+}
+
+// FuzzReadJSONL checks the JSON Lines reader against encoding/json: every non-blank
+// line gives exactly one record, numbered by its line; a line that is one JSON object
+// of valid UTF-8 within the size limit is read, anything else is an error naming the
+// file and line. `go test -fuzz FuzzReadJSONL ./data` explores.
+func FuzzReadJSONL(f *testing.F) {
+	for _, s := range []string{
+		`{"prompt": "p", "chosen": "a", "rejected": "b"}`,
+		"{\"a\": 1}\n\n  \n{\"b\": [1, {\"c\": null}]}\r\n",
+		"\xef\xbb\xbf{\"a\": \"b\"}\n[1]\n\"s\"\nnull\n{\"a\": 1} {\"b\": 2}",
+		"{\"a\": \"caf\xe9\"}\n{\"a\": \"\\ud800\"}",
+		`{"prompt": "p", "chosen": ` + "\n" + `{"x": tru}`,
+		`{"k": "` + strings.Repeat("x", 300) + `"}`,
+		"{\"a\":\x00}",
+	} {
+		f.Add([]byte(s))
+	}
+	const limit = 256
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lines := strings.Split(string(b), "\n")
+		var got []*Record
+		err := readJSONL("f.jsonl", bytes.NewReader(b), 0, limit, func(r *Record) error {
+			got = append(got, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("reader error: %v", err)
+		}
+		k := 0
+		for i, line := range lines {
+			size := len(line) // the limit counts the line's bytes, a byte order mark included
+			if i == 0 {
+				line = strings.TrimPrefix(line, "\xef\xbb\xbf")
+			}
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if k >= len(got) {
+				t.Fatalf("line %d: no record", i+1)
+			}
+			r := got[k]
+			k++
+			if r.Row != i+1 || r.Source != "f.jsonl" {
+				t.Fatalf("record %s:%d for line %d", r.Source, r.Row, i+1)
+			}
+			if (r.Fields == nil) == (r.Err == nil) {
+				t.Fatalf("line %d: fields %v and error %v", i+1, r.Fields, r.Err)
+			}
+			var m map[string]any
+			dec := json.NewDecoder(strings.NewReader(line))
+			ok := dec.Decode(&m) == nil && m != nil && !dec.More() && utf8.ValidString(line) && size <= limit
+			if ok != (r.Err == nil) {
+				t.Fatalf("line %d %q: encoding/json says ok=%v, reader error %v", i+1, line, ok, r.Err)
+			}
+			if r.Err != nil && !strings.HasPrefix(r.Err.Error(), fmt.Sprintf("f.jsonl:%d", i+1)) {
+				t.Fatalf("error %q does not name f.jsonl:%d", r.Err, i+1)
+			}
+		}
+		if k != len(got) {
+			t.Fatalf("%d records for %d non-blank lines", len(got), k)
+		}
+		for off := 0; off <= len(b)+1; off += 7 {
+			fieldAt(b, off) // must not panic on any input
+		}
+	})
+}
+
+// FuzzMessages checks the TRL message-list parser on any JSON value: it never panics;
+// a list it accepts gives one message per element, each with a known role and the
+// element's text; an error names the field (m, m[i], m[i].role, m[i].content...).
+func FuzzMessages(f *testing.F) {
+	for _, s := range []string{
+		`[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]`,
+		`[{"from": "human", "value": "q"}]`,
+		`[{"role": "system", "content": [{"type": "text", "text": "s"}, {"type": "text", "text": "t"}]}]`,
+		`[{"role": "bot", "content": "q"}]`,
+		`[{"role": "user"}]`,
+		`[{"role": "user", "content": null}]`,
+		`[{"role": 1, "content": "x"}, 2, "s"]`,
+		`[{"role": "user", "content": [{"type": "image"}]}]`,
+		`{"role": "user"}`,
+		`[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		if dec.Decode(&v) != nil {
+			return
+		}
+		r := &row{fields: map[string]any{"m": v}}
+		msgs, err := r.messages("m", v)
+		if err != nil {
+			if err.Field != "m" && !strings.HasPrefix(err.Field, "m[") {
+				t.Fatalf("error field %q", err.Field)
+			}
+			if err.Err == nil {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			return
+		}
+		l := v.([]any) // accepted: must be a list
+		if len(msgs) != len(l) {
+			t.Fatalf("%d messages from %d elements", len(msgs), len(l))
+		}
+		for i, m := range msgs {
+			if !trlRoles[m.Role] {
+				t.Fatalf("message %d: role %q accepted", i, m.Role)
+			}
+			e := l[i].(map[string]any)
+			if _, hasRole := e["role"]; !hasRole {
+				continue // {from, value}
+			}
+			if c, ok := e["content"].(string); ok && c != m.Content {
+				t.Fatalf("message %d: content %q, want %q", i, m.Content, c)
+			}
+		}
+		checkConversation("prompt", msgs, "chosen", msgs) // must not panic
+	})
+}
+
+// FuzzReadJSONArray checks the JSON array splitter against encoding/json: when the
+// whole text is an array of objects (valid UTF-8), the reader gives one record per
+// element with the same fields and no error; whatever the text, it never panics and
+// numbers records 1, 2, 3...
+func FuzzReadJSONArray(f *testing.F) {
+	for _, s := range []string{
+		`[{"prompt": "p", "chosen": "a", "rejected": "b"}, {"a": [1, {"b": "]}"}]}]`,
+		"[\n{\"a\": \"x\\\"]\"},\n{\"b\": null}\n]",
+		`[{"a": 1}, 2, "s", null, [3]]`,
+		`[{"a": }, {"b": 1}]`,
+		`[{"a": 1} {"b": 2}]`,
+		`[{"a": "unterminated}]`,
+		`[]`,
+		` [ ] `,
+		`[{"a":1},]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got []*Record
+		err := readJSON("f.json", bytes.NewReader(b), 1<<20, func(r *Record) error {
+			got = append(got, r)
+			return nil
+		})
+		if !bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("[")) {
+			return // not an array: read as JSON Lines (FuzzReadJSONL) or refused
+		}
+		for i, r := range got {
+			if r.Row != i+1 || (r.Fields == nil) == (r.Err == nil) {
+				t.Fatalf("record %d: row %d fields %v err %v", i, r.Row, r.Fields, r.Err)
+			}
+		}
+		var want []map[string]any
+		if json.Unmarshal(b, &want) != nil || !utf8.Valid(b) {
+			return
+		}
+		for _, m := range want {
+			if m == nil { // a null element
+				return
+			}
+		}
+		if err != nil {
+			t.Fatalf("valid array: error %v", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d records, encoding/json reads %d elements", len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Err != nil || len(got[i].Fields) != len(want[i]) {
+				t.Fatalf("element %d: %v / %d fields, want %d", i+1, got[i].Err, len(got[i].Fields), len(want[i]))
 			}
 		}
 	})
