@@ -25,6 +25,36 @@
 // recorded as dropped with LLaMA-Factory's reason. Nothing a file contains makes the
 // package panic.
 //
+// Bad input, and how it is reported (each one an invalid row, the next rows still
+// read, so one pass lists every problem):
+//
+//   - malformed JSON: the field where the syntax breaks (or the one being read when
+//     the line ends); a JSON array is split into elements by bracket depth before
+//     decoding, so a malformed element does not hide the ones after it — only a broken
+//     array structure (no comma between elements, no closing bracket) stops reading;
+//   - a missing column, null, a wrong type (a number where text is expected), an empty
+//     completion, a message with an unknown role: the field, with what was expected;
+//     a row holding only part of a layout's keys ({prompt, chosen}) is read as that
+//     layout so the missing key is named;
+//   - chosen == rejected: a warning (ErrIdentical); [Options.DropIdentical] skips the
+//     pair (the CLI does by default);
+//   - text that is not UTF-8 (encoding/json would silently turn it into U+FFFD): the
+//     field and column of the first bad byte ([ErrInvalidUTF8]); Parquet strings are
+//     checked the same way;
+//   - a row over [Options.MaxRowBytes] ([DefaultMaxRowBytes], 16 MiB): the field in
+//     which the limit was crossed ([ErrTooLarge]). The rest of the row is read and
+//     discarded, so a 50 MB field costs at most the limit in memory. Parquet columns
+//     are decoded by parquet-go a page at a time, so there the limit applies to each
+//     string after decoding;
+//   - a Parquet file whose schema does not fit (a number column where text is
+//     expected, a missing column): the row and column, like the JSON errors.
+//
+// Data preparation around the loaders: [PairsFromRatings] turns per-response aspect
+// ratings (UltraFeedback's raw layout, HelpSteer) into pairs (the scoring rules are
+// at the top of ratings.go), and [Sample] draws a sample with per-language ratios
+// ([DetectLanguage] says how a row's language is decided) after removing exact
+// duplicates.
+//
 // The second half of the package turns examples into token ids ([Tokenizer], [Pair])
 // with TRL's DPOTrainer conventions — chat templates applied as
 // maybe_apply_chat_template does, EOS appended to completions, max_length /
