@@ -68,6 +68,31 @@ type TokenizeOptions struct {
 	BOS             BOSPolicy
 	// NoEOS leaves completions without the EOS token TRL appends.
 	NoEOS bool
+	// InferSeqlen applies MaxLength as LLaMA-Factory applies cutoff_len instead of
+	// with TruncationMode: [InferSeqlen] splits it between the prompt and the longest
+	// completion in proportion to their lengths, and both keep their start
+	// (prompt_ids[:source_len], as LLaMA-Factory's pairwise/feedback processors do).
+	InferSeqlen bool
+}
+
+// InferSeqlen is LLaMA-Factory's infer_seqlen (data/processor/processor_utils.py): the
+// lengths a source (prompt) and a target (completion) are cut to so that they fit in
+// cutoff tokens, the target favoured: it keeps all of its length when it is under half
+// the cutoff, the source keeps all of its when it is, and otherwise the cutoff is
+// shared in proportion (target share int(cutoff·target/(source+target))).
+func InferSeqlen(source, target, cutoff int) (newSource, newTarget int) {
+	var maxTarget int
+	switch {
+	case target*2 < cutoff: // truncate the source
+		maxTarget = cutoff
+	case source*2 < cutoff: // truncate the target
+		maxTarget = cutoff - source
+	default: // truncate both
+		maxTarget = int(float64(cutoff) * (float64(target) / float64(source+target)))
+	}
+	newTarget = min(maxTarget, target)
+	newSource = min(max(cutoff-newTarget, 0), source)
+	return newSource, newTarget
 }
 
 // Pair is one tokenized preference pair. The chosen and rejected sequences are
@@ -353,7 +378,23 @@ func (t *Tokenizer) truncate(tk *Tokenized) (drop string, promptCut, complCut bo
 			}
 		}
 	}
-	if o.MaxLength > 0 {
+	if o.MaxLength > 0 && o.InferSeqlen {
+		longest := 0
+		for _, c := range tk.Completions {
+			longest = max(longest, len(c))
+		}
+		src, tgt := InferSeqlen(len(tk.PromptIDs), longest, o.MaxLength)
+		if src < len(tk.PromptIDs) {
+			tk.PromptIDs = tk.PromptIDs[:src]
+			promptCut = true
+		}
+		for i, c := range tk.Completions {
+			if len(c) > tgt {
+				tk.Completions[i] = c[:tgt]
+				complCut = true
+			}
+		}
+	} else if o.MaxLength > 0 {
 		longest := 0
 		for _, c := range tk.Completions {
 			longest = max(longest, len(c))

@@ -158,6 +158,16 @@ func TestTokenizeTruncation(t *testing.T) {
 			nil, nil, nil, "prompt has 7 tokens, more than max_prompt_length 4", false, false},
 		{"keep_end: completion longer than max_length keeps its end", TokenizeOptions{MaxLength: 3}, fakeEnc{},
 			[]int32{}, cat(ids("YZ"), eos), cat(ids("Q"), eos), "", true, true},
+		// LLaMA-Factory cutoff_len: prompt 7 tokens, longest completion 4. Cutoff 8:
+		// 4·2 ≥ 8 and 7·2 ≥ 8, so the target gets int(8·4/11) = 2 and the prompt 8−2 = 6,
+		// both keeping their start.
+		{"infer_seqlen shares the cutoff", TokenizeOptions{MaxLength: 8, InferSeqlen: true}, fakeEnc{},
+			cat(bos, ids("abcde")), ids("XY"), cat(ids("Q"), eos), "", true, true},
+		// Cutoff 10: 4·2 < 10, the completion keeps its 4 tokens, the prompt 10−4 = 6.
+		{"infer_seqlen favours the completion", TokenizeOptions{MaxLength: 10, InferSeqlen: true}, fakeEnc{},
+			cat(bos, ids("abcde")), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", true, false},
+		{"infer_seqlen within the cutoff", TokenizeOptions{MaxLength: 11, InferSeqlen: true}, fakeEnc{},
+			cat(bos, ids("abcdef")), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -269,6 +279,26 @@ func TestTokenizeRealTemplateRoundTrip(t *testing.T) {
 			if n := len(o.PromptIDs) + len(o.Completions[0]); n > 1024 {
 				t.Fatalf("%s row %d: %d tokens > max_length", name, o.Row, n)
 			}
+		}
+	}
+}
+
+// TestInferSeqlen: LLaMA-Factory's infer_seqlen, worked by hand.
+func TestInferSeqlen(t *testing.T) {
+	tests := []struct{ source, target, cutoff, wantS, wantT int }{
+		{10, 20, 100, 10, 20},     // fits
+		{300, 100, 256, 156, 100}, // 200 < 256: target whole, source 256−100
+		{100, 300, 256, 100, 156}, // 200 < 256: source whole, target 256−100
+		{300, 300, 256, 128, 128}, // int(256·300/600) = 128
+		{500, 300, 256, 160, 96},  // int(256·300/800) = int(96.0) = 96
+		{700, 300, 100, 70, 30},   // int(100·0.3) = int(30.000000000000004) = 30
+		{5, 0, 4, 4, 0},           // nothing to keep of the target
+		{0, 0, 10, 0, 0},
+	}
+	for _, tc := range tests {
+		s, tg := InferSeqlen(tc.source, tc.target, tc.cutoff)
+		if s != tc.wantS || tg != tc.wantT {
+			t.Errorf("InferSeqlen(%d, %d, %d) = %d, %d; want %d, %d", tc.source, tc.target, tc.cutoff, s, tg, tc.wantS, tc.wantT)
 		}
 	}
 }

@@ -55,6 +55,7 @@ func runData(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 type dataFlags struct {
 	datasetDir, format, columns, tokenizer string
 	strict, dropInvalid, keepIdentical     bool
+	inferSeqlen                            bool
 	maxLength, maxPromptLength, maxCompl   int
 	maxRowBytes                            int
 	truncation                             string
@@ -117,6 +118,7 @@ func (f *dataFlags) register(fs interface {
 	fs.IntVar(&f.maxRowBytes, "max-row-bytes", data.DefaultMaxRowBytes, "largest row accepted, in bytes (a larger one is invalid); -1: no limit")
 	fs.IntVar(&f.maxLength, "max-length", 0, "max prompt+completion tokens (0: no limit)")
 	fs.IntVar(&f.maxLength, "cutoff-len", 0, "alias of --max-length (LLaMA-Factory's name)")
+	fs.BoolVar(&f.inferSeqlen, "infer-seqlen", false, "apply --max-length as LLaMA-Factory applies cutoff_len: split in proportion between prompt and completion, both keeping their start")
 	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
 	fs.IntVar(&f.maxCompl, "max-completion-length", 0, "max completion tokens (0: no limit)")
 	fs.StringVar(&f.truncation, "truncation-mode", "keep_end", "keep_end or keep_start (which end of a long prompt survives)")
@@ -222,7 +224,7 @@ func printReport(w io.Writer, rep *data.Report, maxShow int, skipIdentical bool)
 func (f *dataFlags) tokenizerFor() (*data.Tokenizer, error) {
 	return data.LoadTokenizer(f.tokenizer, data.TokenizeOptions{
 		MaxLength: f.maxLength, MaxPromptLength: f.maxPromptLength, MaxCompletionLength: f.maxCompl,
-		TruncationMode: f.truncation,
+		TruncationMode: f.truncation, InferSeqlen: f.inferSeqlen,
 	})
 }
 

@@ -46,6 +46,8 @@ func TestDataCommand(t *testing.T) {
 				"total: 900 rows, 900 loaded (pair 600, unpaired 300)", "duplicates: 16"}, nil},
 		{"check with tokenizer", []string{"data", "check", "--tokenizer", "../../testdata/tokenizers/qwen2.5", "--dataset-dir", pref + "/llamafactory", "dpo_zh_demo", "--max-length", "256"}, 0,
 			[]string{"tokens (../../testdata/tokenizers/qwen2.5, 300 rows", "prompt+longest completion", "with the length limits: 300 rows kept"}, nil},
+		{"check with tokenizer, LLaMA-Factory cutoff", []string{"data", "check", "--tokenizer", "../../testdata/tokenizers/qwen2.5", "--dataset-dir", pref + "/llamafactory", "dpo_zh_demo", "--cutoff-len", "64", "--infer-seqlen"}, 0,
+			[]string{"with the length limits: 300 rows kept, 0 dropped"}, nil},
 		{"drop invalid", []string{"data", "check", pref + "/hh_rlhf_harmless_200.jsonl", "--drop-invalid"}, 0, []string{"200 rows, 199 loaded"}, nil},
 		{"missing field", []string{"data", "check", bad}, 2, []string{"invalid: 1"}, []string{"bad.jsonl:2:rejected: missing field (row has: chosen, prompt)"}},
 		{"unknown format", []string{"data", "check", unknown}, 2, nil, []string{"unknown.jsonl:1: unknown format: row has keys {answer, question}"}},
