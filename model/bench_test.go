@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,4 +142,97 @@ func BenchmarkLayerSmall(b *testing.B) {
 	}
 	be.Sync()
 	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/float64(b.N), "ms/layer")
+}
+
+// benchPairs reads the first n pairs of the peer's small preset.
+func benchPairs(b *testing.B, path string, n int) []Pair {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var ps []Pair
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() && len(ps) < n {
+		var raw struct {
+			P []int32 `json:"prompt_input_ids"`
+			C []int32 `json:"chosen_input_ids"`
+			R []int32 `json:"rejected_input_ids"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+			b.Fatal(err)
+		}
+		ps = append(ps, Pair{Prompt: raw.P, Chosen: raw.C, Rejected: raw.R})
+	}
+	return ps
+}
+
+// benchDPOStep: one DPO policy step (forward, BackwardSeq, AdamW) on 2 pairs of the
+// small preset in the given layout; CPU time per step is reported too, as the
+// machine may be shared.
+func benchDPOStep(b *testing.B, lora *LoRAConfig, lay PairLayout) {
+	dir := peerInputs(b)
+	be := cpu.New(0)
+	defer be.Close()
+	m, err := Load(filepath.Join(dir, "model"), be, Options{LoRA: lora})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if lora != nil {
+		m.InitLoRA(1)
+	}
+	batch, err := BuildPairBatch(benchPairs(b, filepath.Join(dir, "pairs.jsonl"), 2), lay)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, g := m.TrainableBuffers()
+	m1, m2 := be.Alloc(len(p)), be.Alloc(len(p))
+	dseq := []float32{-0.025, -0.025, 0.025, 0.025}
+	step := func(i int) {
+		if _, err := m.Forward(batch, ForwardOptions{Eval: true}); err != nil {
+			b.Fatal(err)
+		}
+		m.ZeroGrad()
+		if err := m.BackwardSeq(dseq); err != nil {
+			b.Fatal(err)
+		}
+		be.AdamWStep(p, g, m1, m2, i+1, 1e-5, 0.9, 0.999, 1e-8, 0)
+	}
+	step(0)
+	b.ResetTimer()
+	c0 := cpuSeconds()
+	for i := 0; i < b.N; i++ {
+		step(i + 1)
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
+	b.ReportMetric((cpuSeconds()-c0)*1000/float64(b.N), "cpu-ms/step")
+	b.ReportMetric(m.FLOPs(batch, ForwardOptions{Eval: true}, true)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkDPOStepSmall: the plain layout (TRL's right-padded concatenated batch) and
+// the shared-prompt packed layout, full fine-tuning and LoRA r=16.
+func BenchmarkDPOStepSmall(b *testing.B) {
+	lora := &LoRAConfig{R: 16, Alpha: 16, Targets: []string{"all-linear"}}
+	for _, c := range []struct {
+		name string
+		lora *LoRAConfig
+		lay  PairLayout
+	}{
+		{"full/padded", nil, PairLayout{}},
+		{"full/shared+packed", nil, PairLayout{SharePrompt: true, Pack: true}},
+		{"lora/padded", lora, PairLayout{}},
+		{"lora/shared+packed", lora, PairLayout{SharePrompt: true, Pack: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchDPOStep(b, c.lora, c.lay) })
+	}
+}
+
+// cpuSeconds is the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
