@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/preftune/preftune/atomicfile"
 )
 
 // Output formats of [Convert].
@@ -31,38 +31,17 @@ func ConvertFile(path string, exs []Example, to string, tok *Tokenizer) (err err
 	return WriteFileAtomic(path, func(w io.Writer) error { return Convert(w, exs, to, tok) })
 }
 
-// WriteFileAtomic writes path through fn atomically: into a temporary file in the same
-// directory, synced and renamed over path once fn succeeded. When fn (or any step)
-// fails, the temporary file is removed and path is left as it was.
-func WriteFileAtomic(path string, fn func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+// WriteFileAtomic writes path through fn atomically (package atomicfile: a temporary
+// file in the same directory, synced and renamed over path once fn succeeded). When fn
+// (or any step) fails, nothing is left behind and path keeps its old content.
+func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
+	return atomicfile.Write(path, 0o644, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := fn(w); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := fn(w); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp makes it 0600
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+		return w.Flush()
+	})
 }
 
 // Convert writes examples in the given format. A row that cannot be expressed in it
