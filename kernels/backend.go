@@ -75,6 +75,11 @@ type Backend interface {
 	// SwiGLUBackward: dgate[n] += dout·up·silu'(gate), dup[n] += dout·silu(gate).
 	SwiGLUBackward(dgate, dup, dout, gate, up []float32, n int)
 
+	// SwiGLUForwardFused: out[N,F] = silu(gu[:, :F])·gu[:, F:] from the fused gate|up projection gu[N,2F].
+	SwiGLUForwardFused(out, gu []float32, n, f int)
+	// SwiGLUBackwardFused: dgu[N,2F] += (dgate | dup) from dout[N,F] and gu[N,2F].
+	SwiGLUBackwardFused(dgu, dout, gu []float32, n, f int)
+
 	// Add: out[n] = a[n] + b[n] (residual forward); out may alias a or b.
 	Add(out, a, b []float32)
 	// Axpy: y[n] += alpha·x[n] (residual backward with alpha 1).

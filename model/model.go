@@ -26,6 +26,11 @@ type Options struct {
 	// Frozen builds an inference-only model: no gradient buffers (half the memory of
 	// full fine-tuning's parameters), Backward refuses. For a reference model.
 	Frozen bool
+	// FuseGateUp runs gate_proj and up_proj as one GEMM against their weights viewed
+	// as one [2F,C] matrix (adjacent in the flat buffer), and SwiGLU reads the fused
+	// [N,2F] output; the backward is one GEMM pair too. Ignored with MLP biases or LoRA
+	// dropout (then the two projections run separately).
+	FuseGateUp bool
 }
 
 // Model is a decoder with its parameters, gradients and planned activations.
@@ -41,6 +46,8 @@ type Model struct {
 	head, dhead   []float32 // [V,C] (= embed when tied)
 	normW, dnormW []float32 // [C]
 	layers        []layer
+
+	fuseGU bool // Options.FuseGateUp in effect
 
 	lora                  *LoRAConfig
 	loraScale             float32
@@ -84,7 +91,8 @@ type acts struct {
 	outLogp, outEnt, outMeanL []float32 // [N] scattered outputs
 	// backward scratch
 	dres, dh, dq, dk, dv, datt, dqr, dkr, dgate, dup, dact, du, dxd, dxc, dhc, dlogp []float32
-	rows                                                                             int // R
+	dgu                                                                              []float32 // FuseGateUp [N,2F]
+	rows                                                                             int       // R
 }
 
 // layerActs are the saved activations of one layer.
@@ -95,6 +103,7 @@ type layerActs struct {
 	xmid              []float32 // residual after attention [N,C]
 	h2, rstd2         []float32 // post_attention_layernorm out [N,C], [N]
 	gate, up, act     []float32 // [N,F] ×3
+	gu                []float32 // FuseGateUp: gate|up [N,2F] instead of gate, up
 }
 
 // Output is what Forward returns; its slices are owned by the model and valid until
@@ -140,6 +149,20 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 	if opt.LoRA != nil {
 		if err := m.setupLoRA(opt.LoRA); err != nil {
 			return nil, err
+		}
+	}
+	if opt.FuseGateUp && !arch.MLPBias && (opt.LoRA == nil || opt.LoRA.Dropout == 0) {
+		m.fuseGU = true
+		F, C := arch.FFN, arch.Hidden
+		for i := range m.layers {
+			L := &m.layers[i]
+			if L.up.off != L.gate.off+F*C {
+				return nil, errors.New("model: internal: gate_proj and up_proj are not adjacent")
+			}
+			L.gu = m.params[L.gate.off : L.gate.off+2*F*C]
+			if m.grads != nil {
+				L.dgu = m.grads[L.gate.off : L.gate.off+2*F*C]
+			}
 		}
 	}
 	inv, err := kernels.RopeInvFreq(arch.HeadDim, arch.RopeTheta, arch.RopeScaling)
@@ -221,7 +244,11 @@ func (m *Model) plan(n, nm int) {
 				}
 				s.q, s.k, s.v, s.att, s.lse = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD), c.take(n*a.Heads)
 				s.xmid, s.h2, s.rstd2 = c.take(n*C), c.take(n*C), c.take(n)
-				s.gate, s.up, s.act = c.take(n*F), c.take(n*F), c.take(n*F)
+				if m.fuseGU {
+					s.gu, s.act = c.take(2*n*F), c.take(n*F)
+				} else {
+					s.gate, s.up, s.act = c.take(n*F), c.take(n*F), c.take(n*F)
+				}
 			}
 			for _, li := range L.linears() {
 				if li.lora != nil {
@@ -242,7 +269,11 @@ func (m *Model) plan(n, nm int) {
 		if a.QKNorm {
 			A.dqr, A.dkr = c.take(n*QD), c.take(n*KD)
 		}
-		A.dgate, A.dup, A.dact = c.take(n*F), c.take(n*F), c.take(n*F)
+		if m.fuseGU {
+			A.dgu, A.dact = c.take(2*n*F), c.take(n*F)
+		} else {
+			A.dgate, A.dup, A.dact = c.take(n*F), c.take(n*F), c.take(n*F)
+		}
 		A.du = c.take(n * rmax)
 		if dropout {
 			A.dxd = c.take(n * maxIn)
@@ -423,6 +454,32 @@ func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, u
 	}
 	m.be.LinearForward(ad.u[:n*r], xin, ad.a, nil, n, li.in, r, 1, false)
 	m.be.LinearForward(out, ad.u[:n*r], ad.b, nil, n, r, li.out, m.loraScale, true)
+}
+
+// adapterForwardCols: out[N, off:off+li.out] (row stride ld) += scale·B·A·x for li's
+// adapter, when it has one (no dropout: FuseGateUp is off with dropout).
+func (m *Model) adapterForwardCols(li *linear, out []float32, off, ld int, x []float32, n int) {
+	ad := li.lora
+	if ad == nil {
+		return
+	}
+	r := m.lora.R
+	m.be.LinearForward(ad.u[:n*r], x[:n*li.in], ad.a, nil, n, li.in, r, 1, false)
+	m.be.Sgemm(false, true, n, li.out, r, m.loraScale, ad.u, r, ad.b, r, 1, out[off:], ld)
+}
+
+// adapterBackwardCols: the adapter part of linearBackward for an output gradient held in
+// columns off:off+li.out of dy (row stride ld): dB, dA, and dx += its input gradient.
+func (m *Model) adapterBackwardCols(li *linear, dx, dy []float32, off, ld int, x []float32, n int) {
+	ad := li.lora
+	if ad == nil {
+		return
+	}
+	r := m.lora.R
+	du := m.acts.du[:n*r]
+	m.be.Sgemm(false, false, n, r, li.out, m.loraScale, dy[off:], ld, ad.b, r, 0, du, r)   // du = scale·dy·B
+	m.be.Sgemm(true, false, li.out, r, n, m.loraScale, dy[off:], ld, ad.u, r, 1, ad.db, r) // dB += scale·dyᵀ·u
+	m.be.LinearBackward(dx[:n*li.in], ad.da, nil, du, x[:n*li.in], ad.a, n, li.in, r, 1)
 }
 
 // dropoutMask fills mask with 0 (probability p) or 1/(1-p), from a splitmix64 stream
@@ -650,9 +707,19 @@ func (m *Model) layerForward(l int, st stepShape) {
 	be.Copy(s.xmid[:n*C], x)
 	m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l)
 	be.RMSNormForward(s.h2[:n*C], s.rstd2[:n], s.xmid[:n*C], L.ln2, n, C, a.Eps)
-	m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
-	m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
-	be.SwiGLUForward(s.act[:n*F], s.gate[:n*F], s.up[:n*F], n*F)
+	if m.fuseGU {
+		gu := s.gu[:2*n*F]
+		be.LinearForward(gu, s.h2[:n*C], L.gu, nil, n, C, 2*F, 1, false)
+		if useLoRA {
+			m.adapterForwardCols(&L.gate, gu, 0, 2*F, s.h2, n)
+			m.adapterForwardCols(&L.up, gu, F, 2*F, s.h2, n)
+		}
+		be.SwiGLUForwardFused(s.act[:n*F], gu, n, F)
+	} else {
+		m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
+		m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
+		be.SwiGLUForward(s.act[:n*F], s.gate[:n*F], s.up[:n*F], n*F)
+	}
 	// res[l+1] = xmid + down_proj(act)
 	be.Copy(A.res[l+1][:n*C], s.xmid[:n*C])
 	m.linearForward(&L.down, A.res[l+1][:n*C], s.act, n, true, useLoRA, dropout, l)
@@ -673,13 +740,25 @@ func (m *Model) layerBackward(l int, st stepShape) {
 	dact := A.dact[:n*F]
 	be.Zero(dact)
 	m.linearBackward(&L.down, dact, dres, s.act, n, st.dropout, l)
-	dgate, dup := A.dgate[:n*F], A.dup[:n*F]
-	be.Zero(dgate)
-	be.Zero(dup)
-	be.SwiGLUBackward(dgate, dup, dact, s.gate[:n*F], s.up[:n*F], n*F)
-	be.Zero(dh)
-	m.linearBackward(&L.gate, dh, dgate, s.h2, n, st.dropout, l)
-	m.linearBackward(&L.up, dh, dup, s.h2, n, st.dropout, l)
+	if m.fuseGU {
+		dgu := A.dgu[:2*n*F]
+		be.Zero(dgu)
+		be.SwiGLUBackwardFused(dgu, dact, s.gu[:2*n*F], n, F)
+		be.Zero(dh)
+		be.LinearBackward(dh, L.dgu, nil, dgu, s.h2[:n*C], L.gu, n, C, 2*F, 1)
+		if st.lora {
+			m.adapterBackwardCols(&L.gate, dh, dgu, 0, 2*F, s.h2, n)
+			m.adapterBackwardCols(&L.up, dh, dgu, F, 2*F, s.h2, n)
+		}
+	} else {
+		dgate, dup := A.dgate[:n*F], A.dup[:n*F]
+		be.Zero(dgate)
+		be.Zero(dup)
+		be.SwiGLUBackward(dgate, dup, dact, s.gate[:n*F], s.up[:n*F], n*F)
+		be.Zero(dh)
+		m.linearBackward(&L.gate, dh, dgate, s.h2, n, st.dropout, l)
+		m.linearBackward(&L.up, dh, dup, s.h2, n, st.dropout, l)
+	}
 	be.RMSNormBackward(dres, L.dln2, dh, s.xmid[:n*C], L.ln2, s.rstd2[:n], n, C)
 	// attention: xmid = res[l] + o(attn(rope(q), rope(k), v))
 	datt := A.datt[:n*QD]

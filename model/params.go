@@ -22,6 +22,7 @@ type linear struct {
 	w, b    []float32 // W [out,in], b [out] (nil: no bias)
 	dw, db  []float32 // grads; nil when frozen
 	lora    *adapter  // nil: no adapter on this module
+	off     int       // offset of w in the flat parameter (and gradient) buffer
 }
 
 // adapter is a LoRA pair on one linear: y += scale·B·A·dropout(x).
@@ -38,6 +39,7 @@ type layer struct {
 	qnorm, knorm, dqnorm, dknorm []float32 // Qwen3 [HD]
 	q, k, v, o, gate, up, down   linear
 	acts                         layerActs
+	gu, dgu                      []float32 // Options.FuseGateUp: gate_proj and up_proj weights as one [2F,C] (and its grad)
 }
 
 func (l *layer) linears() []*linear {
@@ -89,7 +91,7 @@ func (m *Model) layoutParams(params, grads []float32) (int, []Tensor) {
 		L := &m.layers[i]
 		p := fmt.Sprintf("model.layers.%d.", i)
 		lin := func(li *linear, path, mod string, in, out int, bias bool) {
-			*li = linear{path: path + mod, mod: mod, in: in, out: out}
+			*li = linear{path: path + mod, mod: mod, in: in, out: out, off: pc.off}
 			li.w, li.dw = add(li.path+".weight", out, in)
 			if bias {
 				li.b, li.db = add(li.path+".bias", out)

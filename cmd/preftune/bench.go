@@ -33,8 +33,9 @@ AdamW update (lr, betas 0.9/0.999, eps 1e-8, no weight decay). Step i uses pairs
 count every prompt+completion token of the concatenated batch (the peer's
 attention_mask sum). Batches are laid out before timing.
 
---plain turns every layout optimisation off (TRL's concatenated, right-padded batch);
-by default prompts are shared between chosen and rejected and sequences are packed.
+--plain turns every optimisation switch off (TRL's concatenated, right-padded batch, separate
+gate/up projections); by default prompts are shared between chosen and rejected, sequences
+are packed and gate_proj/up_proj run as one GEMM.
 
 flags:
 `
@@ -92,6 +93,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	pack := fs.Bool("pack", true, "padding-free packing of the step's sequences")
 	rowTokens := fs.Int("row-tokens", 0, "with --pack: tokens per packed row (0 = one row per step)")
 	group := fs.Bool("group-by-length", false, "order pairs by length in mega-batches (changes which pairs share a step)")
+	fuse := fs.Bool("fuse-gate-up", true, "one GEMM for gate_proj and up_proj (model.Options.FuseGateUp)")
 	checkpoint := fs.Bool("checkpoint", false, "gradient checkpointing")
 	logitsMB := fs.Int("logits-mb", 512, "memory for LM-head logits in MiB: when a step's loss rows fit, the backward reuses the forward's logits instead of recomputing them chunk by chunk")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
@@ -143,6 +145,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	lay := model.PairLayout{SharePrompt: *share, Pack: *pack, RowTokens: *rowTokens}
 	if *plain {
 		lay = model.PairLayout{}
+		*fuse = false
 	}
 	if len(arch.Windows) > 0 {
 		lay.SharePrompt = false // sliding windows count row indices
@@ -168,7 +171,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 		maxTok, maxRows = max(maxTok, b.B*b.T), max(maxRows, len(b.Targets))
 	}
-	opt := model.Options{MaxTokens: maxTok, Checkpoint: *checkpoint, LogitsBudget: max(1, *logitsMB) << 20 / 4}
+	opt := model.Options{MaxTokens: maxTok, Checkpoint: *checkpoint, LogitsBudget: max(1, *logitsMB) << 20 / 4, FuseGateUp: *fuse}
 	if *loraR > 0 {
 		opt.LoRA = &model.LoRAConfig{R: *loraR, Alpha: *loraAlpha, Targets: []string{"all-linear"}}
 	}
@@ -181,7 +184,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	var refModel *model.Model // live reference under full fine-tuning: a frozen copy
 	if *ref == "live" && opt.LoRA == nil {
-		if refModel, err = model.Load(*modelDir, be, model.Options{MaxTokens: maxTok, Frozen: true}); err != nil {
+		if refModel, err = model.Load(*modelDir, be, model.Options{MaxTokens: maxTok, Frozen: true, LogitsBudget: opt.LogitsBudget, FuseGateUp: *fuse}); err != nil {
 			return badInputf("--model: %w", err)
 		}
 	}

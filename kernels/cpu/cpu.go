@@ -38,27 +38,28 @@ type Backend struct {
 // loops holds one argument struct per parallel loop. A kernel fills its
 // struct and passes a pointer to the pool, so no call allocates.
 type loops struct {
-	gemmScale gemmScale
-	gemmPack  gemmPack
-	gemmTiles gemmTiles
-	biasAdd   biasAdd
-	biasGrad  biasGrad
-	embed     embed
-	embedGrad embedScatter
-	rmsFwd    rmsFwd
-	rmsBwd    rmsBwd
-	rmsBwdW   rmsBwdW
-	rope      ropeLoop
-	swiglu    swiglu
-	swigluBwd swigluBwd
-	elem      elem
-	lsmFwd    lsmFwd
-	lsmBwd    lsmBwd
-	adamw     adamw
-	sgd       sgd
-	gemmSplit gemmSplit
-	attnFwd   attnFwd
-	attnBwd   attnBwd
+	gemmScale  gemmScale
+	gemmPack   gemmPack
+	gemmTiles  gemmTiles
+	biasAdd    biasAdd
+	biasGrad   biasGrad
+	embed      embed
+	embedGrad  embedScatter
+	rmsFwd     rmsFwd
+	rmsBwd     rmsBwd
+	rmsBwdW    rmsBwdW
+	rope       ropeLoop
+	swiglu     swiglu
+	swigluBwd  swigluBwd
+	elem       elem
+	lsmFwd     lsmFwd
+	lsmBwd     lsmBwd
+	adamw      adamw
+	sgd        sgd
+	gemmSplit  gemmSplit
+	swigluRows swigluRows
+	attnFwd    attnFwd
+	attnBwd    attnBwd
 }
 
 // Options configure NewWithOptions.

@@ -76,3 +76,55 @@ func (l *swigluBwd) chunk(_, lo, hi int) {
 		}
 	}
 }
+
+// SwiGLUForwardFused: out[N,F] = silu(gu[:, :F])·gu[:, F:] from the fused gate|up projection gu[N,2F].
+func (be *Backend) SwiGLUForwardFused(out, gu []float32, n, f int) {
+	const op = "SwiGLUForwardFused"
+	need(op, "out", out, n*f)
+	need(op, "gu", gu, 2*n*f)
+	l := &be.lp.swigluRows
+	*l = swigluRows{out: out, gu: gu, f: f, vec: be.vec}
+	be.pool.run(n, max(1, 8192/max(f, 1)), l)
+}
+
+// swigluRows: SwiGLU over rows of a fused gate|up projection (forward, or backward when dgu is set).
+type swigluRows struct {
+	out, gu, dgu, dout []float32
+	f                  int
+	vec                bool
+}
+
+func (l *swigluRows) chunk(_, lo, hi int) {
+	f := l.f
+	for i := lo; i < hi; i++ {
+		g, u := l.gu[2*i*f:2*i*f+f], l.gu[2*i*f+f:2*i*f+2*f]
+		if l.dgu != nil {
+			dg, du, dy := l.dgu[2*i*f:2*i*f+f], l.dgu[2*i*f+f:2*i*f+2*f], l.dout[i*f:i*f+f]
+			if l.vec {
+				vec.SwiGLUBackward(dg, du, dy, g, u)
+				continue
+			}
+			r := swigluBwd{dgate: dg, dup: du, dout: dy, gate: g, up: u}
+			r.chunk(0, 0, f)
+			continue
+		}
+		o := l.out[i*f : i*f+f]
+		if l.vec {
+			vec.SwiGLUForward(o, g, u)
+			continue
+		}
+		r := swiglu{out: o, gate: g, up: u}
+		r.chunk(0, 0, f)
+	}
+}
+
+// SwiGLUBackwardFused: dgu[N,2F] += (dgate | dup) from dout[N,F] and gu[N,2F].
+func (be *Backend) SwiGLUBackwardFused(dgu, dout, gu []float32, n, f int) {
+	const op = "SwiGLUBackwardFused"
+	need(op, "dgu", dgu, 2*n*f)
+	need(op, "dout", dout, n*f)
+	need(op, "gu", gu, 2*n*f)
+	l := &be.lp.swigluRows
+	*l = swigluRows{dgu: dgu, dout: dout, gu: gu, f: f, vec: be.vec}
+	be.pool.run(n, max(1, 8192/max(f, 1)), l)
+}
