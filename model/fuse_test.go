@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -46,6 +47,43 @@ func TestFuseGateUpEqualsPlain(t *testing.T) {
 				checkEqual(t, "logp", to64(gotL), to64(wantL))
 				checkGradsEqual(t, gotG, wantG)
 			})
+		}
+	}
+}
+
+// The fast paths allocate nothing per step either: shared-prompt packed batch,
+// FuseGateUp, BackwardSeq, full fine-tuning and LoRA.
+func TestNoAllocFastStep(t *testing.T) {
+	dir := filepath.Join("testdata", "llama_gqa")
+	arch, err := ReadArch(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := randPairs(rand.New(rand.NewPCG(9, 9)), 3, arch.Vocab)
+	b, err := BuildPairBatch(pairs, PairLayout{SharePrompt: true, Pack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dseq := []float32{0.1, -0.2, 0.3, -0.1, 0.2, -0.3}
+	for _, lora := range []bool{false, true} {
+		var m *Model
+		if lora {
+			m = loadLoRA(t, dir, Options{FuseGateUp: true})
+		} else if m, err = Load(dir, testBackend(), Options{FuseGateUp: true}); err != nil {
+			t.Fatal(err)
+		}
+		step := func() {
+			if _, err := m.Forward(b, ForwardOptions{Eval: true}); err != nil {
+				t.Fatal(err)
+			}
+			m.ZeroGrad()
+			if err := m.BackwardSeq(dseq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step()
+		if n := testing.AllocsPerRun(3, step); n > 0 {
+			t.Errorf("lora=%v: %.0f allocations per step", lora, n)
 		}
 	}
 }
