@@ -46,6 +46,12 @@
 // 4·B·NH·T² bytes of a saved attention matrix (58 MB per sequence and
 // layer at NH 14, T 1024).
 //
+// AttentionForwardShared/BackwardShared add a parent segment per query: key
+// j ≤ i is also visible when seg[j] == parent[i] ≥ 0. A prompt shared by a
+// chosen and a rejected completion is one segment, each completion another
+// with the prompt as parent, so both completions attend to one copy of the
+// prompt's keys and values and the backward accumulates both into it.
+//
 // # Log-probabilities of labels
 //
 // LogSoftmaxGatherForward/Backward work on any number of token rows, so the

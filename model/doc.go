@@ -20,6 +20,19 @@
 // (several segments per row) work the same way. BuildBatch turns (prompt, completion)
 // pairs into this layout: TRL's concatenated, right-padded form.
 //
+// # Preference pairs: shared prompts and packing
+//
+// BuildPairBatch lays out (prompt, chosen, rejected) pairs with explicit loss Targets
+// (position, label, sequence) instead of Labels, and Output.SeqLogProbs sums the
+// log-probs per sequence (chosen s, rejected len(pairs)+s); BackwardSeq takes
+// d(loss)/d(sequence log-prob). PairLayout.SharePrompt stores each prompt once: the
+// chosen and rejected completions follow it as segments that also attend to the
+// prompt's segment (Batch.Parents), so the prompt's forward and backward run once and
+// its activations' gradients accumulate both completions (the prompt's last token
+// carries two targets). PairLayout.Pack puts the sequences end to end in rows (no
+// padding). GroupByLength orders pairs by length in mega-batches. Every layout gives
+// the log-probs and gradients of TRL's padded layout (pairs_test.go).
+//
 // # Training modes
 //
 // With Options.LoRA nil every parameter is trainable. With a LoRAConfig the base weights
@@ -29,6 +42,11 @@
 // ForwardOptions.NoAdapters runs the base model, which gives DPO's reference
 // log-probs without a second copy of the weights. Adapters load from and save to PEFT
 // adapter dirs (ReadAdapterConfig, LoadAdapter, SaveAdapter).
+//
+// Options.FuseGateUp runs gate_proj and up_proj as one GEMM on their adjacent weights
+// and SwiGLU on the fused output (fuse_test.go checks it against the plain path).
+// Options.Frozen builds an inference-only model without gradient buffers (a reference
+// model). FLOPs counts a step's matrix-multiply work (for MFU).
 //
 // Options.Checkpoint keeps only each layer's input and recomputes the layer in
 // Backward (gradient checkpointing). The LM head runs only on labelled positions,
