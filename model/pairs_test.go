@@ -156,6 +156,8 @@ func TestPairLayoutsEqualPlain(t *testing.T) {
 		modes := []mode{
 			{"full", Options{}, false, ForwardOptions{Eval: true}},
 			{"full+checkpoint", Options{Checkpoint: true}, false, ForwardOptions{Eval: true}},
+			{"full+chunked-head", Options{LogitsBudget: 3 * arch.Vocab, FuseGateUp: true}, false, ForwardOptions{Eval: true}},
+			{"lora+fused", Options{FuseGateUp: true}, true, ForwardOptions{Eval: true}},
 			{"lora", Options{}, true, ForwardOptions{Eval: true}},
 			{"lora-reference", Options{}, true, ForwardOptions{Eval: true, NoAdapters: true}},
 		}
