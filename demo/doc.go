@@ -37,4 +37,15 @@
 // win rate of the policy against the reference with a bootstrap interval (package
 // judge). It writes report.md, results.json, the generations and the trainer's plots.
 // Everything is seeded: the same seed gives the same numbers.
+//
+// The DPO settings (β = 1, learning rate 3e-4, 100 steps of 16 pairs, LoRA r = 8) were
+// chosen on this task. With β of 0.1–0.25 this small model reaches the reward margin
+// mostly by lowering the probability of both completions, and its generations fall
+// apart (held-out success near 0 with a reward accuracy of 1): DPO's known failure
+// when the KL anchor is weak, and the reason the demo judges generations and does not
+// stop at reward accuracy.
+//
+// With a 0/1 judge, ties count ½, so the win rate against a reference that succeeds
+// on a fraction s of the prompts is at most 1 − s/2; the SFT model's s ≈ 0.29 allows
+// about 0.86.
 package demo

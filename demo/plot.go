@@ -17,8 +17,8 @@ func SuccessPlot(r *Result) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("held-out prompts (%d): reference vs DPO policy", r.HeldOutPairs)
 	p.Y.Label.Text = "fraction of prompts"
-	p.Y.Min, p.Y.Max = 0, 1.05
-	w := vg.Points(28)
+	p.Y.Min, p.Y.Max = 0, 1.3 // room for the legend above the bars
+	w := vg.Points(48)
 	judged, err := plotter.NewBarChart(plotter.Values{r.RefSuccess, r.PolicySuccess}, w)
 	if err != nil {
 		return nil, fmt.Errorf("demo: plot: %w", err)
@@ -37,6 +37,9 @@ func SuccessPlot(r *Result) ([]byte, error) {
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.NominalX("reference (SFT)", "DPO policy")
+	p.X.Min, p.X.Max = -0.5, 1.5
+	p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25, Label: "0.25"},
+		{Value: 0.5, Label: "0.5"}, {Value: 0.75, Label: "0.75"}, {Value: 1, Label: "1"}})
 	wt, err := p.WriterTo(6*vg.Inch, 4*vg.Inch, "png")
 	if err != nil {
 		return nil, fmt.Errorf("demo: plot: %w", err)
