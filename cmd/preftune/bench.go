@@ -171,7 +171,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 		maxTok, maxRows = max(maxTok, b.B*b.T), max(maxRows, len(b.Targets))
 	}
-	opt := model.Options{MaxTokens: maxTok, Checkpoint: *checkpoint, LogitsBudget: max(1, *logitsMB) << 20 / 4, FuseGateUp: *fuse}
+	opt := model.Options{MaxTokens: maxTok, Checkpoint: *checkpoint, LogitsBudget: min(max(1, *logitsMB)<<20/4, maxRows*arch.Vocab), FuseGateUp: *fuse}
 	if *loraR > 0 {
 		opt.LoRA = &model.LoRAConfig{R: *loraR, Alpha: *loraAlpha, Targets: []string{"all-linear"}}
 	}
