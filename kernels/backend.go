@@ -77,7 +77,7 @@ type Backend interface {
 
 	// SwiGLUForwardFused: out[N,F] = silu(gu[:, :F])·gu[:, F:] from the fused gate|up projection gu[N,2F].
 	SwiGLUForwardFused(out, gu []float32, n, f int)
-	// SwiGLUBackwardFused: dgu[N,2F] += (dgate | dup) from dout[N,F] and gu[N,2F].
+	// SwiGLUBackwardFused: dgu[N,2F] WRITES (dgate | dup) from dout[N,F] and gu[N,2F] (no zeroing pass needed).
 	SwiGLUBackwardFused(dgu, dout, gu []float32, n, f int)
 
 	// Add: out[n] = a[n] + b[n] (residual forward); out may alias a or b.

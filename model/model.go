@@ -634,8 +634,19 @@ func (m *Model) backward() {
 
 // linearBackward: dx[N,in] += dy·W (+ the adapter path), and the trainable grads.
 func (m *Model) linearBackward(li *linear, dx, dy, x []float32, n int, dropout bool, layer int) {
+	m.linearBackwardTo(li, dx, dy, x, n, dropout, layer, false)
+}
+
+// linearBackwardTo is linearBackward; with write, dx is overwritten rather than
+// accumulated into (its first contribution is a GEMM with beta 0: no zeroing pass).
+func (m *Model) linearBackwardTo(li *linear, dx, dy, x []float32, n int, dropout bool, layer int, write bool) {
 	x, dx, dy = x[:n*li.in], dx[:n*li.in], dy[:n*li.out]
-	m.be.LinearBackward(dx, li.dw, li.db, dy, x, li.w, n, li.in, li.out, 1)
+	if write {
+		m.be.Sgemm(false, false, n, li.in, li.out, 1, dy, li.out, li.w, li.in, 0, dx, li.in) // dx = dy·W
+		m.be.LinearBackward(nil, li.dw, li.db, dy, x, li.w, n, li.in, li.out, 1)
+	} else {
+		m.be.LinearBackward(dx, li.dw, li.db, dy, x, li.w, n, li.in, li.out, 1)
+	}
 	ad := li.lora
 	if ad == nil {
 		return
@@ -738,14 +749,12 @@ func (m *Model) layerBackward(l int, st stepShape) {
 	s := &L.acts
 	// MLP: res[l+1] = xmid + down(silu(gate(h2))·up(h2))
 	dact := A.dact[:n*F]
-	be.Zero(dact)
-	m.linearBackward(&L.down, dact, dres, s.act, n, st.dropout, l)
+	m.linearBackwardTo(&L.down, dact, dres, s.act, n, st.dropout, l, true)
 	if m.fuseGU {
 		dgu := A.dgu[:2*n*F]
-		be.Zero(dgu)
 		be.SwiGLUBackwardFused(dgu, dact, s.gu[:2*n*F], n, F)
-		be.Zero(dh)
-		be.LinearBackward(dh, L.dgu, nil, dgu, s.h2[:n*C], L.gu, n, C, 2*F, 1)
+		be.Sgemm(false, false, n, C, 2*F, 1, dgu, 2*F, L.gu, C, 0, dh, C) // dh = dgu·W_gu
+		be.LinearBackward(nil, L.dgu, nil, dgu, s.h2[:n*C], L.gu, n, C, 2*F, 1)
 		if st.lora {
 			m.adapterBackwardCols(&L.gate, dh, dgu, 0, 2*F, s.h2, n)
 			m.adapterBackwardCols(&L.up, dh, dgu, F, 2*F, s.h2, n)
@@ -755,15 +764,13 @@ func (m *Model) layerBackward(l int, st stepShape) {
 		be.Zero(dgate)
 		be.Zero(dup)
 		be.SwiGLUBackward(dgate, dup, dact, s.gate[:n*F], s.up[:n*F], n*F)
-		be.Zero(dh)
-		m.linearBackward(&L.gate, dh, dgate, s.h2, n, st.dropout, l)
+		m.linearBackwardTo(&L.gate, dh, dgate, s.h2, n, st.dropout, l, true)
 		m.linearBackward(&L.up, dh, dup, s.h2, n, st.dropout, l)
 	}
 	be.RMSNormBackward(dres, L.dln2, dh, s.xmid[:n*C], L.ln2, s.rstd2[:n], n, C)
 	// attention: xmid = res[l] + o(attn(rope(q), rope(k), v))
 	datt := A.datt[:n*QD]
-	be.Zero(datt)
-	m.linearBackward(&L.o, datt, dres, s.att, n, st.dropout, l)
+	m.linearBackwardTo(&L.o, datt, dres, s.att, n, st.dropout, l, true)
 	dq, dk, dv := A.dq[:n*QD], A.dk[:n*KD], A.dv[:n*KD]
 	be.Zero(dq)
 	be.Zero(dk)
@@ -785,8 +792,7 @@ func (m *Model) layerBackward(l int, st stepShape) {
 		be.RMSNormBackward(dkr, L.dknorm, dk, s.kr[:n*KD], L.knorm, s.rk[:n*a.KVHeads], n*a.KVHeads, a.HeadDim)
 		dq, dk = dqr, dkr
 	}
-	be.Zero(dh)
-	m.linearBackward(&L.q, dh, dq, s.h1, n, st.dropout, l)
+	m.linearBackwardTo(&L.q, dh, dq, s.h1, n, st.dropout, l, true)
 	m.linearBackward(&L.k, dh, dk, s.h1, n, st.dropout, l)
 	m.linearBackward(&L.v, dh, dv, s.h1, n, st.dropout, l)
 	be.RMSNormBackward(dres, L.dln1, dh, A.res[l][:n*C], L.ln1, s.rstd1[:n], n, C)

@@ -228,7 +228,9 @@ func (nopBackend) AttentionForward(out, lse, q, k, v []float32, seg []int32, b, 
 }
 func (nopBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, seg []int32, b, t, nh, nkv, hd, w int) {
 }
-func (nopBackend) SwiGLUForward(out, gate, up []float32, n int)               {}
+func (nopBackend) SwiGLUForward(out, gate, up []float32, n int) {}
+func (nopBackend) Sgemm(ta, tb bool, m, n, k int, al float32, a []float32, lda int, b []float32, ldb int, be float32, c []float32, ldc int) {
+}
 func (nopBackend) SwiGLUBackward(dgate, dup, dout, gate, up []float32, n int) {}
 func (nopBackend) Zero(x []float32)                                           {}
 func (nopBackend) Copy(dst, src []float32)                                    {}

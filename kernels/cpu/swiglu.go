@@ -100,6 +100,8 @@ func (l *swigluRows) chunk(_, lo, hi int) {
 		g, u := l.gu[2*i*f:2*i*f+f], l.gu[2*i*f+f:2*i*f+2*f]
 		if l.dgu != nil {
 			dg, du, dy := l.dgu[2*i*f:2*i*f+f], l.dgu[2*i*f+f:2*i*f+2*f], l.dout[i*f:i*f+f]
+			clear(dg) // the row is cache-hot for the accumulating loop that follows
+			clear(du)
 			if l.vec {
 				vec.SwiGLUBackward(dg, du, dy, g, u)
 				continue
@@ -118,7 +120,7 @@ func (l *swigluRows) chunk(_, lo, hi int) {
 	}
 }
 
-// SwiGLUBackwardFused: dgu[N,2F] += (dgate | dup) from dout[N,F] and gu[N,2F].
+// SwiGLUBackwardFused: dgu[N,2F] WRITES (dgate | dup) from dout[N,F] and gu[N,2F] (no zeroing pass needed).
 func (be *Backend) SwiGLUBackwardFused(dgu, dout, gu []float32, n, f int) {
 	const op = "SwiGLUBackwardFused"
 	need(op, "dgu", dgu, 2*n*f)
