@@ -342,7 +342,7 @@ func layoutName(l model.PairLayout) string {
 	return s
 }
 
-// sgemmPeak measures the backend's sgemm rate on a 1024³ product (best of 5, after a
+// sgemmPeak measures the backend's sgemm rate on a 1024³ product (best of 10, after a
 // warm-up call), in FLOP/s.
 func sgemmPeak(be kernels.Backend) float64 {
 	const n = 1024
@@ -353,7 +353,7 @@ func sgemmPeak(be kernels.Backend) float64 {
 	}
 	be.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
 	best := math.Inf(1)
-	for range 5 {
+	for range 10 {
 		t0 := time.Now()
 		be.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
 		be.Sync()
