@@ -34,11 +34,14 @@ type Options struct {
 	Out  string // output dir (default "preftune-demo")
 	Seed uint64 // split and training seed (default DefaultSeed)
 
-	Steps      int     // DPO optimizer steps (default 100)
+	Steps      int     // DPO optimizer steps (default 150)
 	BatchPairs int     // pairs per step (default 16)
-	LR         float64 // peak learning rate (default 3e-4)
-	Beta       float64 // DPO β (default 1)
+	LR         float64 // peak learning rate (default 4e-4)
+	Beta       float64 // DPO β (default 2)
 	LoRARank   int     // LoRA r on every linear layer (default 8, alpha 2r)
+	// RPOAlpha adds RPOAlpha × the NLL of the chosen completion to the DPO loss (TRL's
+	// rpo_alpha); 0 (the default) is plain DPO.
+	RPOAlpha float64
 
 	// HeldOut evaluates only the first HeldOut held-out prompts (default all 200); a
 	// reduced setting for tests.
@@ -58,16 +61,16 @@ func (o *Options) defaults() {
 		o.Seed = DefaultSeed
 	}
 	if o.Steps == 0 {
-		o.Steps = 100
+		o.Steps = 150
 	}
 	if o.BatchPairs == 0 {
 		o.BatchPairs = 16
 	}
 	if o.LR == 0 {
-		o.LR = 3e-4
+		o.LR = 4e-4
 	}
 	if o.Beta == 0 {
-		o.Beta = 1
+		o.Beta = 2
 	}
 	if o.LoRARank == 0 {
 		o.LoRARank = 8
@@ -314,7 +317,7 @@ eval_steps: %d
 per_device_eval_batch_size: 64
 pref_loss: sigmoid
 pref_beta: %g
-precompute_ref_log_probs: true
+%sprecompute_ref_log_probs: true
 learning_rate: %g
 lr_scheduler_type: linear
 warmup_ratio: 0.1
@@ -330,8 +333,15 @@ plot_loss: true
 seed: %d
 output_dir: %q
 overwrite_output_dir: true
-`, p.SFTModel, o.LoRARank, 2*o.LoRARank, p.Train, p.HeldOut, max(1, o.Steps/5), o.Beta, o.LR, o.Steps, o.BatchPairs,
+`, p.SFTModel, o.LoRARank, 2*o.LoRARank, p.Train, p.HeldOut, max(1, o.Steps/5), o.Beta, rpoLine(o.RPOAlpha), o.LR, o.Steps, o.BatchPairs,
 		max(1, o.Steps/20), o.Seed, p.DPO)
+}
+
+func rpoLine(a float64) string {
+	if a <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("rpo_alpha: %g\n", a)
 }
 
 // trainDPO runs `preftune train` on DPOConfig and loads the SFT model with the trained
