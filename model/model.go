@@ -61,6 +61,8 @@ type Model struct {
 	plannedRows int // loss rows (targets) the activations are planned for
 	last        lastForward
 	rng         uint64 // dropout stream
+
+	hiddenGrad []float32 // BackwardHidden's d(loss)/d(final hidden), during its backward
 }
 
 // lastForward remembers what Backward needs from the latest Forward.
@@ -604,6 +606,10 @@ func (m *Model) backward() {
 		}
 		be.LogSoftmaxGatherBackward(lg, A.dlogp[r0:r0+r], lg, A.lse[r0:r0+r], A.lab[r0:r0+r], r, V)
 		be.LinearBackward(dhc[r0*C:(r0+r)*C], dhead, nil, lg, hc, m.head, r, C, V, 1)
+	}
+	if m.hiddenGrad != nil { // BackwardHidden: the gradient enters at the final norm's output
+		be.Sync()
+		copy(dhc, m.hiddenGrad)
 	}
 	dxc := A.dxc[:mc*C]
 	be.Zero(dxc)
