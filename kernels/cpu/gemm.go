@@ -51,11 +51,13 @@ func (be *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 			openblas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
-		// panels of C rows (or columns when C is wide and short), about two per
-		// worker so a worker slowed by another process hands its share over
+		// panels along C's longer side (each worker then streams only its share of
+		// the larger operand: the vocabulary side of an LM head, the token side of
+		// a linear), about two per worker so a worker slowed by another process
+		// hands its share over
 		g := &be.lp.gemmSplit
 		*g = gemmSplit{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-			a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, byRows: m >= n || m >= 64*be.threads}
+			a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, byRows: m >= n}
 		span := n
 		if g.byRows {
 			span = m

@@ -43,6 +43,7 @@ func refGemm(transA, transB bool, m, n, k int, alpha float64, a []float32, lda i
 func TestSgemm(t *testing.T) {
 	shapes := []struct{ m, n, k int }{
 		{1, 1, 1}, {3, 5, 7}, {70, 300, 33}, {33, 2100, 260}, {130, 9, 515}, {4, 4, 0},
+		{700, 41, 64}, {257, 300, 20}, // split over workers by rows, by columns (m·n·k ≥ gemmSplitMin)
 	}
 	for _, be := range testBackends(t) {
 		r := rand.New(rand.NewPCG(21, 22))
