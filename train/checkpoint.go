@@ -50,13 +50,15 @@ func listCheckpoints(out string) ([]int, error) {
 // trainerState is a checkpoint's trainer_state.json: everything besides tensors that
 // a resumed run needs to continue bit for bit.
 type trainerState struct {
-	GlobalStep    int            `json:"global_step"`
-	Epoch         float64        `json:"epoch"`
-	MaxSteps      int            `json:"max_steps"`
-	StepsPerEpoch int            `json:"steps_per_epoch"`
-	OptimizerStep int            `json:"optimizer_step"`
-	Seed          int            `json:"seed"`
-	DataOrder     string         `json:"data_order"`
+	GlobalStep    int     `json:"global_step"`
+	Epoch         float64 `json:"epoch"`
+	MaxSteps      int     `json:"max_steps"`
+	StepsPerEpoch int     `json:"steps_per_epoch"`
+	OptimizerStep int     `json:"optimizer_step"`
+	Seed          int     `json:"seed"`
+	DataOrder     string  `json:"data_order"`
+	// DropoutStream is the LoRA dropout stream position (model.DropoutStream).
+	DropoutStream uint64         `json:"dropout_stream"`
 	LogHistory    []report.Entry `json:"log_history"`
 	Interval      intervalState  `json:"logging_interval"`
 }
@@ -101,18 +103,20 @@ func (t *trainer) saveCheckpoint() error {
 			return fail(err)
 		}
 	}
-	if !c.SaveOnlyModel {
-		o := t.optim
-		var ts []safetensors.Tensor
-		if o.m != nil {
-			name := "exp_avg"
-			if o.kind == "sgd" {
-				name = "momentum_buffer"
-			}
-			ts = append(ts, safetensors.Tensor{Name: name, DType: safetensors.F32, Shape: []int{len(o.m)}, F32: o.m})
+	if vh := t.st.vh; vh != nil {
+		if err := safetensors.WriteFile(filepath.Join(tmp, valueHeadFile), f32Tensors(vh.Tensors(), ""), map[string]string{"format": "pt"}); err != nil {
+			return fail(err)
 		}
-		if o.v != nil {
-			ts = append(ts, safetensors.Tensor{Name: "exp_avg_sq", DType: safetensors.F32, Shape: []int{len(o.v)}, F32: o.v})
+	}
+	if !c.SaveOnlyModel {
+		var ts []safetensors.Tensor
+		for o, prefix := t.optim, ""; o != nil; o, prefix = o.next, "score." {
+			if o.m != nil {
+				ts = append(ts, safetensors.Tensor{Name: prefix + o.momentName(), DType: safetensors.F32, Shape: []int{len(o.m)}, F32: o.m})
+			}
+			if o.v != nil {
+				ts = append(ts, safetensors.Tensor{Name: prefix + "exp_avg_sq", DType: safetensors.F32, Shape: []int{len(o.v)}, F32: o.v})
+			}
 		}
 		if len(ts) > 0 {
 			if err := safetensors.WriteFile(filepath.Join(tmp, "optimizer.safetensors"), ts, nil); err != nil {
@@ -128,8 +132,9 @@ func (t *trainer) saveCheckpoint() error {
 	st := trainerState{
 		GlobalStep: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), MaxSteps: t.totalSteps,
 		StepsPerEpoch: t.stepsPerEpoch, OptimizerStep: t.optim.step, Seed: c.Seed,
-		DataOrder:  "PCG(seed, epoch) shuffle; position = global_step",
-		LogHistory: t.history,
+		DropoutStream: t.st.policy.DropoutStream(),
+		DataOrder:     "PCG(seed, epoch) shuffle; position = global_step",
+		LogHistory:    t.history,
 		Interval: intervalState{Steps: t.acc.steps, Loss: t.acc.loss, GNorm: t.acc.gnorm, Metrics: t.acc.metrics,
 			Weight: t.acc.weight, LossSum: t.acc.lossSum, NSum: t.acc.nSum},
 	}
@@ -211,6 +216,11 @@ func (t *trainer) resumeOrStart() error {
 	} else if err := readInto(filepath.Join(dir, "model.safetensors"), p.Tensors()); err != nil {
 		return fmt.Errorf("resume_from_checkpoint: %w", err)
 	}
+	if vh := t.st.vh; vh != nil {
+		if err := readInto(filepath.Join(dir, valueHeadFile), vh.Tensors()); err != nil {
+			return fmt.Errorf("resume_from_checkpoint: %w", err)
+		}
+	}
 	o := t.optim
 	if o.m != nil || o.v != nil {
 		f, err := safetensors.Open(filepath.Join(dir, "optimizer.safetensors"))
@@ -218,18 +228,16 @@ func (t *trainer) resumeOrStart() error {
 			return fmt.Errorf("resume_from_checkpoint: optimizer state (a save_only_model checkpoint cannot be resumed): %w", err)
 		}
 		defer f.Close()
-		if o.m != nil {
-			name := "exp_avg"
-			if o.kind == "sgd" {
-				name = "momentum_buffer"
+		for p, prefix := o, ""; p != nil; p, prefix = p.next, "score." {
+			if p.m != nil {
+				if err := f.ReadFloat32(prefix+p.momentName(), p.m); err != nil {
+					return fmt.Errorf("resume_from_checkpoint: %w", err)
+				}
 			}
-			if err := f.ReadFloat32(name, o.m); err != nil {
-				return fmt.Errorf("resume_from_checkpoint: %w", err)
-			}
-		}
-		if o.v != nil {
-			if err := f.ReadFloat32("exp_avg_sq", o.v); err != nil {
-				return fmt.Errorf("resume_from_checkpoint: %w", err)
+			if p.v != nil {
+				if err := f.ReadFloat32(prefix+"exp_avg_sq", p.v); err != nil {
+					return fmt.Errorf("resume_from_checkpoint: %w", err)
+				}
 			}
 		}
 	}
@@ -238,7 +246,10 @@ func (t *trainer) resumeOrStart() error {
 			return fmt.Errorf("resume_from_checkpoint: %w", err)
 		}
 	}
-	o.step = st.OptimizerStep
+	for p := o; p != nil; p = p.next {
+		p.step = st.OptimizerStep
+	}
+	p.SetDropoutStream(st.DropoutStream)
 	t.step = st.GlobalStep
 	t.history = st.LogHistory
 	iv := st.Interval
@@ -248,9 +259,6 @@ func (t *trainer) resumeOrStart() error {
 	}
 	for k, v := range iv.Weight {
 		t.acc.weight[k] = v
-	}
-	if c.LoRA() && c.LoRADropout > 0 && !c.DisableDropout {
-		fmt.Fprintln(t.log, "warning: LoRA dropout masks after a resume differ from an uninterrupted run's (the engine's dropout stream cannot be restored)")
 	}
 	fmt.Fprintf(t.log, "resumed from %s at step %d\n", dir, t.step)
 	t.tlog, err = report.CreateLog(logPath, t.history)

@@ -22,9 +22,17 @@
 // (trainer_log.jsonl with TRL's names, averaged over the logging interval as TRL
 // does), evaluation, TR-DPO reference syncing and checkpoints.
 //
+// stage: rm (TRL's RewardTrainer) replaces steps 2–4: the same [chosen; rejected] rows
+// with one loss row each, the last non-padding token; the final-norm hidden state there
+// (model.FinalHidden) times score.weight (model.ValueHead, trained with the decoder in
+// one optimizer) is the reward; the Bradley–Terry loss (center_rewards_coefficient)
+// goes back through the head and model.BackwardHidden. Outputs are a
+// *ForSequenceClassification model dir (num_labels 1), or a PEFT SEQ_CLS adapter with
+// the head under modules_to_save (base_model.model.score.weight).
+//
 // Everything is deterministic given the seed: data order is a function of (seed,
 // epoch), LoRA init and dropout of the seed, and the kernels are deterministic, so the
 // same config gives bit-identical weights. A checkpoint holds float32 weights, the
-// optimizer moments, the scheduler step and the data position; resuming from it
+// optimizer moments, the scheduler step, the data position and the LoRA dropout stream; resuming from it
 // continues bit for bit as if never stopped.
 package train

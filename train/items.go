@@ -53,6 +53,9 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 		exs = exs[:c.MaxSamples]
 	}
 	kind := c.Kind()
+	if kind == "rm" {
+		kind = "pair" // a reward model reads preference pairs
+	}
 	var keep []data.Example
 	for _, ex := range exs {
 		switch {

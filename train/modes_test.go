@@ -136,7 +136,6 @@ func TestUnsupported(t *testing.T) {
 	dir := t.TempDir()
 	modelDir, dataPath := fixture(t, dir, 4)
 	for _, tc := range []struct{ extra, want string }{
-		{"stage: rm\n", "value head"},
 		{"use_weighting: true\n", "use_weighting"},
 		{"loss_type: lipo_listmle\n", "listwise"},
 	} {

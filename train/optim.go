@@ -27,6 +27,9 @@ type optimizer struct {
 	spans         []span
 	tensors       []model.Tensor
 	step          int // optimizer steps taken (AdamW's step count, from 1)
+	// next holds parameters outside the model's flat buffer (the reward model's value
+	// head) in the same parameter set: one global norm, one clip, one update.
+	next *optimizer
 
 	lr, beta1, beta2, eps, wd, momentum float32
 }
@@ -39,7 +42,12 @@ func noDecay(name string) bool {
 
 func newOptimizer(m *model.Model, kind string, beta1, beta2, eps, wd, momentum float64) (*optimizer, error) {
 	params, grads := m.TrainableBuffers()
-	o := &optimizer{be: m.Backend(), kind: kind, params: params, grads: grads, tensors: m.Trainable(),
+	return newOptimizerFor(m.Backend(), params, grads, m.Trainable(), kind, beta1, beta2, eps, wd, momentum)
+}
+
+// newOptimizerFor is newOptimizer over tensors laid out consecutively in params/grads.
+func newOptimizerFor(be kernels.Backend, params, grads []float32, tensors []model.Tensor, kind string, beta1, beta2, eps, wd, momentum float64) (*optimizer, error) {
+	o := &optimizer{be: be, kind: kind, params: params, grads: grads, tensors: tensors,
 		beta1: float32(beta1), beta2: float32(beta2), eps: float32(eps), wd: float32(wd), momentum: float32(momentum)}
 	off := 0
 	for _, t := range o.tensors {
@@ -73,16 +81,26 @@ func newOptimizer(m *model.Model, kind string, beta1, beta2, eps, wd, momentum f
 	return o, nil
 }
 
+// momentName is the checkpoint name of the first moment buffer (torch's state key).
+func (o *optimizer) momentName() string {
+	if o.kind == "sgd" {
+		return "momentum_buffer"
+	}
+	return "exp_avg"
+}
+
 // gradNorm returns the global L2 norm of the gradients; a non-finite gradient is an
 // error naming the first tensor that has one.
 func (o *optimizer) gradNorm() (float64, error) {
 	total := 0.0
-	for _, t := range o.tensors {
-		ss := o.be.SumSquares(t.Grad)
-		if math.IsNaN(ss) || math.IsInf(ss, 0) {
-			return ss, fmt.Errorf("gradient of %s is not finite (sum of squares %v)", t.Name, ss)
+	for p := o; p != nil; p = p.next {
+		for _, t := range p.tensors {
+			ss := p.be.SumSquares(t.Grad)
+			if math.IsNaN(ss) || math.IsInf(ss, 0) {
+				return ss, fmt.Errorf("gradient of %s is not finite (sum of squares %v)", t.Name, ss)
+			}
+			total += ss
 		}
-		total += ss
 	}
 	return math.Sqrt(total), nil
 }
@@ -95,7 +113,9 @@ func (o *optimizer) clip(norm, maxNorm float64) {
 	}
 	coef := maxNorm / (norm + 1e-6)
 	if coef < 1 {
-		o.be.Scale(o.grads, float32(coef))
+		for p := o; p != nil; p = p.next {
+			p.be.Scale(p.grads, float32(coef))
+		}
 	}
 }
 
@@ -120,4 +140,7 @@ func (o *optimizer) update(lr float64) {
 		}
 	}
 	o.be.Sync()
+	if o.next != nil {
+		o.next.update(lr)
+	}
 }

@@ -29,7 +29,11 @@ var TokenizerFiles = []string{
 func (t *trainer) writeOutputs(sum *Summary) error {
 	c := t.c
 	out := c.OutputDir
-	if c.LoRA() {
+	if t.st.vh != nil {
+		if err := t.saveRewardModel(out); err != nil {
+			return err
+		}
+	} else if c.LoRA() {
 		if err := t.st.policy.SaveAdapter(out, c.ModelNameOrPath); err != nil {
 			return fmt.Errorf("saving the adapter: %w", err)
 		}

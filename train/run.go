@@ -33,6 +33,9 @@ type Options struct {
 	AfterStep func(step int)
 	// Reducer averages gradients across data-parallel workers; nil means one process.
 	Reducer GradReducer
+
+	// scoreInit, when set (tests), is the initial score.weight of a reward model.
+	scoreInit []float32
 }
 
 // Summary is what a finished run reports (also written to train_results.json).
@@ -131,8 +134,6 @@ func (t *trainer) checkSupported() error {
 	switch {
 	case c.Kind() == "list":
 		return &config.Error{Key: "loss_type", Msg: fmt.Sprintf("%s needs listwise data batching, which the trainer does not have yet", c.LossType[0])}
-	case c.Kind() == "rm":
-		return &config.Error{Key: "stage", Msg: "rm needs a scalar value head on the model, which preftune's engine does not have yet"}
 	case c.UseWeighting:
 		return &config.Error{Key: "use_weighting", Msg: "WPO needs per-token logsumexp(2·logits), which the engine does not expose yet"}
 	case c.Kind() == "kto" && c.PrecomputeRefLogProbs:
@@ -219,6 +220,11 @@ func (t *trainer) setup() error {
 	if t.optim, err = newOptimizer(policy, c.Optim, c.AdamBeta1, c.AdamBeta2, c.AdamEpsilon, c.WeightDecay, c.Momentum); err != nil {
 		return err
 	}
+	if t.st.kind == "rm" {
+		if err := t.setupValueHead(arch.Hidden); err != nil {
+			return err
+		}
+	}
 	t.reducer = t.opt.Reducer
 	if t.reducer == nil {
 		t.reducer = singleProcess{}
@@ -289,6 +295,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			units += t.units(m, bs)
 		}
 		t.st.policy.ZeroGrad()
+		if t.st.vh != nil {
+			clear(t.st.vh.Grad)
+		}
 		stepLoss := 0.0
 		for m := m0; m < m1; m++ {
 			its = its[:0]
@@ -306,8 +315,10 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			stepLoss += w * res.loss
 			t.acc.addMetrics(res.metrics, w)
 		}
-		if err := t.reducer.AllReduceMean(t.optim.grads); err != nil {
-			return nil, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
+		for o := t.optim; o != nil; o = o.next {
+			if err := t.reducer.AllReduceMean(o.grads); err != nil {
+				return nil, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
+			}
 		}
 		gnorm, err := t.optim.gradNorm()
 		if err != nil {

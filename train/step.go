@@ -23,7 +23,7 @@ var refLossFree = []string{"orpo", "simpo", "cpo", "sft"}
 
 // needsReference reports whether some loss of the config reads reference log-probs.
 func needsReference(c *config.Config) bool {
-	if c.ReferenceFree || c.Kind() == "sft" {
+	if c.ReferenceFree || c.Kind() == "sft" || c.Kind() == "rm" {
 		return false
 	}
 	for _, l := range c.LossType {
@@ -61,6 +61,9 @@ type stepper struct {
 	rowGrad, tailGrad    []float64
 	lb                   loss.Batch
 	desirable            []bool
+
+	vh                  *model.ValueHead // stage rm
+	scores, dscores, dh []float32        // rm: rewards, their gradients, d(final hidden)
 }
 
 // microResult is what one micro-batch reports.
@@ -84,7 +87,7 @@ func (s *stepper) layout(its []item) {
 		s.plen = append(s.plen, len(p))
 	}
 	switch s.kind {
-	case "pair":
+	case "pair", "rm":
 		for k := 0; k < 2; k++ {
 			for i := range its {
 				add(its[i].prompt, its[i].compl[k], min(len(its[i].compl[0]), len(its[i].compl[1])))
@@ -207,6 +210,9 @@ func (s *stepper) reference(its []item, b *model.Batch) error {
 // completion token's d(loss)/d(log-prob) scaled by w (the micro-batch's share of the
 // optimizer step).
 func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) {
+	if s.kind == "rm" {
+		return s.microRM(its, w, train)
+	}
 	s.layout(its)
 	b, err := s.batch()
 	if err != nil {
@@ -333,6 +339,7 @@ func lossParams(c *config.Config) loss.Params {
 	p.FAlphaDivergenceCoef = c.FAlphaCoef
 	p.DesirableWeight, p.UndesirableWeight = c.DesirableWeight, c.UndesirableWeight
 	p.CPOAlpha = c.CPOAlpha
+	p.CenterRewardsCoefficient = c.CenterRewards
 	if c.RPOAlpha != nil {
 		p.RPOAlpha = *c.RPOAlpha
 	}

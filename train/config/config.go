@@ -63,6 +63,7 @@ type Config struct {
 	FAlphaCoef        float64   `key:"f_alpha_divergence_coef" help:"α of alpha_divergence"`
 	DesirableWeight   float64   `key:"desirable_weight" alias:"kto_chosen_weight" help:"KTO: weight of desirable examples"`
 	UndesirableWeight float64   `key:"undesirable_weight" alias:"kto_rejected_weight" help:"KTO: weight of undesirable examples"`
+	CenterRewards     float64   `key:"center_rewards_coefficient" help:"reward model: weight of the mean squared sum of paired rewards (TRL RewardConfig)"`
 
 	// reference strategies
 	PrecomputeRefLogProbs bool    `key:"precompute_ref_log_probs" help:"compute reference log-probs once before training (cached on disk)"`

@@ -86,6 +86,7 @@ func (l *Loaded) Validate() error {
 		{"adam_beta2", c.AdamBeta2 >= 0 && c.AdamBeta2 < 1, "must be in [0,1)"},
 		{"adam_epsilon", finite(c.AdamEpsilon) && c.AdamEpsilon > 0, "must be positive"},
 		{"weight_decay", finite(c.WeightDecay) && c.WeightDecay >= 0, "must be ≥ 0"},
+		{"center_rewards_coefficient", finite(c.CenterRewards) && c.CenterRewards >= 0, "must be ≥ 0"},
 		{"momentum", c.Momentum >= 0 && c.Momentum < 1, "must be in [0,1)"},
 		{"warmup_steps", c.WarmupSteps >= 0, "must be ≥ 0"},
 		{"warmup_ratio", c.WarmupRatio >= 0 && c.WarmupRatio <= 1, "must be in [0,1]"},
