@@ -103,24 +103,11 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(ids) == 0 {
 		return badInputf("the prompt encodes to no tokens")
 	}
-	opt := model.Options{}
-	if *adapterDir != "" {
-		lc, err := model.ReadAdapterConfig(*adapterDir)
-		if err != nil {
-			return badInputf("--adapter: %w", err)
-		}
-		opt.LoRA = lc
-	}
 	be := cpu.New(*threads)
 	defer be.Close()
-	m, err := model.Load(*modelDir, be, opt)
+	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
 	if err != nil {
-		return badInputf("--model: %w", err)
-	}
-	if *adapterDir != "" {
-		if err := m.LoadAdapter(*adapterDir); err != nil {
-			return badInputf("--adapter: %w", err)
-		}
+		return err
 	}
 	if tok.VocabSize() > m.Arch().Vocab {
 		return badInputf("--model: the tokenizer has %d tokens, the model's vocabulary only %d", tok.VocabSize(), m.Arch().Vocab)

@@ -89,24 +89,11 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
-	opt := model.Options{}
-	if *adapterDir != "" {
-		lc, err := model.ReadAdapterConfig(*adapterDir)
-		if err != nil {
-			return badInputf("--adapter: %w", err)
-		}
-		opt.LoRA = lc
-	}
 	be := cpu.New(*threads)
 	defer be.Close()
-	m, err := model.Load(*modelDir, be, opt)
+	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
 	if err != nil {
-		return badInputf("--model: %w", err)
-	}
-	if *adapterDir != "" {
-		if err := m.LoadAdapter(*adapterDir); err != nil {
-			return badInputf("--adapter: %w", err)
-		}
+		return err
 	}
 	results, err := computeLogps(m, pairs, *batchSize, *dataPath)
 	if err != nil {

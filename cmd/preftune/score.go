@@ -164,20 +164,8 @@ func scoreTokenizer(dir string, exs []data.Example, opts data.TokenizeOptions) (
 // loadScoreModels loads the policy and, with --ref-model, the reference (nil when the
 // reference is the policy with its adapter disabled).
 func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (policy, ref *model.Model, err error) {
-	opt := model.Options{}
-	if adapterDir != "" {
-		if opt.LoRA, err = model.ReadAdapterConfig(adapterDir); err != nil {
-			return nil, nil, badInputf("--adapter: %w", err)
-		}
-	}
-	if policy, err = model.Load(modelDir, be, opt); err != nil {
-		return nil, nil, badInputf("--model: %w", err)
-	}
-	if adapterDir != "" {
-		if err := policy.LoadAdapter(adapterDir); err != nil {
-			return nil, nil, badInputf("--adapter: %w", err)
-		}
-		return policy, nil, nil
+	if policy, err = loadModel(be, modelDir, adapterDir, model.Options{}); err != nil || adapterDir != "" {
+		return policy, nil, err
 	}
 	if ref, err = model.Load(refDir, be, model.Options{}); err != nil {
 		return nil, nil, badInputf("--ref-model: %w", err)

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"github.com/preftune/preftune/kernels"
+	"github.com/preftune/preftune/model"
+)
+
+// loadModel loads the Hugging Face model dir and, when adapterDir is set, the PEFT
+// LoRA adapter on top of it (opt.LoRA is taken from the adapter's config). Problems
+// with either dir are bad input, named by their flag.
+func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Options) (*model.Model, error) {
+	if adapterDir != "" {
+		lc, err := model.ReadAdapterConfig(adapterDir)
+		if err != nil {
+			return nil, badInputf("--adapter: %w", err)
+		}
+		opt.LoRA = lc
+	}
+	m, err := model.Load(modelDir, be, opt)
+	if err != nil {
+		return nil, badInputf("--model: %w", err)
+	}
+	if adapterDir != "" {
+		if err := m.LoadAdapter(adapterDir); err != nil {
+			return nil, badInputf("--adapter: %w", err)
+		}
+	}
+	return m, nil
+}
