@@ -128,60 +128,80 @@ func TestHelperTrainChild(t *testing.T) {
 	}
 }
 
+// loraDropoutYAML turns resumeYAML into LoRA training with dropout (every step draws
+// fresh masks from the model's dropout stream, which a checkpoint must carry).
+func loraDropoutYAML(y string) string {
+	y = strings.NewReplacer("sync_ref_model: true\n", "", "ref_model_sync_steps: 3\n", "", "ref_model_mixup_alpha: 0.5\n", "").Replace(y)
+	return y + "finetuning_type: lora\nlora_rank: 4\nlora_target: all\nlora_dropout: 0.1\ndisable_dropout: false\n"
+}
+
 // TestResumeAfterKill kills a training child process mid-run (SIGKILL, after its
 // second checkpoint), resumes from the newest checkpoint, and requires the final
-// weights and log to equal an uninterrupted run's byte for byte.
+// weights and log to equal an uninterrupted run's byte for byte: full fine-tuning,
+// and LoRA with dropout.
 func TestResumeAfterKill(t *testing.T) {
-	dir := t.TempDir()
-	modelDir, dataPath := fixture(t, dir, 20)
-	ref := filepath.Join(dir, "uninterrupted")
-	if _, err := runConfig(t, resumeYAML(modelDir, dataPath, ref)); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "killed")
-	cfgPath := filepath.Join(dir, "killed.yaml")
-	if err := os.WriteFile(cfgPath, []byte(resumeYAML(modelDir, dataPath, out)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTrainChild$")
-	cmd.Env = append(os.Environ(), "PREFTUNE_CHILD_CONFIG="+cfgPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		steps, _ := listCheckpoints(out)
-		if len(steps) > 0 && steps[len(steps)-1] >= 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("child wrote no checkpoint-4; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // into the next steps, past a log line
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	if err == nil {
-		t.Fatal("child finished before it was killed")
-	}
-	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
-		t.Fatal("child finished before it was killed")
-	}
-	steps, _ := listCheckpoints(out)
-	t.Logf("killed after checkpoints %v", steps)
-	if _, err := runConfig(t, resumeYAML(modelDir, dataPath, out), "--resume_from_checkpoint", "true"); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"model.safetensors", "trainer_log.jsonl"} {
-		if !bytes.Equal(fileBytes(t, filepath.Join(ref, f)), fileBytes(t, filepath.Join(out, f))) {
-			t.Errorf("%s after kill+resume differs from the uninterrupted run", f)
-		}
+	for _, tc := range []struct {
+		name    string
+		yaml    func(string) string
+		weights string
+	}{
+		{"full", func(y string) string { return y }, "model.safetensors"},
+		{"lora dropout", loraDropoutYAML, "adapter_model.safetensors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			modelDir, dataPath := fixture(t, dir, 20)
+			yaml := func(out string) string { return tc.yaml(resumeYAML(modelDir, dataPath, out)) }
+			ref := filepath.Join(dir, "uninterrupted")
+			if _, err := runConfig(t, yaml(ref)); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "killed")
+			cfgPath := filepath.Join(dir, "killed.yaml")
+			if err := os.WriteFile(cfgPath, []byte(yaml(out)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTrainChild$")
+			cmd.Env = append(os.Environ(), "PREFTUNE_CHILD_CONFIG="+cfgPath)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				steps, _ := listCheckpoints(out)
+				if len(steps) > 0 && steps[len(steps)-1] >= 4 {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("child wrote no checkpoint-4; stderr:\n%s", stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // into the next steps, past a log line
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if err == nil {
+				t.Fatal("child finished before it was killed")
+			}
+			if _, err := os.Stat(filepath.Join(out, tc.weights)); err == nil {
+				t.Fatal("child finished before it was killed")
+			}
+			steps, _ := listCheckpoints(out)
+			t.Logf("killed after checkpoints %v", steps)
+			if _, err := runConfig(t, yaml(out), "--resume_from_checkpoint", "true"); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{tc.weights, "trainer_log.jsonl"} {
+				if !bytes.Equal(fileBytes(t, filepath.Join(ref, f)), fileBytes(t, filepath.Join(out, f))) {
+					t.Errorf("%s after kill+resume differs from the uninterrupted run", f)
+				}
+			}
+		})
 	}
 }
 
