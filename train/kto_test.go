@@ -1,0 +1,116 @@
+package train
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/preftune/preftune/kernels/cpu"
+	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/train/config"
+)
+
+// TestKTOSGDStep is the KTO contract: one SGD step at learning rate 1 on six unpaired
+// examples with a separate reference gives W − ∇W of TRL's KTO loss, with the KL
+// baseline from the mismatched rows TRL builds (prompt i with completion i−1, the
+// first with the last), detached, and desirable/undesirable weights; the golden is
+// reference/train/gen_kto.py's PyTorch computation (its KL baseline is positive, so
+// the clamp does not hide it).
+func TestKTOSGDStep(t *testing.T) {
+	dir := "testdata/kto"
+	var exp struct {
+		Beta              float64            `json:"beta"`
+		DesirableWeight   float64            `json:"desirable_weight"`
+		UndesirableWeight float64            `json:"undesirable_weight"`
+		Metrics           map[string]float64 `json:"metrics"`
+	}
+	var exs []struct {
+		Prompt     []int32 `json:"prompt_input_ids"`
+		Completion []int32 `json:"completion_input_ids"`
+		Label      bool    `json:"label"`
+	}
+	for path, v := range map[string]any{dir + "/expected.json": &exp, dir + "/examples.json": &exs} {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := config.Parse([]byte(`
+stage: kto
+model_name_or_path: `+dir+`/policy
+ref_model: `+dir+`/ref
+dataset: unused
+output_dir: unused
+`), []string{"--pref_beta", fmtF(exp.Beta), "--desirable_weight", fmtF(exp.DesirableWeight), "--undesirable_weight", fmtF(exp.UndesirableWeight)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := cpu.New(2)
+	defer be.Close()
+	policy, err := model.Load(dir+"/policy", be, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := model.Load(dir+"/ref", be, model.Options{Frozen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &l.Config
+	st := stepper{c: c, kind: c.Kind(), policy: policy, ref: ref, refMode: refModel, params: lossParams(c), noDrop: true}
+	if st.kind != "kto" {
+		t.Fatalf("kind %q", st.kind)
+	}
+	its := make([]item, len(exs))
+	for i, e := range exs {
+		its[i] = item{prompt: e.Prompt, desirable: e.Label, where: "examples.json"}
+		its[i].compl[0] = e.Completion
+	}
+	opt, err := newOptimizer(policy, "sgd", 0, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy.ZeroGrad()
+	res, err := st.micro(its, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.update(1)
+	if math.Abs(res.loss-exp.Metrics["loss"]) > 1e-5 {
+		t.Errorf("loss %.9g, want %.9g", res.loss, exp.Metrics["loss"])
+	}
+	for k, w := range exp.Metrics {
+		if k == "loss" {
+			continue
+		}
+		g, ok := res.metrics[k]
+		if !ok {
+			t.Errorf("metrics lack %s", k)
+			continue
+		}
+		if math.Abs(g-w) > 1e-5*math.Max(1, math.Abs(w)) {
+			t.Errorf("%s = %.9g, want %.9g", k, g, w)
+		}
+	}
+	want := readTensors(t, dir+"/expected.safetensors")
+	init := readTensors(t, dir+"/policy")
+	worstW, worstU := 0.0, 0.0
+	for _, ts := range policy.Tensors() {
+		w, ok := want[ts.Name]
+		if !ok {
+			t.Fatalf("golden lacks %s", ts.Name)
+		}
+		e, u := relErr(ts.Data, w, nil), relErr(ts.Data, w, init[ts.Name])
+		if e > 1e-4 || u > 2e-3 {
+			t.Errorf("%s: relative error of W − ∇W %.3g (≤ 1e-4), of the update %.3g (≤ 2e-3)", ts.Name, e, u)
+		}
+		worstW, worstU = math.Max(worstW, e), math.Max(worstU, u)
+	}
+	t.Logf("kl %.4f; worst relative error over %d tensors: weights %.3g, update %.3g", res.metrics["kl"], len(want), worstW, worstU)
+}
+
+func fmtF(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
