@@ -15,10 +15,12 @@ import (
 
 // item is one training example in token ids: a preference pair (compl[0] chosen,
 // compl[1] rejected), an unpaired KTO example (compl[0], desirable), or an SFT example
-// (compl[0], the answer).
+// (compl[0], the answer), or a LiPO list (list, scored by scores; higher is better).
 type item struct {
 	prompt    []int32
 	compl     [2][]int32
+	list      [][]int32
+	scores    []float64
 	desirable bool
 	where     string    // file:row
 	ref       *refLogps // precomputed reference log-probs
@@ -72,6 +74,8 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 				continue
 			}
 			keep = append(keep, ex)
+		case ex.Kind == data.KindListwise && kind == "list":
+			keep = append(keep, ex)
 		case ex.Kind == data.KindUnpaired && (kind == "kto" || kind == "sft"):
 			if kind == "sft" && !ex.Label {
 				continue
@@ -105,6 +109,12 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 			it.compl = [2][]int32{tk.Completions[0], tk.Completions[1]}
 		case tk.Kind == data.KindPair && kind == "sft":
 			it.compl[0] = tk.Completions[0]
+		case tk.Kind == data.KindListwise:
+			it.list, it.scores = tk.Completions, tk.Scores
+			if len(out) > 0 && len(it.list) != len(out[0].list) {
+				return nil, fmt.Errorf("%s: %d responses, but %s has %d: LiPO batches lists of one size",
+					it.where, len(it.list), out[0].where, len(out[0].list))
+			}
 		default:
 			it.compl[0] = tk.Completions[0]
 		}
@@ -123,8 +133,12 @@ func checkItem(it *item, a model.Arch) error {
 	if len(it.prompt) == 0 {
 		return errors.New("empty prompt (the first completion token needs a prompt token to be predicted from)")
 	}
-	for k, c := range it.compl {
-		if k == 1 && c == nil {
+	compls := it.compl[:]
+	if it.list != nil {
+		compls = it.list
+	}
+	for k, c := range compls {
+		if k == 1 && c == nil && it.list == nil {
 			break
 		}
 		if len(c) == 0 {

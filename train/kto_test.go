@@ -129,24 +129,7 @@ func TestKTODemoLearns(t *testing.T) {
 		t.Skip("trains a tiny model for 50 steps")
 	}
 	dir := t.TempDir()
-	modelDir := filepath.Join(dir, "model")
-	if err := tiny.WriteQwen2(modelDir, tiny.Spec{Vocab: 349, Hidden: 32, Layers: 1, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
-	tokJSON, err := os.ReadFile("../demo/assets/model/tokenizer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokCfg, _ := json.Marshal(map[string]any{
-		"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": nil, "add_bos_token": false,
-		"chat_template": "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}",
-	})
-	if err := os.WriteFile(filepath.Join(modelDir, "tokenizer.json"), tokJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(modelDir, "tokenizer_config.json"), tokCfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	modelDir := byteTokModel(t, dir)
 	out := filepath.Join(dir, "out")
 	yaml := fmt.Sprintf(`
 stage: kto
@@ -190,4 +173,30 @@ plot_loss: false
 	if !(l1 < l0) {
 		t.Errorf("loss did not fall: %.4f → %.4f", l0, l1)
 	}
+}
+
+// byteTokModel writes a tiny Qwen2 (vocab 349) into dir/model with the demo's
+// byte-level BPE tokenizer and a plain "role: content" chat template, so that text
+// datasets train fast; it returns the model dir.
+func byteTokModel(t *testing.T, dir string) string {
+	t.Helper()
+	modelDir := filepath.Join(dir, "model")
+	if err := tiny.WriteQwen2(modelDir, tiny.Spec{Vocab: 349, Hidden: 32, Layers: 1, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	tokJSON, err := os.ReadFile("../demo/assets/model/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokCfg, _ := json.Marshal(map[string]any{
+		"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": nil, "add_bos_token": false,
+		"chat_template": "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}",
+	})
+	if err := os.WriteFile(filepath.Join(modelDir, "tokenizer.json"), tokJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(modelDir, "tokenizer_config.json"), tokCfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return modelDir
 }

@@ -132,8 +132,8 @@ func (e *SetupError) Unwrap() error { return e.Err }
 func (t *trainer) checkSupported() error {
 	c := t.c
 	switch {
-	case c.Kind() == "list":
-		return &config.Error{Key: "loss_type", Msg: fmt.Sprintf("%s needs listwise data batching, which the trainer does not have yet", c.LossType[0])}
+	case c.Kind() == "list" && c.PrecomputeRefLogProbs:
+		return &config.Error{Key: "precompute_ref_log_probs", Msg: "not supported for LiPO lists yet (the cache holds pairs)"}
 	case c.UseWeighting:
 		return &config.Error{Key: "use_weighting", Msg: "WPO needs per-token logsumexp(2·logits), which the engine does not expose yet"}
 	case c.Kind() == "kto" && c.PrecomputeRefLogProbs:
@@ -248,12 +248,17 @@ func (t *trainer) setup() error {
 // activations once.
 func (t *trainer) maxTokens(bs int) int {
 	longest := 0
+	k := 2
 	for _, it := range append(slices.Clip(t.train), t.eval...) {
 		for _, c := range it.compl {
 			longest = max(longest, len(it.prompt)+len(c))
 		}
+		for _, c := range it.list {
+			longest = max(longest, len(it.prompt)+len(c))
+		}
+		k = max(k, len(it.list))
 	}
-	rows := 2 * bs
+	rows := k * bs
 	if t.c.Kind() == "sft" {
 		rows = bs
 	}

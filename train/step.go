@@ -61,6 +61,7 @@ type stepper struct {
 	rowGrad, tailGrad    []float64
 	lb                   loss.Batch
 	desirable            []bool
+	labels               []float64 // LiPO: the lists' scores, row-aligned
 
 	vh                  *model.ValueHead // stage rm
 	scores, dscores, dh []float32        // rm: rewards, their gradients, d(final hidden)
@@ -99,6 +100,12 @@ func (s *stepper) layout(its []item) {
 		}
 		for i := range its {
 			add(its[i].prompt, its[(i+n-1)%n].compl[0], math.MaxInt)
+		}
+	case "list":
+		for i := range its {
+			for _, c := range its[i].list {
+				add(its[i].prompt, c, math.MaxInt)
+			}
 		}
 	default:
 		for i := range its {
@@ -298,6 +305,25 @@ func (s *stepper) loss(its []item) (microResult, error) {
 			return microResult{}, err
 		}
 		copy(s.rowGrad, res.DPolicy)
+		return microResult{loss: res.Loss, metrics: res.Metrics}, nil
+	case "list":
+		k := len(its[0].list)
+		s.labels = s.labels[:0]
+		for i := range its {
+			if len(its[i].list) != k {
+				return microResult{}, fmt.Errorf("%s: %d responses in a batch of lists of %d", its[i].where, len(its[i].list), k)
+			}
+			s.labels = append(s.labels, its[i].scores...)
+		}
+		s.lb = loss.Batch{ListPolicy: s.sums, ListLabels: s.labels, ListSize: k}
+		if s.refMode != refNone {
+			s.lb.ListRef = s.rsums
+		}
+		res, err := loss.Compute(s.c.LossType[0], &s.lb, s.params)
+		if err != nil {
+			return microResult{}, err
+		}
+		copy(s.rowGrad, res.DListPolicy)
 		return microResult{loss: res.Loss, metrics: res.Metrics}, nil
 	}
 	s.lb = loss.Batch{
