@@ -63,6 +63,7 @@ type Model struct {
 	rng         uint64 // dropout stream
 
 	hiddenGrad []float32 // BackwardHidden's d(loss)/d(final hidden), during its backward
+	wpo        wpoBufs   // ForwardOptions.LogSumP2 outputs
 }
 
 // lastForward remembers what Backward needs from the latest Forward.
@@ -114,6 +115,9 @@ type Output struct {
 	LogProbs  []float32 // [B·T] log p(label | prefix), 0 where the label is ignored; nil for a batch with Targets
 	Entropy   []float32 // [B·T] entropy of the next-token distribution at labelled positions (when asked); [len(Targets)] with Targets
 	MeanLogit []float32 // [B·T] mean logit over the vocabulary at labelled positions (when asked); [len(Targets)] with Targets
+	// LogSumP2 [B·T]: log Σ_v p(v)² = logsumexp(2·logits) − 2·logsumexp(logits) of the
+	// next-token distribution at labelled positions (when asked); [len(Targets)] with Targets.
+	LogSumP2 []float32
 
 	// TargetLogProbs [len(Targets)]: log p(target label | prefix), for a batch with Targets.
 	TargetLogProbs []float32
@@ -128,6 +132,7 @@ type ForwardOptions struct {
 	Eval       bool // no dropout
 	Entropy    bool // fill Output.Entropy
 	MeanLogit  bool // fill Output.MeanLogit
+	LogSumP2   bool // fill Output.LogSumP2 (WPO weights)
 }
 
 // New builds a model with zeroed parameters (fill them through Tensors, or use Load).
@@ -389,10 +394,14 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 				A.mlogit[r0+i] = float32(s / float64(V))
 			}
 		}
+		if opt.LogSumP2 {
+			m.logSumP2Rows(lg, A.lse[r0:r0+r], r0, r, mc)
+		}
 	}
 	be.Sync()
 	out := &A.out
 	out.Entropy, out.MeanLogit, out.TargetLogProbs = nil, nil, nil
+	out.LogSumP2 = nil
 	if targets {
 		out.LogProbs = nil
 		out.TargetLogProbs = A.logp[:mc]
@@ -410,6 +419,9 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 		if opt.MeanLogit {
 			out.MeanLogit = scatter(A.outMeanL[:n], A.mlogit[:mc], A.idx[:mc])
 		}
+	}
+	if opt.LogSumP2 {
+		out.LogSumP2 = m.logSumP2Out(targets, mc, n)
 	}
 	s64 := A.seq64[:nseq]
 	clear(s64)
