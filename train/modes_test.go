@@ -136,7 +136,7 @@ func TestUnsupported(t *testing.T) {
 	dir := t.TempDir()
 	modelDir, dataPath := fixture(t, dir, 4)
 	for _, tc := range []struct{ extra, want string }{
-		{"use_weighting: true\n", "use_weighting"},
+		{"stage: kto\nuse_weighting: true\n", "use_weighting"},
 		{"loss_type: lipo_listmle\nprecompute_ref_log_probs: true\n", "precompute_ref_log_probs"},
 	} {
 		_, err := runConfig(t, fmt.Sprintf("model_name_or_path: %s\ndataset: %s\noutput_dir: %s\n%s", modelDir, dataPath, filepath.Join(dir, "o"), tc.extra))

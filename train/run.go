@@ -132,10 +132,10 @@ func (e *SetupError) Unwrap() error { return e.Err }
 func (t *trainer) checkSupported() error {
 	c := t.c
 	switch {
+	case c.UseWeighting && c.Kind() != "pair":
+		return &config.Error{Key: "use_weighting", Msg: fmt.Sprintf("WPO weights pairs of DPO-family losses, not %s training", c.Kind())}
 	case c.Kind() == "list" && c.PrecomputeRefLogProbs:
 		return &config.Error{Key: "precompute_ref_log_probs", Msg: "not supported for LiPO lists yet (the cache holds pairs)"}
-	case c.UseWeighting:
-		return &config.Error{Key: "use_weighting", Msg: "WPO needs per-token logsumexp(2·logits), which the engine does not expose yet"}
 	case c.Kind() == "kto" && c.PrecomputeRefLogProbs:
 		return &config.Error{Key: "precompute_ref_log_probs", Msg: "not supported for KTO (its KL rows depend on the batch)"}
 	}

@@ -62,6 +62,7 @@ type stepper struct {
 	lb                   loss.Batch
 	desirable            []bool
 	labels               []float64 // LiPO: the lists' scores, row-aligned
+	wpo, wpoC, wpoR      []float64 // WPO: per-row mean log-weight; the pairs' chosen/rejected fields
 
 	vh                  *model.ValueHead // stage rm
 	scores, dscores, dh []float32        // rm: rewards, their gradients, d(final hidden)
@@ -228,7 +229,8 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 	if err := s.reference(its, b); err != nil {
 		return microResult{}, err
 	}
-	out, err := s.policy.Forward(b, model.ForwardOptions{Eval: !train || s.noDrop, MeanLogit: s.kind == "pair"})
+	wpo := s.params.UseWeighting && s.kind == "pair"
+	out, err := s.policy.Forward(b, model.ForwardOptions{Eval: !train || s.noDrop, MeanLogit: s.kind == "pair", LogSumP2: wpo})
 	if err != nil {
 		return microResult{}, fmt.Errorf("policy forward: %w", err)
 	}
@@ -241,6 +243,9 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return microResult{}, fmt.Errorf("policy log-prob of %s is %v: %w", its[r%len(its)].where, v, ErrNonFinite)
 		}
+	}
+	if wpo {
+		s.wpoWeights(b, out.LogProbs, out.LogSumP2)
 	}
 	res, err := s.loss(its)
 	if err != nil {
@@ -334,6 +339,9 @@ func (s *stepper) loss(its []item) (microResult, error) {
 	if s.refMode != refNone {
 		s.lb.RefChosen, s.lb.RefRejected = s.rsums[:n], s.rsums[n:]
 	}
+	if s.params.UseWeighting {
+		s.lb.ChosenWPOLogWeight, s.lb.RejectedWPOLogWeight = s.wpoC, s.wpoR
+	}
 	if s.params.LDAlpha != nil {
 		s.lb.PolicyChosenTail, s.lb.PolicyRejectedTail = s.tails[:n], s.tails[n:]
 		s.lb.RefChosenTail, s.lb.RefRejectedTail = s.rtails[:n], s.rtails[n:]
@@ -379,4 +387,35 @@ func lossParams(c *config.Config) loss.Params {
 		}
 	}
 	return p
+}
+
+// wpoWeights fills the WPO log-weights of the pairs (use_weighting) as TRL's
+// concatenated_forward computes them under no_grad: per sequence, the mean over its
+// completion tokens of log p(token) − log Σ_v p(v)², and the pair's weight
+// clamp(exp(w_chosen + w_rejected), max=1). The loss package multiplies
+// exp(ChosenWPOLogWeight)·exp(RejectedWPOLogWeight) without a clamp, so the chosen
+// field carries w_c and the rejected one min(w_c + w_r, 0) − w_c: the product is the
+// clamped weight.
+func (s *stepper) wpoWeights(b *model.Batch, logp, lsp2 []float32) {
+	rows := b.B
+	n := rows / 2
+	if cap(s.wpo) < rows {
+		s.wpo, s.wpoC, s.wpoR = make([]float64, rows), make([]float64, n), make([]float64, n)
+	}
+	s.wpo, s.wpoC, s.wpoR = s.wpo[:rows], s.wpoC[:n], s.wpoR[:n]
+	for r := 0; r < rows; r++ {
+		var sum float64
+		k := 0
+		for t := r * b.T; t < (r+1)*b.T; t++ {
+			if b.Labels[t] >= 0 {
+				sum += float64(logp[t]) - float64(lsp2[t])
+				k++
+			}
+		}
+		s.wpo[r] = sum / float64(max(k, 1))
+	}
+	for i := 0; i < n; i++ {
+		c, r := s.wpo[i], s.wpo[n+i]
+		s.wpoC[i], s.wpoR[i] = c, math.Min(c+r, 0)-c
+	}
 }
