@@ -30,6 +30,13 @@
 // *ForSequenceClassification model dir (num_labels 1), or a PEFT SEQ_CLS adapter with
 // the head under modules_to_save (base_model.model.score.weight).
 //
+// stage: kto lays out each micro-batch's examples and then its KL rows (prompt i with
+// the completion of example i−1, TRL's mismatched pairs), whose log-ratios give the
+// detached baseline. LiPO (lipo_listmle, lipo_lambda) lays out the K responses of each
+// list as K rows (every list of a run has the same K) and gives each response its own
+// gradient. use_weighting (WPO) asks the engine for log Σp² per completion token
+// (ForwardOptions.LogSumP2) and weights each pair by clamp(exp(w_c + w_r), max=1).
+//
 // Everything is deterministic given the seed: data order is a function of (seed,
 // epoch), LoRA init and dropout of the seed, and the kernels are deterministic, so the
 // same config gives bit-identical weights. A checkpoint holds float32 weights, the
