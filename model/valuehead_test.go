@@ -142,3 +142,37 @@ func TestBackwardHiddenErrors(t *testing.T) {
 		t.Error("wrong length: no error")
 	}
 }
+
+// TestNoAllocValueHeadStep: a reward-model step (Forward with LogSumP2 too, FinalHidden,
+// ValueHead, BackwardHidden) allocates nothing after the first.
+func TestNoAllocValueHeadStep(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "qwen2_bias"), testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := lastTokenBatch(loadGolden(t, "qwen2_bias"))
+	vh := NewValueHead(m.Arch().Hidden, 0.02, 1)
+	sc, dsc := make([]float32, b.B), make([]float32, b.B)
+	for i := range dsc {
+		dsc[i] = 0.1
+	}
+	dh := make([]float32, b.B*m.Arch().Hidden)
+	step := func() {
+		if _, err := m.Forward(b, ForwardOptions{LogSumP2: true}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := m.FinalHidden()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vh.Forward(sc, h)
+		vh.Backward(dh, dsc, h)
+		if err := m.BackwardHidden(dh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(3, step); n > 0 {
+		t.Errorf("%v allocations per step", n)
+	}
+}
