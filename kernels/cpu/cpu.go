@@ -24,8 +24,9 @@ type Backend struct {
 	// vec: element-wise loops in C (package vec, vectorised by GCC) instead of Go
 	vec bool
 
-	gemmPack []float32 // pure-Go GEMM: packed transposed panel [gemmKC, gemmNC]
-	partial  []float64 // per-worker partial sums
+	gemmPack    []float32 // pure-Go GEMM: packed transposed panel [gemmKC, gemmNC]
+	gemmPartial []float32 // k-split GEMM: per-part partial C's, grown once
+	partial     []float64 // per-worker partial sums
 
 	// attention scratch, per worker: [attnQB, T] ×2, grown on first use of a larger T
 	attnS, attnDP [][]float32
@@ -57,6 +58,7 @@ type loops struct {
 	adamw      adamw
 	sgd        sgd
 	gemmSplit  gemmSplit
+	gemmSplitK gemmSplitK
 	swigluRows swigluRows
 	attnFwd    attnFwd
 	attnBwd    attnBwd

@@ -51,6 +51,10 @@ func (be *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 			openblas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
+		if k >= 8*max(m, n) && m*n <= gemmSplitKMax {
+			be.sgemmSplitK(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
 		// panels along C's longer side (each worker then streams only its share of
 		// the larger operand: the vocabulary side of an LM head, the token side of
 		// a linear), about two per worker so a worker slowed by another process
@@ -73,6 +77,80 @@ func (be *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 
 // gemmSplitMin is the m·n·k below which a GEMM is not split over workers.
 const gemmSplitMin = 1 << 20
+
+// gemmSplitKMax bounds the C size (elements) of a GEMM split along k: each part
+// needs a private partial C.
+const gemmSplitKMax = 1 << 21
+
+// sgemmSplitK: for a long inner dimension (an LM head's input gradient, k = V),
+// part p computes alpha·op(A)[:,Kp]·op(B)[Kp,:] into its own partial C, so each
+// worker streams only its share of both operands; the partials are then summed
+// into beta·C. Scratch: threads partial C's, grown once.
+func (be *Backend) sgemmSplitK(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	parts := be.threads
+	if len(be.gemmPartial) < parts*m*n {
+		be.gemmPartial = make([]float32, parts*m*n)
+	}
+	g := &be.lp.gemmSplitK
+	step := (k + parts - 1) / parts
+	*g = gemmSplitK{transA: transA, transB: transB, m: m, n: n, k: k, step: step, alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, partial: be.gemmPartial[:parts*m*n], parts: parts}
+	be.pool.run(parts, 1, g)
+	g.reduce = true
+	be.pool.run(m, max(1, 4096/n), g)
+	g.reduce = false
+}
+
+// gemmSplitK: items are k-parts (partial products) or, with reduce, rows of C.
+type gemmSplitK struct {
+	transA, transB, reduce bool
+	m, n, k, step, parts   int
+	alpha, beta            float32
+	a, b, c, partial       []float32
+	lda, ldb, ldc          int
+}
+
+func (g *gemmSplitK) chunk(_, lo, hi int) {
+	mn := g.m * g.n
+	if g.reduce {
+		for i := lo; i < hi; i++ {
+			row := g.c[i*g.ldc : i*g.ldc+g.n]
+			if g.beta == 0 {
+				clear(row)
+			} else if g.beta != 1 {
+				for j := range row {
+					row[j] *= g.beta
+				}
+			}
+			for p := 0; p < g.parts; p++ {
+				pr := g.partial[p*mn+i*g.n : p*mn+i*g.n+g.n]
+				pr = pr[:len(row)]
+				for j, v := range pr {
+					row[j] += v
+				}
+			}
+		}
+		return
+	}
+	for p := lo; p < hi; p++ {
+		k0 := p * g.step
+		k1 := min(k0+g.step, g.k)
+		out := g.partial[p*mn : p*mn+mn]
+		if k1 <= k0 {
+			clear(out)
+			continue
+		}
+		// op(A)[:, k0:k1]: columns of A, or rows when transposed; op(B)[k0:k1, :]: rows of B, or columns
+		aoff, boff := k0, k0*g.ldb
+		if g.transA {
+			aoff = k0 * g.lda
+		}
+		if g.transB {
+			boff = k0
+		}
+		openblas.Sgemm(g.transA, g.transB, g.m, g.n, k1-k0, g.alpha, g.a[aoff:], g.lda, g.b[boff:], g.ldb, 0, out, g.n)
+	}
+}
 
 // gemmSplit runs one panel of a split GEMM per item: C rows [i·step, (i+1)·step)
 // (byRows) or C columns, each an independent single-threaded OpenBLAS call.

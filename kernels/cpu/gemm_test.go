@@ -44,6 +44,7 @@ func TestSgemm(t *testing.T) {
 	shapes := []struct{ m, n, k int }{
 		{1, 1, 1}, {3, 5, 7}, {70, 300, 33}, {33, 2100, 260}, {130, 9, 515}, {4, 4, 0},
 		{700, 41, 64}, {257, 300, 20}, // split over workers by rows, by columns (m·n·k ≥ gemmSplitMin)
+		{20, 30, 2500}, // split along k (k ≥ 8·max(m, n))
 	}
 	for _, be := range testBackends(t) {
 		r := rand.New(rand.NewPCG(21, 22))
