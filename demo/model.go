@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/model"
 )
@@ -78,30 +80,9 @@ func writeJSON(path string, v any) error {
 	return writeFileAtomic(path, append(raw, '\n'))
 }
 
-// writeFileAtomic writes data to a temp file beside path, fsyncs it and renames it over path.
+// writeFileAtomic writes data atomically (see atomicfile), with the demo's error prefix.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("demo: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("demo: %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("demo: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("demo: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return nil

@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/preftune/preftune/atomicfile"
 )
 
 // The demo task: write a number in English words. Both "three hundred forty-seven"
@@ -149,40 +150,20 @@ func SFTRows(s Split, seed uint64) []PrefRow {
 	return rows
 }
 
-// WriteJSONL writes rows as JSON Lines, atomically (temp file, fsync, rename).
+// WriteJSONL writes rows as JSON Lines, atomically (see atomicfile).
 func WriteJSONL(path string, rows []PrefRow) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("demo: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			f.Close()
-			return fmt.Errorf("demo: %s: %w", path, err)
+	err := atomicfile.Write(path, 0o644, func(f io.Writer) error {
+		w := bufio.NewWriter(f)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("demo: %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("demo: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("demo: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+		return w.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return nil
