@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/preftune/preftune/atomicfile"
+
 	"github.com/preftune/preftune/hf/config"
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/kernels"
@@ -180,10 +182,5 @@ func (m *Model) SaveAdapter(dir, baseModel string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, "adapter_config.json")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(filepath.Join(dir, "adapter_config.json"), append(raw, '\n'), 0o644)
 }
