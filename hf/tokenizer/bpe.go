@@ -55,7 +55,7 @@ type bpeOptions struct {
 // newBPEModel builds a model without merges (setMerges adds them).
 func newBPEModel(vocab map[string]int32, idToToken []string, o bpeOptions) (*bpeModel, error) {
 	m := &bpeModel{
-		vocab: vocab, idToToken: idToToken, merges: newMergeTable(0), unkID: -1,
+		vocab: vocab, idToToken: idToToken, merges: newMergeTable(nil), unkID: -1,
 		fuseUnk: o.fuseUnk, byteFallback: o.byteFallback, ignoreMerges: o.ignoreMerges,
 		prefix: o.prefix, suffix: o.suffix,
 	}
@@ -128,10 +128,7 @@ func (m *bpeModel) setMerges(arena []byte, texts []mergeText) error {
 			m.segmentMark = ""
 		}
 	}
-	m.merges = newMergeTable(len(resolved))
-	for _, r := range resolved {
-		m.merges.put(r.key, r.val)
-	}
+	m.merges = newMergeTable(resolved)
 	return nil
 }
 
@@ -201,7 +198,7 @@ type symbol struct {
 // bpeScratch is per-call reusable memory.
 type bpeScratch struct {
 	syms []symbol
-	heap []uint64 // rank<<32 | position of the pair's left symbol
+	heap []mergeCand
 	buf  []byte
 }
 
@@ -282,32 +279,40 @@ func (m *bpeModel) hasByteTokens(s string) bool {
 	return true
 }
 
+// mergeCand is a possible merge of the symbol at pos with its right neighbour:
+// ord = rank<<32 | pos orders the heap (lowest rank first, leftmost first among
+// equal ranks). left and right are the two ids when it was pushed: the entry is
+// stale (skipped when popped) unless both symbols still hold them, which saves a
+// merge-table lookup per pop.
+type mergeCand struct {
+	ord                 uint64
+	left, right, merged int32
+}
+
 // mergeAll applies merges lowest rank first, leftmost first among equal ranks,
-// with a min-heap of (rank, position) like HF's Word::merge_all; an entry whose
-// pair has since changed is skipped when popped.
+// with a min-heap of candidates like HF's Word::merge_all.
 func (m *bpeModel) mergeAll(sc *bpeScratch) {
 	syms := sc.syms
 	h := sc.heap[:0]
-	for i := 0; i+1 < len(syms); i++ {
-		if v, ok := m.merges.get(pairKey(syms[i].id, syms[i+1].id)); ok {
-			h = heapPush(h, v>>32<<32|uint64(i))
+	push := func(pos int32, left, right int32) {
+		if v, ok := m.merges.get(pairKey(left, right)); ok {
+			h = heapPush(h, mergeCand{v>>32<<32 | uint64(pos), left, right, int32(uint32(v))})
 		}
 	}
+	for i := 0; i+1 < len(syms); i++ {
+		push(int32(i), syms[i].id, syms[i+1].id)
+	}
 	for len(h) > 0 {
-		var top uint64
+		var top mergeCand
 		top, h = heapPop(h)
-		rank, pos := top>>32, int32(uint32(top))
+		pos := int32(uint32(top.ord))
 		s := &syms[pos]
-		if s.size == 0 || s.next < 0 {
+		if s.size == 0 || s.next < 0 || s.id != top.left || syms[s.next].id != top.right {
 			continue
 		}
 		nx := s.next
 		right := syms[nx]
-		v, ok := m.merges.get(pairKey(s.id, right.id))
-		if !ok || v>>32 != rank {
-			continue
-		}
-		s.id = int32(uint32(v))
+		s.id = top.merged
 		s.size += right.size
 		s.next = right.next
 		syms[nx].size = 0
@@ -315,25 +320,21 @@ func (m *bpeModel) mergeAll(sc *bpeScratch) {
 			syms[right.next].prev = pos
 		}
 		if s.prev >= 0 {
-			if v, ok := m.merges.get(pairKey(syms[s.prev].id, s.id)); ok {
-				h = heapPush(h, v>>32<<32|uint64(s.prev))
-			}
+			push(s.prev, syms[s.prev].id, s.id)
 		}
 		if s.next >= 0 {
-			if v, ok := m.merges.get(pairKey(s.id, syms[s.next].id)); ok {
-				h = heapPush(h, v>>32<<32|uint64(pos))
-			}
+			push(pos, s.id, syms[s.next].id)
 		}
 	}
 	sc.heap = h
 }
 
-func heapPush(h []uint64, x uint64) []uint64 {
+func heapPush(h []mergeCand, x mergeCand) []mergeCand {
 	h = append(h, x)
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if h[p] <= x {
+		if h[p].ord <= x.ord {
 			break
 		}
 		h[i] = h[p]
@@ -343,7 +344,7 @@ func heapPush(h []uint64, x uint64) []uint64 {
 	return h
 }
 
-func heapPop(h []uint64) (uint64, []uint64) {
+func heapPop(h []mergeCand) (mergeCand, []mergeCand) {
 	top := h[0]
 	last := h[len(h)-1]
 	h = h[:len(h)-1]
@@ -357,10 +358,10 @@ func heapPop(h []uint64) (uint64, []uint64) {
 		if c >= n {
 			break
 		}
-		if c+1 < n && h[c+1] < h[c] {
+		if c+1 < n && h[c+1].ord < h[c].ord {
 			c++
 		}
-		if last <= h[c] {
+		if last.ord <= h[c].ord {
 			break
 		}
 		h[i] = h[c]
