@@ -34,6 +34,10 @@ type bpeModel struct {
 	byteLevelIDs   [256]int32
 	byteLevelDense bool
 
+	// rawVocab answers ignore_merges lookups of short byte-level pre-tokens (nil:
+	// not built; see useByteLevel).
+	rawVocab *rawVocab
+
 	// segmentMark is "▁" when cutting a word before each "▁" that follows another
 	// character cannot change the result (no merge produces such a "x▁" and "▁" is in
 	// the vocab), so long SentencePiece-style inputs merge in short, cacheable pieces.
@@ -294,13 +298,8 @@ type mergeCand struct {
 func (m *bpeModel) mergeAll(sc *bpeScratch) {
 	syms := sc.syms
 	h := sc.heap[:0]
-	push := func(pos int32, left, right int32) {
-		if v, ok := m.merges.get(pairKey(left, right)); ok {
-			h = heapPush(h, mergeCand{v>>32<<32 | uint64(pos), left, right, int32(uint32(v))})
-		}
-	}
 	for i := 0; i+1 < len(syms); i++ {
-		push(int32(i), syms[i].id, syms[i+1].id)
+		h = m.pushPair(h, int32(i), syms[i].id, syms[i+1].id)
 	}
 	for len(h) > 0 {
 		var top mergeCand
@@ -320,13 +319,21 @@ func (m *bpeModel) mergeAll(sc *bpeScratch) {
 			syms[right.next].prev = pos
 		}
 		if s.prev >= 0 {
-			push(s.prev, syms[s.prev].id, s.id)
+			h = m.pushPair(h, s.prev, syms[s.prev].id, s.id)
 		}
 		if s.next >= 0 {
-			push(pos, s.id, syms[s.next].id)
+			h = m.pushPair(h, pos, s.id, syms[s.next].id)
 		}
 	}
 	sc.heap = h
+}
+
+// pushPair pushes the merge of left (at pos) and right, if there is one.
+func (m *bpeModel) pushPair(h []mergeCand, pos, left, right int32) []mergeCand {
+	if v, ok := m.merges.get(pairKey(left, right)); ok {
+		h = heapPush(h, mergeCand{v>>32<<32 | uint64(pos), left, right, int32(uint32(v))})
+	}
+	return h
 }
 
 func heapPush(h []mergeCand, x mergeCand) []mergeCand {
@@ -397,8 +404,24 @@ func (m *bpeModel) tokenizeWord(dst []int32, w string, sc *bpeScratch) []int32 {
 	return appendMerged(dst, sc.syms)
 }
 
+// useByteLevel prepares the model for byte-level pre-tokens
+// (tokenizeRawByteLevel).
+func (m *bpeModel) useByteLevel() {
+	if m.ignoreMerges && m.byteLevelDense {
+		m.rawVocab = newRawVocab(m.vocab)
+	}
+}
+
 // tokenizeRawByteLevel tokenizes the byte-level image of the raw bytes w.
 func (m *bpeModel) tokenizeRawByteLevel(dst []int32, w string, sc *bpeScratch) []int32 {
+	if m.rawVocab != nil {
+		if k, ok := packShort(w); ok {
+			if id, ok := m.rawVocab.get(k); ok {
+				return append(dst, id)
+			}
+			return m.mergeRawByteLevel(dst, w, sc) // not in the vocabulary
+		}
+	}
 	if !m.byteLevelDense || m.ignoreMerges {
 		sc.buf = byteLevelEncode(sc.buf[:0], w)
 		if m.ignoreMerges {
@@ -412,6 +435,11 @@ func (m *bpeModel) tokenizeRawByteLevel(dst []int32, w string, sc *bpeScratch) [
 			return appendMerged(dst, sc.syms)
 		}
 	}
+	return m.mergeRawByteLevel(dst, w, sc)
+}
+
+// mergeRawByteLevel is BPE on the raw bytes w when byteLevelDense.
+func (m *bpeModel) mergeRawByteLevel(dst []int32, w string, sc *bpeScratch) []int32 {
 	sc.syms = sc.syms[:0]
 	for i := 0; i < len(w); i++ {
 		sc.add(m.byteLevelIDs[w[i]], 1)

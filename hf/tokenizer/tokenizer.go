@@ -131,6 +131,9 @@ func Parse(data []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
+	if t.byteLevel {
+		model.useByteLevel()
+	}
 	if !isNull(f.Decoder) {
 		if t.decoder, err = parseDecoder(f.Decoder, "decoder"); err != nil {
 			return nil, err
