@@ -283,6 +283,72 @@ func (m *bpeModel) hasByteTokens(s string) bool {
 	return true
 }
 
+// merge applies the merges to the symbols in sc.syms and appends the resulting
+// ids to dst: by mergeSmall for the short words that are nearly all of them,
+// else by mergeAll.
+func (m *bpeModel) merge(dst []int32, sc *bpeScratch) []int32 {
+	if len(sc.syms) > maxScanSymbols {
+		m.mergeAll(sc)
+		return appendMerged(dst, sc.syms)
+	}
+	start := len(dst)
+	for _, s := range sc.syms {
+		dst = append(dst, s.id)
+	}
+	return dst[:start+m.mergeSmall(dst[start:])]
+}
+
+// maxScanSymbols is the longest word mergeSmall takes: it rescans all pairs after
+// each merge, fewer instructions than heap upkeep for short words.
+const maxScanSymbols = 32
+
+// mergeSmall applies the merges to ids in place and returns how many remain. It
+// keeps each adjacent pair's merge (rank<<32 | merged id, noMerge if none) in an
+// array and merges the lowest, leftmost among equal ranks (equal ranks are the
+// same pair, so the whole values compare), which is the order mergeAll's heap
+// gives.
+func (m *bpeModel) mergeSmall(ids []int32) int {
+	var vals [maxScanSymbols]uint64
+	n := len(ids)
+	pair := func(i int) uint64 {
+		if v, ok := m.merges.get(pairKey(ids[i], ids[i+1])); ok {
+			return v
+		}
+		return noMerge
+	}
+	for i := 0; i+1 < n; i++ {
+		vals[i] = pair(i)
+	}
+	for n > 1 {
+		best, bv := 0, vals[0]
+		for i := 1; i < n-1; i++ {
+			if vals[i] < bv {
+				best, bv = i, vals[i]
+			}
+		}
+		if bv == noMerge {
+			break
+		}
+		// ids[best] and ids[best+1] become one; the pairs right of them move left.
+		ids[best] = int32(uint32(bv))
+		copy(ids[best+1:n-1], ids[best+2:n])
+		if best+2 < n-1 {
+			copy(vals[best+1:], vals[best+2:n-1])
+		}
+		n--
+		if best > 0 {
+			vals[best-1] = pair(best - 1)
+		}
+		if best+1 < n {
+			vals[best] = pair(best)
+		}
+	}
+	return n
+}
+
+// noMerge marks a pair that has no merge (ranks are below 1<<31).
+const noMerge = ^uint64(0)
+
 // mergeCand is a possible merge of the symbol at pos with its right neighbour:
 // ord = rank<<32 | pos orders the heap (lowest rank first, leftmost first among
 // equal ranks). left and right are the two ids when it was pushed: the entry is
@@ -400,8 +466,7 @@ func (m *bpeModel) tokenizeWord(dst []int32, w string, sc *bpeScratch) []int32 {
 		}
 	}
 	m.initSymbols(sc, w)
-	m.mergeAll(sc)
-	return appendMerged(dst, sc.syms)
+	return m.merge(dst, sc)
 }
 
 // useByteLevel prepares the model for byte-level pre-tokens
@@ -431,8 +496,7 @@ func (m *bpeModel) tokenizeRawByteLevel(dst []int32, w string, sc *bpeScratch) [
 		}
 		if !m.byteLevelDense {
 			m.initSymbols(sc, string(sc.buf))
-			m.mergeAll(sc)
-			return appendMerged(dst, sc.syms)
+			return m.merge(dst, sc)
 		}
 	}
 	return m.mergeRawByteLevel(dst, w, sc)
@@ -444,8 +508,7 @@ func (m *bpeModel) mergeRawByteLevel(dst []int32, w string, sc *bpeScratch) []in
 	for i := 0; i < len(w); i++ {
 		sc.add(m.byteLevelIDs[w[i]], 1)
 	}
-	m.mergeAll(sc)
-	return appendMerged(dst, sc.syms)
+	return m.merge(dst, sc)
 }
 
 // maxCachedWord is HF's cache MAX_LENGTH: longer words are not cached.
