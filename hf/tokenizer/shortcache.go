@@ -47,23 +47,42 @@ func newShortCache() *shortCache {
 	return c
 }
 
-// packShort packs a word; ok is false when it is too long (or empty).
+// packShort packs a word; ok is false when it is too long (or empty). It loads
+// the bytes a few at a time (overlapping loads when the length is not a multiple).
 func packShort(w string) (k shortKey, ok bool) {
 	if len(w) >= len("▁") && w[0] == 0xE2 && w[1] == 0x96 && w[2] == 0x81 {
 		k.hi, w = 1<<63, w[len("▁"):]
 	}
-	if len(w) > shortMaxBytes || len(w) == 0 && k.hi == 0 {
+	n := len(w)
+	if n > shortMaxBytes || n == 0 && k.hi == 0 {
 		return k, false
 	}
-	k.hi |= uint64(len(w)+1) << 56
-	for i := 0; i < len(w); i++ {
-		if i < 8 {
+	k.hi |= uint64(n+1) << 56
+	switch {
+	case n >= 8:
+		k.lo = le64(w)
+		k.hi |= le64(w[n-8:]) >> (8 * (16 - n)) // bytes 8..n-1 (none when n is 8)
+	case n >= 4:
+		k.lo = uint64(le32(w)) | uint64(le32(w[n-4:]))<<(8*(n-4))
+	default:
+		for i := 0; i < n; i++ {
 			k.lo |= uint64(w[i]) << (8 * i)
-		} else {
-			k.hi |= uint64(w[i]) << (8 * (i - 8))
 		}
 	}
 	return k, true
+}
+
+// le64 and le32 read the first 8 or 4 bytes of s, little-endian (the compiler
+// makes each one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // packIDs packs one or two token ids (each below 1<<31) with their count.
