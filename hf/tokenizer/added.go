@@ -23,7 +23,13 @@ type addedToken struct {
 type addedMatcher struct {
 	nodes []trieNode // nodes[0] is the root
 	first [256]bool  // bytes that start some pattern
-	toks  []*addedToken
+	// A position whose first byte starts only patterns of 4+ bytes is tried only
+	// when its first 4 bytes pass quad, a 4096-bit filter on the patterns' first
+	// 4 bytes: a normalized "<s>" is "▁<s>" for Llama-2, and every "▁" would walk
+	// the trie otherwise.
+	shortFirst [256]bool // bytes that start some pattern of 1-3 bytes
+	quad       [64]uint64
+	toks       []*addedToken
 }
 
 type trieNode struct {
@@ -64,8 +70,22 @@ func newAddedMatcher(toks []*addedToken, patterns []string) *addedMatcher {
 			am.nodes[node].term = int32(i)
 		}
 		am.first[p[0]] = true
+		if len(p) < 4 {
+			am.shortFirst[p[0]] = true
+		} else {
+			h := quadHash(p)
+			am.quad[h>>6] |= 1 << (h & 63)
+		}
 	}
 	return am
+}
+
+func quadHash(s string) uint32 { return le32(s) * 0x9E3779B1 >> 20 }
+
+// quadHas says whether a pattern may start with the first 4 bytes of s.
+func (am *addedMatcher) quadHas(s string) bool {
+	h := quadHash(s)
+	return am.quad[h>>6]&(1<<(h&63)) != 0
 }
 
 func (am *addedMatcher) empty() bool { return len(am.nodes) == 1 }
@@ -93,7 +113,7 @@ func (am *addedMatcher) split(s string, text func(start, end int), token func(to
 	startOffset := 0
 	if !am.empty() {
 		for i := 0; i < len(s); {
-			if !am.first[s[i]] {
+			if !am.first[s[i]] || !am.shortFirst[s[i]] && (i+4 > len(s) || !am.quadHas(s[i:])) {
 				i++
 				continue
 			}

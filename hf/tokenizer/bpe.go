@@ -331,9 +331,11 @@ func (m *bpeModel) mergeSmall(ids []int32) int {
 		}
 		// ids[best] and ids[best+1] become one; the pairs right of them move left.
 		ids[best] = int32(uint32(bv))
-		copy(ids[best+1:n-1], ids[best+2:n])
-		if best+2 < n-1 {
-			copy(vals[best+1:], vals[best+2:n-1])
+		for j := best + 1; j < n-1; j++ { // loops: a few elements, less than a memmove call
+			ids[j] = ids[j+1]
+		}
+		for j := best + 1; j < n-2; j++ {
+			vals[j] = vals[j+1]
 		}
 		n--
 		if best > 0 {
