@@ -67,7 +67,7 @@ func BenchmarkEncodeEnglishCold(b *testing.B) {
 	for _, s := range texts {
 		total += len(s)
 	}
-	for _, name := range []string{"gpt2", "llama3", "llama2"} {
+	for _, name := range []string{"gpt2", "llama3", "qwen2.5", "llama2"} {
 		b.Run(name, func(b *testing.B) {
 			tok := loadTestTokenizer(b, name)
 			defer func() { tok.cache, tok.short = newWordCache(), newShortCache() }()

@@ -321,9 +321,9 @@ func (m *bpeModel) mergeSmall(ids []int32) int {
 	}
 	for n > 1 {
 		best, bv := 0, vals[0]
-		for i := 1; i < n-1; i++ {
-			if vals[i] < bv {
-				best, bv = i, vals[i]
+		for i, v := range vals[1 : n-1] {
+			if v < bv {
+				best, bv = i+1, v
 			}
 		}
 		if bv == noMerge {
@@ -467,8 +467,33 @@ func (m *bpeModel) tokenizeWord(dst []int32, w string, sc *bpeScratch) []int32 {
 			return append(dst, id)
 		}
 	}
+	if start := len(dst); m.charIDs != nil {
+		// Fast path: every character has its own id (no unk, no byte fallback).
+		var ok bool
+		if dst, ok = m.appendCharIDs(dst, w); ok && len(dst)-start <= maxScanSymbols {
+			return dst[:start+m.mergeSmall(dst[start:])]
+		}
+		dst = dst[:start]
+	}
 	m.initSymbols(sc, w)
 	return m.merge(dst, sc)
+}
+
+// appendCharIDs appends the charIDs of w's characters to dst; ok is false when
+// some character has none (initSymbols then handles the word).
+func (m *bpeModel) appendCharIDs(dst []int32, w string) (_ []int32, ok bool) {
+	for i := 0; i < len(w); {
+		r, n := rune(w[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(w[i:])
+		}
+		if int(r) >= len(m.charIDs) || m.charIDs[r] < 0 {
+			return dst, false
+		}
+		dst = append(dst, m.charIDs[r])
+		i += n
+	}
+	return dst, true
 }
 
 // useByteLevel prepares the model for byte-level pre-tokens

@@ -417,11 +417,15 @@ func (t *Tokenizer) encodeWord(out []int, w string, st *encodeState) []int {
 		// Cut before each mark that follows another character; see segmentMark.
 		start := 0
 		for i := 1; i < len(w); {
-			j := strings.Index(w[i:], mark)
-			if j < 0 {
+			k := strings.IndexByte(w[i:], mark[0])
+			if k < 0 {
 				break
 			}
-			j += i
+			j := i + k
+			if !strings.HasPrefix(w[j:], mark) {
+				i = j + 1
+				continue
+			}
 			if !strings.HasSuffix(w[start:j], mark) {
 				out = t.encodeSegment(out, w[start:j], st)
 				start = j
