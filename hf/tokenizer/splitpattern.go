@@ -83,6 +83,10 @@ func classAt(s string, i int) (uint8, int) {
 	if c := s[i]; c < utf8.RuneSelf {
 		return asciiClass[c], 1
 	}
+	return classAtSlow(s, i) // out of line, so classAt inlines
+}
+
+func classAtSlow(s string, i int) (uint8, int) {
 	r, n := utf8.DecodeRuneInString(s[i:])
 	return runeClassSlow(r), n
 }
@@ -90,7 +94,14 @@ func classAt(s string, i int) (uint8, int) {
 // scanClass returns the end of the run of runes from i whose class has a bit in want.
 func scanClass(s string, i int, want uint8) int {
 	for i < len(s) {
-		c, n := classAt(s, i)
+		if b := s[i]; b < utf8.RuneSelf { // ASCII fast path
+			if asciiClass[b]&want == 0 {
+				break
+			}
+			i++
+			continue
+		}
+		c, n := classAtSlow(s, i)
 		if c&want == 0 {
 			break
 		}
