@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -29,6 +30,7 @@ type addedMatcher struct {
 	// the trie otherwise.
 	shortFirst [256]bool // bytes that start some pattern of 1-3 bytes
 	quad       [64]uint64
+	onlyFirst  int // the byte that starts every pattern, if only one does; else -1
 	toks       []*addedToken
 }
 
@@ -77,6 +79,17 @@ func newAddedMatcher(toks []*addedToken, patterns []string) *addedMatcher {
 			am.quad[h>>6] |= 1 << (h & 63)
 		}
 	}
+	am.onlyFirst = -1
+	for b, ok := range am.first {
+		switch {
+		case !ok:
+		case am.onlyFirst == -1:
+			am.onlyFirst = b
+		default:
+			am.onlyFirst = -2 // several
+		}
+	}
+	am.onlyFirst = max(am.onlyFirst, -1)
 	return am
 }
 
@@ -113,6 +126,13 @@ func (am *addedMatcher) split(s string, text func(start, end int), token func(to
 	startOffset := 0
 	if !am.empty() {
 		for i := 0; i < len(s); {
+			if am.onlyFirst >= 0 { // one byte starts every pattern: jump to it
+				k := strings.IndexByte(s[i:], byte(am.onlyFirst))
+				if k < 0 {
+					break
+				}
+				i += k
+			}
 			if !am.first[s[i]] || !am.shortFirst[s[i]] && (i+4 > len(s) || !am.quadHas(s[i:])) {
 				i++
 				continue
