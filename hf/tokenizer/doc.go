@@ -13,4 +13,12 @@
 //
 // The split regexes of the common byte-level tokenizers are run by hand-written
 // matchers (Go's regexp has no lookahead); any other regex runs on regexp2.
+//
+// Speed: pre-tokens are cached (shortCache, wordCache), so text whose words were
+// seen before costs the pre-tokenizer and a cache probe. A word seen for the
+// first time is merged by mergeSmall (an array of pair ranks rescanned after
+// each merge) or, past 32 symbols, by mergeAll's heap, with merges looked up in a
+// flat open-addressing mergeTable; with ignore_merges a byte-level word is first
+// looked up in rawVocab. On a shared VM cache and TLB misses dominate that path,
+// so the structures it touches are kept few and flat.
 package tokenizer

@@ -26,24 +26,55 @@ func newRawVocab(vocab map[string]int32) *rawVocab {
 		bits++
 	}
 	v := &rawVocab{slots: make([]rawVocabSlot, 1<<bits), mask: 1<<bits - 1, shift: 64 - bits}
+	var fromRune [0x144]int16 // the byte-level alphabet lies below U+0144; -1: not in it
+	for r := range fromRune {
+		fromRune[r] = -1
+	}
+	for b, r := range byteToRune {
+		fromRune[r] = int16(b)
+	}
 	var raw []byte
+	entries := make([]rawVocabSlot, 0, len(vocab))
 	for tok, id := range vocab {
+		if len(tok) > 2*(len("▁")+shortMaxBytes) { // 1-2 UTF-8 bytes per raw byte
+			continue
+		}
 		raw = raw[:0]
 		inAlphabet := true
 		for _, r := range tok {
-			b, ok := runeToByte[r]
-			if !ok {
+			if r >= rune(len(fromRune)) || fromRune[r] < 0 {
 				inAlphabet = false // no byte-level pre-token can spell it
 				break
 			}
-			raw = append(raw, b)
+			raw = append(raw, byte(fromRune[r]))
 		}
 		if !inAlphabet {
 			continue
 		}
 		if k, ok := packShort(string(raw)); ok {
-			v.put(k, id)
+			entries = append(entries, rawVocabSlot{k, id})
 		}
+	}
+	// Inserting grouped by the high bits of the home slot (a counting sort) writes
+	// the table almost sequentially; in map order every insert was a cache (and
+	// TLB) miss, most of the build time. Vocabulary tokens are distinct, so the
+	// order does not change the answers.
+	groupShift := bits - min(bits, 12)
+	starts := make([]int, 1<<(bits-groupShift)+1)
+	for _, e := range entries {
+		starts[v.home(e.key)>>groupShift+1]++
+	}
+	for g := 1; g < len(starts); g++ {
+		starts[g] += starts[g-1]
+	}
+	grouped := make([]rawVocabSlot, len(entries))
+	for _, e := range entries {
+		g := v.home(e.key) >> groupShift
+		grouped[starts[g]] = e
+		starts[g]++
+	}
+	for _, e := range grouped {
+		v.put(e.key, e.id)
 	}
 	return v
 }
