@@ -119,12 +119,15 @@ func TestKVCacheMatchesRecompute(t *testing.T) {
 						if err := m.NextTokenLogits(seq, ForwardOptions{NoAdapters: noAdapters}, want); err != nil {
 							t.Fatal(err)
 						}
-						worst := 0.0
+						// 1e-5 relative to the logits' scale (absolute near zero), the engine's
+						// log-prob tolerance: the cached and recomputed paths sum in different orders.
+						worst, scale := 0.0, 1.0
 						for i := range want {
 							worst = math.Max(worst, math.Abs(float64(gen.Logits[s][i]-want[i])))
+							scale = math.Max(scale, math.Abs(float64(want[i])))
 						}
-						if worst > 1e-5 {
-							t.Errorf("step %d: max |cached − recomputed logit| = %.3g", s, worst)
+						if worst > 1e-5*scale {
+							t.Errorf("step %d: max |cached − recomputed logit| = %.3g (logit scale %.3g)", s, worst, scale)
 						}
 						if a := Argmax(want); a != id {
 							t.Fatalf("step %d: cache picked %d, recomputation %d", s, id, a)
