@@ -64,14 +64,10 @@ func relErr(got, want []float32, sub []float32) float64 {
 	return math.Sqrt(num / den)
 }
 
-// TestContractSGDStep is the issue's contract: one SGD step with learning rate 1 on all
-// pairs at once saves exactly W − ∇W(mean DPO loss), as computed by the PyTorch
-// reference (reference/train/gen_contract.py), and the first log line reports the
-// step's loss and reward metrics from before the update.
-func TestContractSGDStep(t *testing.T) {
-	dir := "testdata/contract"
-	out := t.TempDir()
-	yaml := `
+// contractYAML is the contract configuration: one SGD step at learning rate 1 on all
+// pairs of dir at once, with dir's separate reference model, written to out.
+func contractYAML(dir, out string) string {
+	return `
 model_name_or_path: ` + dir + `/policy
 ref_model: ` + dir + `/ref
 dataset: ` + dir + `/pairs.jsonl
@@ -89,6 +85,16 @@ beta: 0.1
 logging_steps: 1
 plot_loss: false
 `
+}
+
+// TestContractSGDStep is the issue's contract: one SGD step with learning rate 1 on all
+// pairs at once saves exactly W − ∇W(mean DPO loss), as computed by the PyTorch
+// reference (reference/train/gen_contract.py), and the first log line reports the
+// step's loss and reward metrics from before the update.
+func TestContractSGDStep(t *testing.T) {
+	dir := "testdata/contract"
+	out := t.TempDir()
+	yaml := contractYAML(dir, out)
 	if _, err := runConfig(t, yaml); err != nil {
 		t.Fatal(err)
 	}

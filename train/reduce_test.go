@@ -25,23 +25,7 @@ func (h *halvingReducer) AllReduceMean(g []float32) error {
 func TestGradReducerFeedsTheUpdate(t *testing.T) {
 	dir := "testdata/contract"
 	out := t.TempDir()
-	yaml := `
-model_name_or_path: ` + dir + `/policy
-ref_model: ` + dir + `/ref
-dataset: ` + dir + `/pairs.jsonl
-output_dir: ` + out + `
-finetuning_type: full
-optim: sgd
-learning_rate: 1.0
-lr_scheduler_type: constant
-max_grad_norm: 0
-weight_decay: 0
-max_steps: 1
-per_device_train_batch_size: 5
-loss_type: sigmoid
-beta: 0.1
-plot_loss: false
-`
+	yaml := contractYAML(dir, out)
 	l, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
