@@ -53,7 +53,7 @@ plot_loss: false
 	if len(got) != len(want) {
 		t.Fatalf("saved %d tensors, want %d", len(got), len(want))
 	}
-	worstW, worstU := 0.0, 0.0
+	var check sgdStepCheck
 	for name, w := range want {
 		g, ok := got[name]
 		if !ok {
@@ -65,17 +65,9 @@ plot_loss: false
 			}
 			continue
 		}
-		e := relErr(g, w, nil)
-		if e > 1e-4 {
-			t.Errorf("%s: relative error of W − ∇W %.3g > 1e-4", name, e)
-		}
-		u := relErr(g, w, init[name])
-		if u > 2e-3 {
-			t.Errorf("%s: relative error of the update %.3g > 2e-3", name, u)
-		}
-		worstW, worstU = math.Max(worstW, e), math.Max(worstU, u)
+		check.tensor(t, name, g, w, init[name])
 	}
-	t.Logf("worst relative error over %d tensors: weights %.3g, update %.3g", len(want), worstW, worstU)
+	t.Log(check.String())
 	var exp struct {
 		Metrics map[string]float64 `json:"metrics"`
 	}

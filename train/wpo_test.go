@@ -51,13 +51,9 @@ plot_loss: false
 		t.Fatal(err)
 	}
 	got, want, init := readTensors(t, out), readTensors(t, dir+"/expected.safetensors"), readTensors(t, dir+"/policy")
-	worstW, worstU := 0.0, 0.0
+	var check sgdStepCheck
 	for name, w := range want {
-		e, u := relErr(got[name], w, nil), relErr(got[name], w, init[name])
-		if e > 1e-4 || u > 2e-3 {
-			t.Errorf("%s: relative error of W − ∇W %.3g (≤ 1e-4), of the update %.3g (≤ 2e-3)", name, e, u)
-		}
-		worstW, worstU = math.Max(worstW, e), math.Max(worstU, u)
+		check.tensor(t, name, got[name], w, init[name])
 	}
 	log, err := report.ReadLog(filepath.Join(out, "trainer_log.jsonl"))
 	if err != nil {
@@ -66,7 +62,7 @@ plot_loss: false
 	if g := log[0].Values["loss"]; math.Abs(g-exp.Loss) > 1e-5*math.Max(1, exp.Loss) {
 		t.Errorf("loss %.9g, want %.9g", g, exp.Loss)
 	}
-	t.Logf("pair weights %.3f; worst relative error over %d tensors: weights %.3g, update %.3g", exp.Weights, len(want), worstW, worstU)
+	t.Logf("pair weights %.3f; %s", exp.Weights, &check)
 }
 
 // TestWPOClamp: the fields handed to the loss give exp(c)·exp(r) = min(exp(w_c+w_r), 1).
