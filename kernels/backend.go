@@ -31,9 +31,16 @@ type Backend interface {
 	Alloc(n int) []float32
 	// AllocInt32 returns a zeroed int32 buffer of n elements.
 	AllocInt32(n int) []int32
+	// Free releases a buffer from Alloc (after which it must not be used); FreeInt32 one from AllocInt32.
+	Free(x []float32)
+	FreeInt32(x []int32)
+	// Upload: dst[n] = src[n], dst from Alloc, src any host slice (the only op that reads host memory); UploadInt32 likewise.
+	Upload(dst, src []float32)
+	UploadInt32(dst, src []int32)
 	// Sync waits until all previously issued ops have finished and their
-	// results are visible to the host (no-op on the CPU).
-	Sync()
+	// results are visible to the host (a no-op on the CPU), and reports a
+	// failure of any of them (a device error, a kernel fault).
+	Sync() error
 	// Close releases the backend's workers and scratch memory.
 	Close()
 
@@ -65,20 +72,10 @@ type Backend interface {
 	// AttentionBackward: dq[B,T,NH,HD], dk,dv[B,T,NKV,HD] += ∂ from dout[B,T,NH,HD] and the forward's q, k, v, out, lse, seg, window (scores recomputed).
 	AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, seg []int32, b, t, nh, nkv, hd, window int)
 
-	// AttentionForwardShared: AttentionForward where query i also sees the keys j ≤ i of segment parent[i] ≥ 0 (a prompt shared by several completions); parent[B·T] nil = AttentionForward.
-	AttentionForwardShared(out, lse, q, k, v []float32, seg, parent []int32, b, t, nh, nkv, hd, window int)
-	// AttentionBackwardShared: the backward of AttentionForwardShared; the shared keys' dk, dv accumulate every query that saw them.
-	AttentionBackwardShared(dq, dk, dv, dout, q, k, v, out, lse []float32, seg, parent []int32, b, t, nh, nkv, hd, window int)
-
 	// SwiGLUForward: out[n] = silu(gate[n])·up[n] over n = N·F elements.
 	SwiGLUForward(out, gate, up []float32, n int)
 	// SwiGLUBackward: dgate[n] += dout·up·silu'(gate), dup[n] += dout·silu(gate).
 	SwiGLUBackward(dgate, dup, dout, gate, up []float32, n int)
-
-	// SwiGLUForwardFused: out[N,F] = silu(gu[:, :F])·gu[:, F:] from the fused gate|up projection gu[N,2F].
-	SwiGLUForwardFused(out, gu []float32, n, f int)
-	// SwiGLUBackwardFused: dgu[N,2F] WRITES (dgate | dup) from dout[N,F] and gu[N,2F] (no zeroing pass needed).
-	SwiGLUBackwardFused(dgu, dout, gu []float32, n, f int)
 
 	// Add: out[n] = a[n] + b[n] (residual forward); out may alias a or b.
 	Add(out, a, b []float32)
@@ -90,9 +87,20 @@ type Backend interface {
 	Zero(x []float32)
 	// Copy: dst[n] = src[n]; len(dst) must be ≥ len(src).
 	Copy(dst, src []float32)
+	// Mul: out[n] = a[n]·b[n]; out may alias a or b.
+	Mul(out, a, b []float32)
+	// MulAcc: y[n] += a[n]·b[n].
+	MulAcc(y, a, b []float32)
+	// DropoutMask: mask[n] = 0 with probability p, else 1/(1−p), from a counter-based hash of (key, i): the same key gives the same mask on every backend.
+	DropoutMask(mask []float32, p float32, key uint64)
 
-	// LogSoftmaxGatherForward: logp[N] = log_softmax(logits[N,V])[labels[N]] (0 where label < 0), lse[N] saved; entropy[N] of the softmax when non-nil.
-	LogSoftmaxGatherForward(logp, lse, entropy, logits []float32, labels []int32, n, v int)
+	// SegmentSum: out[S] WRITES Σ_{i<n: seg[i]=s} x[i] (float64 accumulation) for s < S; seg[i] outside [0,S) is skipped (per-sequence sums of per-token values).
+	SegmentSum(out, x []float32, seg []int32, n, s int)
+	// Gather: out[i] = x[idx[i]] for i < n (spreading a per-sequence gradient over its tokens).
+	Gather(out, x []float32, idx []int32, n int)
+
+	// LogSoftmaxGatherForward: logp[N] = log_softmax(logits[N,V])[labels[N]] (0 where label < 0), lse[N] saved; the non-nil fields of st [N] filled.
+	LogSoftmaxGatherForward(logp, lse []float32, st LogitStats, logits []float32, labels []int32, n, v int)
 	// LogSoftmaxGatherBackward: dlogits[N,V] WRITES dlogp[N]·(onehot(label) − softmax(logits)) (rows with label < 0 get 0); dlogits may alias logits.
 	LogSoftmaxGatherBackward(dlogits, dlogp, logits, lse []float32, labels []int32, n, v int)
 
@@ -100,6 +108,33 @@ type Backend interface {
 	AdamWStep(p, g, m, v []float32, step int, lr, beta1, beta2, eps, weightDecay float32)
 	// SGDStep: torch.optim.SGD step on flat p, g[n]: d = g + wd·p; buf = momentum·buf + d (buf = d at step 1); p -= lr·buf; buf nil when momentum = 0.
 	SGDStep(p, g, buf []float32, step int, lr, momentum, weightDecay float32)
-	// SumSquares: Σ x[n]² in float64 (sum over all grad buffers, sqrt, for global-norm clipping).
+	// SumSquares: Σ x[n]² in float64 (one call over the flat gradient buffer gives the global norm for clipping).
 	SumSquares(x []float32) float64
+}
+
+// LogitStats are optional per-row statistics of the next-token distribution that
+// LogSoftmaxGatherForward fills while the logits are at hand; nil fields are skipped.
+type LogitStats struct {
+	Entropy   []float32 // [N] −Σ p·log p
+	MeanLogit []float32 // [N] Σ_v logits / V (TRL's logits/chosen metric)
+	LogSumP2  []float32 // [N] log Σ_v p² = logsumexp(2·logits) − 2·lse (WPO weights)
+}
+
+// SharedPromptAttention is an optional Backend interface: attention where a completion
+// also sees the keys of a prompt stored once (Batch.Parents). Without it the model
+// lays prompts out once per completion.
+type SharedPromptAttention interface {
+	// AttentionForwardShared: AttentionForward where query i also sees the keys j ≤ i of segment parent[i] ≥ 0 (a prompt shared by several completions); parent[B·T] nil = AttentionForward.
+	AttentionForwardShared(out, lse, q, k, v []float32, seg, parent []int32, b, t, nh, nkv, hd, window int)
+	// AttentionBackwardShared: the backward of AttentionForwardShared; the shared keys' dk, dv accumulate every query that saw them.
+	AttentionBackwardShared(dq, dk, dv, dout, q, k, v, out, lse []float32, seg, parent []int32, b, t, nh, nkv, hd, window int)
+}
+
+// FusedSwiGLU is an optional Backend interface: SwiGLU on the output of one fused
+// gate|up projection. Without it the model runs gate_proj and up_proj separately.
+type FusedSwiGLU interface {
+	// SwiGLUForwardFused: out[N,F] = silu(gu[:, :F])·gu[:, F:] from the fused gate|up projection gu[N,2F].
+	SwiGLUForwardFused(out, gu []float32, n, f int)
+	// SwiGLUBackwardFused: dgu[N,2F] WRITES (dgate | dup) from dout[N,F] and gu[N,2F] (no zeroing pass needed).
+	SwiGLUBackwardFused(dgu, dout, gu []float32, n, f int)
 }

@@ -1,6 +1,10 @@
 package cpu
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/preftune/preftune/kernels"
+)
 
 // TestNoAllocs: kernels allocate nothing per call once their scratch exists
 // (attention scratch grows on first use of a longer T, hence the warm-up).
@@ -30,7 +34,7 @@ func TestNoAllocs(t *testing.T) {
 				"SwiGLUBack":    func() { be.SwiGLUBackward(o, o, o, o, o, n*oc) },
 				"Attention":     func() { be.AttentionForward(ao, lse, q, k, k, seg, b, tt, nh, nkv, hd, 0) },
 				"AttentionBack": func() { be.AttentionBackward(dq, dk, dv, ao, q, k, k, ao, lse, seg, b, tt, nh, nkv, hd, 0) },
-				"LogSoftmax":    func() { be.LogSoftmaxGatherForward(lp, r, r, logits, labels, n, v) },
+				"LogSoftmax":    func() { be.LogSoftmaxGatherForward(lp, r, kernels.LogitStats{Entropy: r}, logits, labels, n, v) },
 				"LogSoftmaxBack": func() {
 					be.LogSoftmaxGatherBackward(logits, lp, logits, r, labels, n, v)
 				},

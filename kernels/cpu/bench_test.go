@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"github.com/preftune/preftune/kernels"
 	"math/rand/v2"
 	"testing"
 )
@@ -137,7 +138,7 @@ func BenchmarkKernels(b *testing.B) {
 	logp, lse2, dlogp := make([]float32, nv), make([]float32, nv), randVec(r, nv, 1)
 	b.Run("LogSoftmaxGather/forward/N64_V151936", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			be.LogSoftmaxGatherForward(logp, lse2, nil, logits, labels, nv, vocab)
+			be.LogSoftmaxGatherForward(logp, lse2, kernels.LogitStats{}, logits, labels, nv, vocab)
 		}
 	})
 	b.Run("LogSoftmaxGather/backward_inplace/N64_V151936", func(b *testing.B) {

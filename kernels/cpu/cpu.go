@@ -27,6 +27,7 @@ type Backend struct {
 	gemmPack    []float32 // pure-Go GEMM: packed transposed panel [gemmKC, gemmNC]
 	gemmPartial []float32 // k-split GEMM: per-part partial C's, grown once
 	partial     []float64 // per-worker partial sums
+	segSum      []float64 // SegmentSum accumulators
 
 	// attention scratch, per worker: [attnQB, T] ×2, grown on first use of a larger T
 	attnS, attnDP [][]float32
@@ -62,6 +63,7 @@ type loops struct {
 	swigluRows swigluRows
 	attnFwd    attnFwd
 	attnBwd    attnBwd
+	dropout    dropoutLoop
 }
 
 // Options configure NewWithOptions.
@@ -156,12 +158,22 @@ func (be *Backend) Alloc(n int) []float32 { return make([]float32, n) }
 // AllocInt32 returns a zeroed int32 buffer of n elements.
 func (be *Backend) AllocInt32(n int) []int32 { return make([]int32, n) }
 
-// Sync is a no-op: CPU ops complete before they return.
-func (be *Backend) Sync() {}
+// Sync has nothing to wait for (CPU ops complete before they return) and no
+// asynchronous failure to report.
+func (be *Backend) Sync() error { return nil }
 
 // Close stops the worker goroutines. The backend must not be used after.
 func (be *Backend) Close() {
 	be.pool.close()
 	be.attnS, be.attnDP, be.gemmPack = nil, nil, nil
 	be.attnT = 0
+}
+
+func init() {
+	kernels.Register("cpu", func(inner string, o kernels.OpenOptions) (kernels.Backend, error) {
+		if inner != "" {
+			return nil, fmt.Errorf("the cpu backend wraps no other (got %q)", inner)
+		}
+		return New(o.Threads), nil
+	})
 }

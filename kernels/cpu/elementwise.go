@@ -20,6 +20,8 @@ const (
 	opZero
 	opCopy
 	opSumSq
+	opMul
+	opMulAcc
 )
 
 // elem is the loop of the elementwise helpers: out, a, b are the operands
@@ -53,6 +55,16 @@ func (l *elem) chunk(w, lo, hi int) {
 		clear(o)
 	case opCopy:
 		copy(o, l.a[lo:hi])
+	case opMul:
+		x, y := l.a[lo:hi], l.b[lo:hi]
+		for i := range o {
+			o[i] = x[i] * y[i]
+		}
+	case opMulAcc:
+		x, y := l.a[lo:hi], l.b[lo:hi]
+		for i := range o {
+			o[i] += x[i] * y[i]
+		}
 	case opSumSq:
 		var s float64
 		for _, v := range o {

@@ -330,7 +330,7 @@ func TestLogSoftmaxGather(t *testing.T) {
 			rlp := randVec(r, n, 1) // L = Σ rlp·logp
 			wantLp, wantLse, wantEnt := refLogSoftmaxGather(to64(logits), labels, n, v)
 			logp, lse, ent := randVec(r, n, 1), make([]float32, n), make([]float32, n)
-			be.LogSoftmaxGatherForward(logp, lse, ent, logits, labels, n, v)
+			be.LogSoftmaxGatherForward(logp, lse, kernels.LogitStats{Entropy: ent}, logits, labels, n, v)
 			checkClose(t, "logp", logp, wantLp, fwdTol)
 			checkClose(t, "lse", lse, wantLse, fwdTol)
 			checkClose(t, "entropy", ent, wantEnt, fwdTol)
@@ -338,7 +338,7 @@ func TestLogSoftmaxGather(t *testing.T) {
 				t.Errorf("ignored labels: logp = %v, %v, want 0", logp[1], logp[4])
 			}
 			lp2 := make([]float32, n)
-			be.LogSoftmaxGatherForward(lp2, lse, nil, logits, labels, n, v)
+			be.LogSoftmaxGatherForward(lp2, lse, kernels.LogitStats{}, logits, labels, n, v)
 			checkClose(t, "logp without entropy", lp2, wantLp, fwdTol)
 
 			g := fdGrad(to64(logits), func(x []float64) float64 {
@@ -357,7 +357,7 @@ func TestLogSoftmaxGather(t *testing.T) {
 			lpc := make([]float32, n)
 			for i0 := 0; i0 < n; i0 += 4 {
 				i1 := min(i0+4, n)
-				be.LogSoftmaxGatherForward(lpc[i0:i1], lse[i0:i1], nil, logits[i0*v:i1*v], labels[i0:i1], i1-i0, v)
+				be.LogSoftmaxGatherForward(lpc[i0:i1], lse[i0:i1], kernels.LogitStats{}, logits[i0*v:i1*v], labels[i0:i1], i1-i0, v)
 			}
 			checkClose(t, "logp in chunks", lpc, wantLp, fwdTol)
 		})

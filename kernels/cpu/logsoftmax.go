@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/preftune/preftune/kernels"
+
 	"github.com/preftune/preftune/kernels/cpu/vec"
 )
 
@@ -16,12 +18,13 @@ func checkLabels(op string, labels []int32, n, v int) {
 	}
 }
 
-// LogSoftmaxGatherForward: logp[N] = log_softmax(logits[N,V])[labels[N]] (0 where label < 0), lse[N] saved; entropy[N] of the softmax when non-nil.
+// LogSoftmaxGatherForward: logp[N] = log_softmax(logits[N,V])[labels[N]] (0 where label < 0), lse[N] saved; the non-nil fields of st [N] filled.
 //
 // Per row: m = max, s = Σ e^(x−m) (float64 sum), lse = m + log s,
 // logp = x[label] − lse, entropy = lse − Σ softmax·x. lse is computed for
 // ignored rows too.
-func (be *Backend) LogSoftmaxGatherForward(logp, lse, entropy, logits []float32, labels []int32, n, v int) {
+func (be *Backend) LogSoftmaxGatherForward(logp, lse []float32, st kernels.LogitStats, logits []float32, labels []int32, n, v int) {
+	entropy := st.Entropy
 	const op = "LogSoftmaxGatherForward"
 	need(op, "logp", logp, n)
 	need(op, "lse", lse, n)
@@ -29,14 +32,21 @@ func (be *Backend) LogSoftmaxGatherForward(logp, lse, entropy, logits []float32,
 	if entropy != nil {
 		need(op, "entropy", entropy, n)
 	}
+	if st.MeanLogit != nil {
+		need(op, "mean logit", st.MeanLogit, n)
+	}
+	if st.LogSumP2 != nil {
+		need(op, "log sum p²", st.LogSumP2, n)
+	}
 	checkLabels(op, labels, n, v)
 	l := &be.lp.lsmFwd
-	*l = lsmFwd{logp: logp, lse: lse, entropy: entropy, logits: logits, labels: labels, v: v, vec: be.vec}
+	*l = lsmFwd{logp: logp, lse: lse, entropy: entropy, meanLogit: st.MeanLogit, logSumP2: st.LogSumP2, logits: logits, labels: labels, v: v, vec: be.vec}
 	be.pool.run(n, 1, l)
 }
 
 type lsmFwd struct {
 	logp, lse, entropy, logits []float32
+	meanLogit, logSumP2        []float32
 	labels                     []int32
 	v                          int
 	vec                        bool
@@ -46,6 +56,9 @@ func (l *lsmFwd) chunk(_, lo, hi int) {
 	v, entropy := l.v, l.entropy
 	for i := lo; i < hi; i++ {
 		x := l.logits[i*v : i*v+v]
+		if l.meanLogit != nil || l.logSumP2 != nil {
+			l.stats(i, x)
+		}
 		if l.vec {
 			var ent *float32
 			if entropy != nil {
@@ -81,6 +94,30 @@ func (l *lsmFwd) chunk(_, lo, hi int) {
 		} else {
 			l.logp[i] = 0
 		}
+	}
+}
+
+// stats fills row i's mean logit and log Σ p² (float64): logsumexp(2x) − 2·lse with
+// lse recomputed here, since the row's lse is written later in the same pass.
+func (l *lsmFwd) stats(i int, x []float32) {
+	m := math.Inf(-1)
+	var sum float64
+	for _, z := range x {
+		m = math.Max(m, float64(z))
+		sum += float64(z)
+	}
+	if l.meanLogit != nil {
+		l.meanLogit[i] = float32(sum / float64(len(x)))
+	}
+	if l.logSumP2 != nil {
+		var s1, s2 float64
+		for _, z := range x {
+			e := math.Exp(float64(z) - m)
+			s1 += e
+			s2 += e * e
+		}
+		// log Σ p² = log Σ e^{2(x−m)} − 2·log Σ e^{x−m}
+		l.logSumP2[i] = float32(math.Log(s2) - 2*math.Log(s1))
 	}
 }
 
