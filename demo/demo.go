@@ -16,7 +16,8 @@ import (
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/hf/tokenizer"
 	"github.com/preftune/preftune/judge"
-	"github.com/preftune/preftune/kernels/cpu"
+	"github.com/preftune/preftune/kernels"
+	_ "github.com/preftune/preftune/kernels/cpu" // the default backend
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/train"
 	"github.com/preftune/preftune/train/config"
@@ -207,7 +208,10 @@ func Run(o Options) (*Result, error) {
 		return nil, err
 	}
 
-	be := cpu.New(0)
+	be, err := kernels.Open("", kernels.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
 	defer be.Close()
 	tTrain := time.Now()
 	m, err := trainDPO(p, be, o)
@@ -346,7 +350,7 @@ func rpoLine(a float64) string {
 
 // trainDPO runs `preftune train` on DPOConfig and loads the SFT model with the trained
 // adapter (its reference is the same model with the adapter off).
-func trainDPO(p Paths, be *cpu.Backend, o Options) (*model.Model, error) {
+func trainDPO(p Paths, be kernels.Backend, o Options) (*model.Model, error) {
 	cfgPath := filepath.Join(p.Out, "dpo.yaml")
 	if err := writeFileAtomic(cfgPath, []byte(DPOConfig(p, o))); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/hf/tokenizer"
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/train"
 )
 
 // Sampling is how the evaluation generates: the model's own distribution
@@ -91,37 +92,15 @@ func SeqLogps(m *model.Model, pairs []data.Pair, batchPairs int, reference bool)
 	return chosen, rejected, nil
 }
 
-// pairBatch lays out pairs as TRL's concatenated batch: chosen rows, then rejected rows.
-func pairBatch(pairs []data.Pair) (*model.Batch, error) {
-	seqs := make([]model.Sequence, 2*len(pairs))
-	for i, p := range pairs {
-		seqs[i] = model.Sequence{Prompt: p.PromptIDs, Completion: p.ChosenIDs}
-		seqs[len(pairs)+i] = model.Sequence{Prompt: p.PromptIDs, Completion: p.RejectedIDs}
-	}
-	return model.BuildBatch(seqs, 0)
-}
-
-// rowSums sums per-token log-probs over each row of b.
-func rowSums(b *model.Batch, logp []float32) []float64 {
-	s := make([]float64, b.B)
-	for i := 0; i < b.B*b.T; i++ {
-		if b.Labels[i] >= 0 {
-			s[i/b.T] += float64(logp[i])
-		}
-	}
-	return s
-}
-
 func pairLogps(m *model.Model, pairs []data.Pair, fo model.ForwardOptions) (chosen, rejected []float64, err error) {
-	b, err := pairBatch(pairs)
+	mp := make([]model.Pair, len(pairs))
+	for i, p := range pairs {
+		mp[i] = model.Pair{Prompt: p.PromptIDs, Chosen: p.ChosenIDs, Rejected: p.RejectedIDs}
+	}
+	s, err := train.SequenceLogProbs(m, model.PairGroups(mp), fo)
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: %w", err)
 	}
-	out, err := m.Forward(b, fo)
-	if err != nil {
-		return nil, nil, fmt.Errorf("demo: %w", err)
-	}
-	s := rowSums(b, out.LogProbs)
 	return s[:len(pairs)], s[len(pairs):], nil
 }
 

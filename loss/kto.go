@@ -6,8 +6,8 @@ import (
 )
 
 func init() {
-	register("kto", familyUnpaired, func(b *Batch, p Params) (*Result, error) { return runUnpaired(b, p, true) })
-	register("apo_zero_unpaired", familyUnpaired, func(b *Batch, p Params) (*Result, error) { return runUnpaired(b, p, false) })
+	register("kto", FamilyUnpaired, true, func(b *Batch, p Params) (*Result, error) { return runUnpaired(b, p, true) })
+	register("apo_zero_unpaired", FamilyUnpaired, true, func(b *Batch, p Params) (*Result, error) { return runUnpaired(b, p, false) })
 }
 
 // runUnpaired computes TRL's KTOTrainer losses (trl/trainer/kto_trainer.py, _compute_loss of the

@@ -7,8 +7,8 @@ import (
 )
 
 func init() {
-	register("lipo_listmle", familyList, func(b *Batch, p Params) (*Result, error) { return runListwise(b, p, listMLE) })
-	register("lipo_lambda", familyList, func(b *Batch, p Params) (*Result, error) { return runListwise(b, p, lambdaLoss) })
+	register("lipo_listmle", FamilyList, true, func(b *Batch, p Params) (*Result, error) { return runListwise(b, p, listMLE) })
+	register("lipo_lambda", FamilyList, true, func(b *Batch, p Params) (*Result, error) { return runListwise(b, p, lambdaLoss) })
 }
 
 // listLoss computes one list's loss from its rewards s and labels, returning the loss and

@@ -169,28 +169,68 @@ type Result struct {
 // lossFunc computes one named loss.
 type lossFunc func(b *Batch, p Params) (*Result, error)
 
-// family groups losses that read the same Batch fields and may be combined with Combine.
-type family int
+// Family groups losses that read the same Batch fields; its trainer lays a
+// micro-batch out for them.
+type Family string
 
 const (
-	familyPaired   family = iota // DPO family: the trainer's loss_type list
-	familyUnpaired               // KTO
-	familyOwn                    // ORPO, SimPO, CPO: their own trainer, not combinable
-	familyList                   // LiPO
-	familyReward                 // Bradley–Terry reward model
+	FamilyPaired   Family = "paired"   // DPO family: combinable in a loss_type list
+	FamilyUnpaired Family = "unpaired" // KTO: unpaired examples with a KL baseline
+	FamilyOwn      Family = "own"      // ORPO, SimPO, CPO: paired, their own trainer, not combinable
+	FamilyList     Family = "list"     // LiPO: lists of scored responses
+	FamilyReward   Family = "reward"   // Bradley–Terry reward model on a value head
 )
 
-type entry struct {
-	fn  lossFunc
-	fam family
+// Spec is what the config and the trainer derive from a loss: the batch it reads
+// (Trainer), whether it reads reference log-probs, whether it may stand in a
+// loss_type list with others.
+type Spec struct {
+	Name   string
+	Family Family
+	// Trainer is the step kind that feeds the loss: "pair", "kto", "list" or "rm".
+	Trainer string
+	// NeedsReference: the loss reads reference log-probs (unless reference_free).
+	NeedsReference bool
+	// Combinable: the loss may be mixed with others in a loss_type list (MPO).
+	Combinable bool
 }
 
-// registry maps each loss name to its implementation. Adding a loss is one function and one
-// line here (and one row in the test table).
+type entry struct {
+	fn   lossFunc
+	spec Spec
+}
+
+// registry maps each loss name to its implementation and spec. Adding a loss is one
+// function and one register call (and one row in the test table); the config's
+// accepted names, combination rules and the trainer's reference strategy follow.
 var registry = map[string]entry{}
 
-func register(name string, fam family, fn lossFunc) {
-	registry[name] = entry{fn: fn, fam: fam}
+// register adds a loss; ref says whether it reads reference log-probs.
+func register(name string, fam Family, ref bool, fn lossFunc) {
+	sp := Spec{Name: name, Family: fam, NeedsReference: ref, Combinable: fam == FamilyPaired}
+	switch fam {
+	case FamilyPaired, FamilyOwn:
+		sp.Trainer = "pair"
+	case FamilyUnpaired:
+		sp.Trainer = "kto"
+	case FamilyList:
+		sp.Trainer = "list"
+	case FamilyReward:
+		sp.Trainer = "rm"
+	}
+	registry[name] = entry{fn: fn, spec: sp}
+}
+
+// Aliases are older spellings of loss names (TRL's aot_pair is aot_unpaired).
+var Aliases = map[string]string{"aot_pair": "aot_unpaired"}
+
+// Lookup returns the spec of a loss name (an alias resolves to its loss).
+func Lookup(name string) (Spec, bool) {
+	if a, ok := Aliases[name]; ok {
+		name = a
+	}
+	e, ok := registry[name]
+	return e.spec, ok
 }
 
 // Names returns every loss name Compute accepts, sorted.
@@ -242,7 +282,7 @@ func Combine(names []string, weights []float64, b *Batch, p Params) (*Result, er
 		if !ok {
 			return nil, fmt.Errorf("loss: unknown loss %q (known: %s)", n, strings.Join(Names(), ", "))
 		}
-		if e.fam != familyPaired {
+		if !e.spec.Combinable {
 			return nil, fmt.Errorf("loss: %q cannot be combined in a loss_type list (only DPO-family losses can)", n)
 		}
 	}

@@ -6,9 +6,9 @@ import (
 )
 
 func init() {
-	register("orpo", familyOwn, orpoLoss)
-	register("simpo", familyOwn, func(b *Batch, p Params) (*Result, error) { return cpoLoss(b, p, true) })
-	register("cpo", familyOwn, func(b *Batch, p Params) (*Result, error) { return cpoLoss(b, p, false) })
+	register("orpo", FamilyOwn, false, orpoLoss)
+	register("simpo", FamilyOwn, false, func(b *Batch, p Params) (*Result, error) { return cpoLoss(b, p, true) })
+	register("cpo", FamilyOwn, false, func(b *Batch, p Params) (*Result, error) { return cpoLoss(b, p, false) })
 }
 
 // prepareReferenceFree validates a paired batch for the reference-free trainers (ORPO, CPO,

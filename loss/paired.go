@@ -83,7 +83,7 @@ var pairedLosses = map[string]pairLoss{}
 
 func registerPaired(name string, fn pairLoss) {
 	pairedLosses[name] = fn
-	register(name, familyPaired, func(b *Batch, p Params) (*Result, error) {
+	register(name, FamilyPaired, name != "sft", func(b *Batch, p Params) (*Result, error) {
 		return runPaired([]string{name}, []float64{1}, b, p)
 	})
 }

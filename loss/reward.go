@@ -6,7 +6,7 @@ import (
 )
 
 func init() {
-	register("bradley_terry", familyReward, bradleyTerryLoss)
+	register("bradley_terry", FamilyReward, false, bradleyTerryLoss)
 }
 
 // bradleyTerryLoss is the reward-model loss of TRL's RewardTrainer (trl/trainer/

@@ -17,74 +17,35 @@ type Batch struct {
 	Labels    []int32 // [B·T] token predicted from this position; < 0 = no loss
 
 	// Parents, when non-nil, [B·T]: token i also attends to the earlier tokens of
-	// segment Parents[i] ≥ 0 of its row (a prompt shared by two completions, see
-	// BuildPairBatch); -1 = none. Not supported with sliding-window layers.
+	// segment Parents[i] ≥ 0 of its row (a prompt shared by several completions, see
+	// Layout.SharePrompt); -1 = none. Not supported with sliding-window layers.
 	Parents []int32
 	// Targets, when non-nil, replace Labels as the loss positions (Labels are then not
-	// read): Forward fills Output.TargetLogProbs and SeqLogProbs, and the backward
-	// takes BackwardSeq or BackwardTargets. See BuildPairBatch.
+	// read): Forward fills Output.TargetLogProbs and SeqLogProbs per Target.Seq.
+	// BuildBatch always sets them; a hand-built batch may give Labels instead (one
+	// sequence per row).
 	Targets []Target
 }
 
-// Sequence is one (prompt, completion) pair of token-id lists.
-type Sequence struct {
-	Prompt, Completion []int32
+// Target is one loss position of a Batch with explicit targets: the token at Pos
+// (index into the B·T tokens) predicts Label, and its log-prob counts towards
+// sequence Seq. Unlike Labels, a position may carry several targets: with a shared
+// prompt, its last token predicts the first token of every completion.
+type Target struct {
+	Pos, Label, Seq int32
 }
 
-// BuildBatch lays out seqs as right-padded rows of prompt+completion (TRL's
-// concatenated form): positions 0..len-1, segment 0, padding segment -1, and labels
-// predicting every completion token (label[t] = ids[t+1] for t+1 in the completion).
-// T is the longest row, or t when larger. It does not validate ids (Forward does).
-func BuildBatch(seqs []Sequence, t int) (*Batch, error) {
-	for _, s := range seqs {
-		if n := len(s.Prompt) + len(s.Completion); n > t {
-			t = n
-		}
+// NumSeqs is the number of sequences the batch's log-probs are summed into: one more
+// than the largest Target.Seq, or B for a batch with Labels.
+func (b *Batch) NumSeqs() int {
+	if b.Targets == nil {
+		return b.B
 	}
-	b := &Batch{B: len(seqs), T: t}
-	n := b.B * t
-	b.IDs = make([]int32, n)
-	b.Positions = make([]int32, n)
-	b.Segments = make([]int32, n)
-	b.Labels = make([]int32, n)
-	if err := b.Fill(seqs); err != nil {
-		return nil, err
+	s := 0
+	for _, t := range b.Targets {
+		s = max(s, int(t.Seq)+1)
 	}
-	return b, nil
-}
-
-// Fill rewrites b in place from seqs (len(seqs) == b.B, every row ≤ b.T tokens), so a
-// caller can reuse one Batch's slices across steps.
-func (b *Batch) Fill(seqs []Sequence) error {
-	if len(seqs) != b.B {
-		return fmt.Errorf("model: batch has %d rows, got %d sequences", b.B, len(seqs))
-	}
-	for r, s := range seqs {
-		np, nc := len(s.Prompt), len(s.Completion)
-		if np+nc > b.T {
-			return fmt.Errorf("model: row %d: %d tokens do not fit in %d columns", r, np+nc, b.T)
-		}
-		if np == 0 {
-			return fmt.Errorf("model: row %d: empty prompt (the first completion token needs a position to be predicted from)", r)
-		}
-		row := r * b.T
-		for t := 0; t < b.T; t++ {
-			i := row + t
-			b.Labels[i] = Ignore
-			switch {
-			case t < np:
-				b.IDs[i], b.Positions[i], b.Segments[i] = s.Prompt[t], int32(t), 0
-			case t < np+nc:
-				b.IDs[i], b.Positions[i], b.Segments[i] = s.Completion[t-np], int32(t), 0
-			default:
-				b.IDs[i], b.Positions[i], b.Segments[i] = 0, 0, -1
-			}
-			if t+1 >= np && t+1 < np+nc {
-				b.Labels[i] = s.Completion[t+1-np]
-			}
-		}
-	}
-	return nil
+	return s
 }
 
 // RowError is a problem with one row of a batch.

@@ -68,7 +68,7 @@ func benchBatch(b *testing.B, path string, pairs int) *Batch {
 		chosen = append(chosen, Sequence{Prompt: r.Prompt, Completion: r.Chosen})
 		rejected = append(rejected, Sequence{Prompt: r.Prompt, Completion: r.Rejected})
 	}
-	bt, err := BuildBatch(append(chosen, rejected...), 0)
+	bt, err := paddedBatch(append(chosen, rejected...), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func benchPairs(b *testing.B, path string, n int) []Pair {
 // benchDPOStep: one DPO policy step (forward, BackwardSeq, AdamW) on 2 pairs of the
 // small preset in the given layout; CPU time per step is reported too, as the
 // machine may be shared.
-func benchDPOStep(b *testing.B, lora *LoRAConfig, lay PairLayout) {
+func benchDPOStep(b *testing.B, lora *LoRAConfig, lay Layout) {
 	dir := peerInputs(b)
 	be := cpu.New(0)
 	defer be.Close()
@@ -182,7 +182,7 @@ func benchDPOStep(b *testing.B, lora *LoRAConfig, lay PairLayout) {
 	if lora != nil {
 		m.InitLoRA(1)
 	}
-	batch, err := BuildPairBatch(benchPairs(b, filepath.Join(dir, "pairs.jsonl"), 2), lay)
+	batch, err := pairBatch(benchPairs(b, filepath.Join(dir, "pairs.jsonl"), 2), lay)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -217,12 +217,12 @@ func BenchmarkDPOStepSmall(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		lora *LoRAConfig
-		lay  PairLayout
+		lay  Layout
 	}{
-		{"full/padded", nil, PairLayout{}},
-		{"full/shared+packed", nil, PairLayout{SharePrompt: true, Pack: true}},
-		{"lora/padded", lora, PairLayout{}},
-		{"lora/shared+packed", lora, PairLayout{SharePrompt: true, Pack: true}},
+		{"full/padded", nil, Layout{}},
+		{"full/shared+packed", nil, Layout{SharePrompt: true, Pack: true}},
+		{"lora/padded", lora, Layout{}},
+		{"lora/shared+packed", lora, Layout{SharePrompt: true, Pack: true}},
 	} {
 		b.Run(c.name, func(b *testing.B) { benchDPOStep(b, c.lora, c.lay) })
 	}

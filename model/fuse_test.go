@@ -60,7 +60,7 @@ func TestNoAllocFastStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairs := randPairs(rand.New(rand.NewPCG(9, 9)), 3, arch.Vocab)
-	b, err := BuildPairBatch(pairs, PairLayout{SharePrompt: true, Pack: true})
+	b, err := pairBatch(pairs, Layout{SharePrompt: true, Pack: true})
 	if err != nil {
 		t.Fatal(err)
 	}

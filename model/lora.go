@@ -105,7 +105,9 @@ func (m *Model) setupLoRA(c *LoRAConfig) error {
 	}
 	n, _ := layout(nil, nil)
 	m.loraParams = m.be.Alloc(n)
-	m.loraGrads = m.be.Alloc(n)
+	if !m.opt.Frozen {
+		m.loraGrads = m.be.Alloc(n)
+	}
 	_, m.loraTensors = layout(m.loraParams, m.loraGrads)
 	return nil
 }

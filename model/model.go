@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/preftune/preftune/kernels"
 )
@@ -62,8 +61,20 @@ type Model struct {
 	last        lastForward
 	rng         uint64 // dropout stream
 
-	hiddenGrad []float32 // BackwardHidden's d(loss)/d(final hidden), during its backward
-	wpo        wpoBufs   // ForwardOptions.LogSumP2 outputs
+	host hostBufs // the inputs staged for upload, per-position outputs of Labels batches
+
+	shared kernels.SharedPromptAttention // the backend's, or nil
+	fused  kernels.FusedSwiGLU           // the backend's, or nil
+
+	hiddenGrad []float32 // BackwardHidden's d(loss)/d(final hidden) [M,C] (backend memory), during its backward
+}
+
+// hostBufs are host-side staging buffers: a batch's inputs are laid out here and
+// uploaded (Backend.UploadInt32) in one copy each.
+type hostBufs struct {
+	ids, pos, seg, par                  []int32   // [N]
+	idx, lab, tseq                      []int32   // [M]
+	outLogp, outEnt, outMeanL, outLSP2  []float32 // [N] scattered outputs of a batch with Labels
 }
 
 // lastForward remembers what Backward needs from the latest Forward.
@@ -84,14 +95,15 @@ type acts struct {
 	buf                       []float32
 	ids, pos, seg, lab, idx   []int32     // [N] inputs; idx/lab/tseq: compact completion rows [M]
 	par, tseq                 []int32     // [N] parent segments; [M] sequence of each completion row
-	seq64                     []float64   // [M] per-sequence sums
-	seqLogp                   []float32   // [M] per-sequence log-probs (Output.SeqLogProbs)
+	seqLogp, seqMeanLogit     []float32   // [S ≤ M] per-sequence sums (Output.SeqLogProbs, SeqMeanLogitSums)
+	seqWPO                    []float32   // [S] Output.SeqWPOSums
+	dseq, dtok                []float32   // [S], [N]: uploaded gradients of BackwardSeq, Backward
 	res                       [][]float32 // residual stream entering layer l, l = 0..L [N,C]
 	xc, hc, rstdc             []float32   // final norm on completion rows: [M,C], [M,C], [M]
 	logits                    []float32   // [R,V] LM head chunk (R rows)
 	logp, lse, ent, mlogit    []float32   // [M] per completion row
+	lsp2                      []float32   // [M] log Σ p² (WPO)
 	out                       Output
-	outLogp, outEnt, outMeanL []float32 // [N] scattered outputs
 	// backward scratch
 	dres, dh, dq, dk, dv, datt, dqr, dkr, dgate, dup, dact, du, dxd, dxc, dhc, dlogp []float32
 	dgu                                                                              []float32 // FuseGateUp [N,2F]
@@ -124,6 +136,12 @@ type Output struct {
 	// SeqLogProbs [Batch.NumSeqs()]: the log-probs summed per sequence (Target.Seq, or
 	// per row for a batch with Labels), accumulated in float64.
 	SeqLogProbs []float32
+	// SeqMeanLogitSums [NumSeqs] (with MeanLogit): Σ over each sequence's targets of the
+	// vocabulary-mean logit (TRL's logits/chosen is their sum over tokens).
+	SeqMeanLogitSums []float32
+	// SeqWPOSums [NumSeqs] (with LogSumP2): Σ over each sequence's targets of
+	// log p(label) − log Σ_v p(v)² (WPO's weight is exp of its per-token mean).
+	SeqWPOSums []float32
 }
 
 // ForwardOptions select what Forward computes.
@@ -144,6 +162,8 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 		return nil, errors.New("model: nil backend")
 	}
 	m := &Model{arch: arch, be: be, opt: opt, lora: opt.LoRA}
+	m.shared, _ = be.(kernels.SharedPromptAttention)
+	m.fused, _ = be.(kernels.FusedSwiGLU)
 	if m.opt.LogitsBudget <= 0 {
 		m.opt.LogitsBudget = 16 << 20
 	}
@@ -158,7 +178,7 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 			return nil, err
 		}
 	}
-	if opt.FuseGateUp && !arch.MLPBias && (opt.LoRA == nil || opt.LoRA.Dropout == 0) {
+	if opt.FuseGateUp && m.fused != nil && !arch.MLPBias && (opt.LoRA == nil || opt.LoRA.Dropout == 0) {
 		m.fuseGU = true
 		F, C := arch.FFN, arch.Hidden
 		for i := range m.layers {
@@ -268,9 +288,9 @@ func (m *Model) plan(n, nm int) {
 		}
 		A.xc, A.hc, A.rstdc = c.take(nm*C), c.take(nm*C), c.take(nm)
 		A.logits = c.take(rows * a.Vocab)
-		A.logp, A.lse, A.ent, A.mlogit = c.take(nm), c.take(nm), c.take(nm), c.take(nm)
-		A.seqLogp = c.take(nm)
-		A.outLogp, A.outEnt, A.outMeanL = c.take(n), c.take(n), c.take(n)
+		A.logp, A.lse, A.ent, A.mlogit, A.lsp2 = c.take(nm), c.take(nm), c.take(nm), c.take(nm), c.take(nm)
+		A.seqLogp, A.seqMeanLogit, A.seqWPO, A.dseq = c.take(nm), c.take(nm), c.take(nm), c.take(nm)
+		A.dtok = c.take(n)
 		A.dres, A.dh = c.take(n*C), c.take(n*C)
 		A.dq, A.dk, A.dv, A.datt = c.take(n*QD), c.take(n*KD), c.take(n*KD), c.take(n*QD)
 		if a.QKNorm {
@@ -290,16 +310,45 @@ func (m *Model) plan(n, nm int) {
 	}
 	count := &carver{}
 	carve(count)
-	m.acts.buf = nil
+	m.freeActs()
 	m.acts.buf = m.be.Alloc(count.off)
 	carve(&carver{buf: m.acts.buf})
 	A := &m.acts
 	A.ids, A.pos, A.seg = m.be.AllocInt32(n), m.be.AllocInt32(n), m.be.AllocInt32(n)
 	A.lab, A.idx, A.tseq = m.be.AllocInt32(nm), m.be.AllocInt32(nm), m.be.AllocInt32(nm)
 	A.par = m.be.AllocInt32(n)
-	A.seq64 = make([]float64, nm)
+	h := &m.host
+	h.ids, h.pos, h.seg, h.par = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	h.idx, h.lab, h.tseq = make([]int32, nm), make([]int32, nm), make([]int32, nm)
+	h.outLogp, h.outEnt, h.outMeanL, h.outLSP2 = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	m.planned, m.plannedRows = n, nm
 	m.last = lastForward{}
+}
+
+// freeActs releases the planned activation buffers (before planning larger ones).
+func (m *Model) freeActs() {
+	A := &m.acts
+	if A.buf == nil {
+		return
+	}
+	m.be.Free(A.buf)
+	for _, b := range [][]int32{A.ids, A.pos, A.seg, A.lab, A.idx, A.tseq, A.par} {
+		m.be.FreeInt32(b)
+	}
+	*A = acts{}
+}
+
+// Close releases the model's backend buffers (parameters, gradients, adapters,
+// activations). The model must not be used after.
+func (m *Model) Close() {
+	m.freeActs()
+	for _, b := range [][]float32{m.params, m.grads, m.loraParams, m.loraGrads, m.cos, m.sin} {
+		if b != nil {
+			m.be.Free(b)
+		}
+	}
+	m.params, m.grads, m.loraParams, m.loraGrads, m.cos, m.sin = nil, nil, nil, nil, nil, nil
+	m.tensors, m.loraTensors, m.layers = nil, nil, nil
 }
 
 // ActivationBytes is the size of the planned activation buffer.
@@ -326,38 +375,52 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	A := &m.acts
 	be := m.be
 	C := a.Hidden
-	// inputs: padding gets id 0 / position 0 so every table lookup is in range
-	mc := 0
+	// inputs, staged on the host and uploaded: padding gets id 0 / position 0 so every
+	// table lookup is in range; the loss rows (targets) compacted to idx/lab/tseq
+	h := &m.host
+	mc, nseq := 0, b.B
 	targets := b.Targets != nil
 	for i := 0; i < n; i++ {
 		if b.Segments[i] < 0 {
-			A.ids[i], A.pos[i], A.seg[i] = 0, 0, -1
+			h.ids[i], h.pos[i], h.seg[i] = 0, 0, -1
 			continue
 		}
-		A.ids[i], A.pos[i], A.seg[i] = b.IDs[i], b.Positions[i], b.Segments[i]
+		h.ids[i], h.pos[i], h.seg[i] = b.IDs[i], b.Positions[i], b.Segments[i]
 		if !targets && b.Labels[i] >= 0 {
-			A.idx[mc], A.lab[mc], A.tseq[mc] = int32(i), b.Labels[i], int32(i/b.T)
+			h.idx[mc], h.lab[mc], h.tseq[mc] = int32(i), b.Labels[i], int32(i/b.T)
 			mc++
 		}
 	}
-	nseq := b.B
 	if targets {
 		nseq = 0
 		for k, tg := range b.Targets {
-			A.idx[k], A.lab[k], A.tseq[k] = tg.Pos, tg.Label, tg.Seq
+			h.idx[k], h.lab[k], h.tseq[k] = tg.Pos, tg.Label, tg.Seq
 			nseq = max(nseq, int(tg.Seq)+1)
 		}
 		mc = len(b.Targets)
 	}
+	if nseq > m.plannedRows {
+		return nil, fmt.Errorf("model: %w: %d sequences for %d loss rows", ErrBadBatch, nseq, mc)
+	}
+	be.UploadInt32(A.ids[:n], h.ids[:n])
+	be.UploadInt32(A.pos[:n], h.pos[:n])
+	be.UploadInt32(A.seg[:n], h.seg[:n])
+	be.UploadInt32(A.idx[:mc], h.idx[:mc])
+	be.UploadInt32(A.lab[:mc], h.lab[:mc])
+	be.UploadInt32(A.tseq[:mc], h.tseq[:mc])
 	var par []int32
 	if b.Parents != nil {
-		par = A.par[:n]
+		if m.shared == nil {
+			return nil, fmt.Errorf("model: %w: shared prompts (Parents) need a backend with shared-prompt attention (%s has none)", ErrBadBatch, be.Name())
+		}
 		for i, p := range b.Parents {
 			if b.Segments[i] < 0 {
 				p = -1
 			}
-			par[i] = p
+			h.par[i] = p
 		}
+		par = A.par[:n]
+		be.UploadInt32(par, h.par[:n])
 	}
 	useLoRA := m.lora != nil && !opt.NoAdapters
 	dropout := useLoRA && m.lora.Dropout > 0 && !opt.Eval
@@ -375,62 +438,60 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	be.EmbeddingForward(A.xc[:mc*C], A.idx[:mc], xL, mc, C, n)
 	be.RMSNormForward(A.hc[:mc*C], A.rstdc[:mc], A.xc[:mc*C], m.normW, mc, C, a.Eps)
 	V := a.Vocab
-	var ent []float32
 	for r0 := 0; r0 < mc; r0 += A.rows {
 		r := min(A.rows, mc-r0)
 		lg := A.logits[:r*V]
 		be.LinearForward(lg, A.hc[r0*C:(r0+r)*C], m.head, nil, r, C, V, 1, false)
+		var st kernels.LogitStats
 		if opt.Entropy {
-			ent = A.ent[r0 : r0+r]
+			st.Entropy = A.ent[r0 : r0+r]
 		}
-		be.LogSoftmaxGatherForward(A.logp[r0:r0+r], A.lse[r0:r0+r], ent, lg, A.lab[r0:r0+r], r, V)
 		if opt.MeanLogit {
-			be.Sync()
-			for i := 0; i < r; i++ {
-				var s float64
-				for _, v := range lg[i*V : (i+1)*V] {
-					s += float64(v)
-				}
-				A.mlogit[r0+i] = float32(s / float64(V))
-			}
+			st.MeanLogit = A.mlogit[r0 : r0+r]
 		}
 		if opt.LogSumP2 {
-			m.logSumP2Rows(lg, A.lse[r0:r0+r], r0, r, mc)
+			st.LogSumP2 = A.lsp2[r0 : r0+r]
 		}
+		be.LogSoftmaxGatherForward(A.logp[r0:r0+r], A.lse[r0:r0+r], st, lg, A.lab[r0:r0+r], r, V)
 	}
-	be.Sync()
+	// per-sequence sums on the backend
 	out := &A.out
-	out.Entropy, out.MeanLogit, out.TargetLogProbs = nil, nil, nil
-	out.LogSumP2 = nil
-	if targets {
-		out.LogProbs = nil
-		out.TargetLogProbs = A.logp[:mc]
-		if opt.Entropy {
-			out.Entropy = A.ent[:mc]
-		}
-		if opt.MeanLogit {
-			out.MeanLogit = A.mlogit[:mc]
-		}
-	} else {
-		out.LogProbs = scatter(A.outLogp[:n], A.logp[:mc], A.idx[:mc])
-		if opt.Entropy {
-			out.Entropy = scatter(A.outEnt[:n], A.ent[:mc], A.idx[:mc])
-		}
-		if opt.MeanLogit {
-			out.MeanLogit = scatter(A.outMeanL[:n], A.mlogit[:mc], A.idx[:mc])
-		}
+	*out = Output{}
+	be.SegmentSum(A.seqLogp[:nseq], A.logp[:mc], A.tseq[:mc], mc, nseq)
+	out.SeqLogProbs = A.seqLogp[:nseq]
+	out.TargetLogProbs = A.logp[:mc]
+	if opt.Entropy {
+		out.Entropy = A.ent[:mc]
+	}
+	if opt.MeanLogit {
+		out.MeanLogit = A.mlogit[:mc]
+		be.SegmentSum(A.seqMeanLogit[:nseq], A.mlogit[:mc], A.tseq[:mc], mc, nseq)
+		out.SeqMeanLogitSums = A.seqMeanLogit[:nseq]
 	}
 	if opt.LogSumP2 {
-		out.LogSumP2 = m.logSumP2Out(targets, mc, n)
+		out.LogSumP2 = A.lsp2[:mc]
+		// WPO: Σ over each sequence of log p(token) − log Σ_v p(v)²
+		tmp := A.dlogp[:mc] // free until the backward
+		be.Copy(tmp, A.logp[:mc])
+		be.Axpy(tmp, -1, A.lsp2[:mc])
+		be.SegmentSum(A.seqWPO[:nseq], tmp, A.tseq[:mc], mc, nseq)
+		out.SeqWPOSums = A.seqWPO[:nseq]
 	}
-	s64 := A.seq64[:nseq]
-	clear(s64)
-	for k, sq := range A.tseq[:mc] {
-		s64[sq] += float64(A.logp[k])
+	if err := be.Sync(); err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
 	}
-	out.SeqLogProbs = A.seqLogp[:nseq]
-	for i, v := range s64 {
-		out.SeqLogProbs[i] = float32(v)
+	if !targets { // a hand-built batch with Labels: per-position outputs for the host
+		out.LogProbs = scatter(h.outLogp[:n], A.logp[:mc], h.idx[:mc])
+		if opt.Entropy {
+			out.Entropy = scatter(h.outEnt[:n], A.ent[:mc], h.idx[:mc])
+		}
+		if opt.MeanLogit {
+			out.MeanLogit = scatter(h.outMeanL[:n], A.mlogit[:mc], h.idx[:mc])
+		}
+		if opt.LogSumP2 {
+			out.LogSumP2 = scatter(h.outLSP2[:n], A.lsp2[:mc], h.idx[:mc])
+		}
+		out.TargetLogProbs = nil
 	}
 	m.last = lastForward{ok: true, b: b.B, t: b.T, m: mc, targets: targets, nseq: nseq, par: par != nil,
 		noAdapters: opt.NoAdapters, dropout: dropout, logitsKept: mc <= A.rows}
@@ -459,12 +520,9 @@ func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, u
 	r := m.lora.R
 	xin := x
 	if dropout {
-		m.dropoutMask(ad.mask[:n*li.in], layer, li.mod)
+		m.be.DropoutMask(ad.mask[:n*li.in], float32(m.lora.Dropout), m.dropoutKey(layer, li.mod))
 		xin = m.acts.dxd[:n*li.in] // scratch: dropped input
-		m.be.Sync()
-		for i, v := range x {
-			xin[i] = v * ad.mask[i]
-		}
+		m.be.Mul(xin, x, ad.mask[:n*li.in])
 	}
 	m.be.LinearForward(ad.u[:n*r], xin, ad.a, nil, n, li.in, r, 1, false)
 	m.be.LinearForward(out, ad.u[:n*r], ad.b, nil, n, r, li.out, m.loraScale, true)
@@ -496,51 +554,37 @@ func (m *Model) adapterBackwardCols(li *linear, dx, dy []float32, off, ld int, x
 	m.be.LinearBackward(dx[:n*li.in], ad.da, nil, du, x[:n*li.in], ad.a, n, li.in, r, 1)
 }
 
-// dropoutMask fills mask with 0 (probability p) or 1/(1-p), from a splitmix64 stream
-// keyed by (seed, forward count, layer, module): deterministic for a given seed.
-func (m *Model) dropoutMask(mask []float32, layer int, mod string) {
-	p := m.lora.Dropout
-	keep := float32(1 / (1 - p))
+// dropoutKey is the key of one module's dropout mask in one forward: a hash of the
+// seed, the forward count, the layer and the module name, so masks are deterministic
+// for a given seed and differ between modules and steps.
+func (m *Model) dropoutKey(layer int, mod string) uint64 {
 	h := uint64(m.lora.Seed)*0x9E3779B97F4A7C15 ^ m.rng*0xBF58476D1CE4E5B9 ^ uint64(layer)<<32
 	for _, c := range mod {
 		h = h*131 + uint64(c)
 	}
-	thresh := uint64(p * float64(math.MaxUint64))
-	for i := range mask {
-		h += 0x9E3779B97F4A7C15
-		z := h
-		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
-		z = (z ^ z>>27) * 0x94D049BB133111EB
-		z ^= z >> 31
-		if z < thresh {
-			mask[i] = 0
-		} else {
-			mask[i] = keep
-		}
-	}
+	return h
 }
 
 // Backward takes d(loss)/d(log-prob) per token of the latest Forward's batch ([B·T];
-// entries at ignored labels are not read) and accumulates the gradients of the
-// trainable parameters. Call ZeroGrad first unless accumulating.
+// entries at positions without a target are not read) and accumulates the gradients
+// of the trainable parameters. Call ZeroGrad first unless accumulating. A batch with a
+// shared prompt (several targets at one position) needs BackwardSeq.
 func (m *Model) Backward(dlogp []float32) error {
 	lf := m.last
 	if err := m.canBackward(); err != nil {
 		return err
 	}
-	if lf.targets {
-		return errors.New("model: Backward with per-token gradients after a batch with Targets (use BackwardTargets or BackwardSeq)")
+	if lf.par {
+		return errors.New("model: Backward with per-token gradients after a batch with shared prompts (use BackwardSeq)")
 	}
 	n := lf.b * lf.t
 	if len(dlogp) != n {
 		return fmt.Errorf("model: Backward got %d gradients for a %d×%d batch", len(dlogp), lf.b, lf.t)
 	}
 	A := &m.acts
-	for i, j := range A.idx[:lf.m] {
-		A.dlogp[i] = dlogp[j]
-	}
-	m.backward()
-	return nil
+	m.be.Upload(A.dtok[:n], dlogp)
+	m.be.Gather(A.dlogp[:lf.m], A.dtok[:n], A.idx[:lf.m], lf.m)
+	return m.backward()
 }
 
 // BackwardSeq is Backward given d(loss)/d(SeqLogProbs[s]) per sequence of the latest
@@ -554,28 +598,9 @@ func (m *Model) BackwardSeq(dseq []float32) error {
 		return fmt.Errorf("model: BackwardSeq got %d gradients for %d sequences", len(dseq), lf.nseq)
 	}
 	A := &m.acts
-	for k, s := range A.tseq[:lf.m] {
-		A.dlogp[k] = dseq[s]
-	}
-	m.backward()
-	return nil
-}
-
-// BackwardTargets is Backward for a batch with Targets, given d(loss)/d(TargetLogProbs[k]).
-func (m *Model) BackwardTargets(dlogp []float32) error {
-	if err := m.canBackward(); err != nil {
-		return err
-	}
-	lf := m.last
-	if !lf.targets {
-		return errors.New("model: BackwardTargets after a batch without Targets (use Backward)")
-	}
-	if len(dlogp) != lf.m {
-		return fmt.Errorf("model: BackwardTargets got %d gradients for %d targets", len(dlogp), lf.m)
-	}
-	copy(m.acts.dlogp[:lf.m], dlogp)
-	m.backward()
-	return nil
+	m.be.Upload(A.dseq[:lf.nseq], dseq)
+	m.be.Gather(A.dlogp[:lf.m], A.dseq[:lf.nseq], A.tseq[:lf.m], lf.m)
+	return m.backward()
 }
 
 func (m *Model) canBackward() error {
@@ -585,14 +610,14 @@ func (m *Model) canBackward() error {
 	if m.last.noAdapters {
 		return errors.New("model: Backward after a forward with adapters disabled (that forward is for reference log-probs only)")
 	}
-	if m.lora == nil && m.grads == nil {
+	if m.opt.Frozen {
 		return errors.New("model: Backward on a frozen model (Options.Frozen)")
 	}
 	return nil
 }
 
 // backward runs the backward pass from A.dlogp [M] (d(loss)/d(log-prob) per loss row).
-func (m *Model) backward() {
+func (m *Model) backward() error {
 	lf := m.last
 	m.last.ok = false // activations are consumed in place
 	n := lf.b * lf.t
@@ -620,8 +645,7 @@ func (m *Model) backward() {
 		be.LinearBackward(dhc[r0*C:(r0+r)*C], dhead, nil, lg, hc, m.head, r, C, V, 1)
 	}
 	if m.hiddenGrad != nil { // BackwardHidden: the gradient enters at the final norm's output
-		be.Sync()
-		copy(dhc, m.hiddenGrad)
+		be.Copy(dhc, m.hiddenGrad)
 	}
 	dxc := A.dxc[:mc*C]
 	be.Zero(dxc)
@@ -647,7 +671,10 @@ func (m *Model) backward() {
 	if full {
 		be.EmbeddingBackward(m.dembed, A.ids[:n], dres, n, C, V)
 	}
-	be.Sync()
+	if err := be.Sync(); err != nil {
+		return fmt.Errorf("model: backward: %w", err)
+	}
+	return nil
 }
 
 // linearBackward: dx[N,in] += dy·W (+ the adapter path), and the trainable grads.
@@ -679,18 +706,12 @@ func (m *Model) linearBackwardTo(li *linear, dx, dy, x []float32, n int, dropout
 	}
 	xd := m.acts.dxd[:n*li.in]
 	mask := ad.mask[:n*li.in]
-	m.be.Sync()
-	for i, v := range x {
-		xd[i] = v * mask[i]
-	}
+	m.be.Mul(xd, x, mask)
 	// dA += duᵀ·dropout(x); d(dropout(x)) = du·A, then dx += mask ⊙ that
 	m.be.LinearBackward(nil, ad.da, nil, du, xd, ad.a, n, li.in, r, 1)
 	m.be.Zero(xd)
 	m.be.LinearBackward(xd, nil, nil, du, x, ad.a, n, li.in, r, 1)
-	m.be.Sync()
-	for i := range xd {
-		dx[i] += xd[i] * mask[i]
-	}
+	m.be.MulAcc(dx, xd, mask)
 }
 
 // stepShape is the shape of the current step: rows, columns, tokens, adapters on,
@@ -726,7 +747,7 @@ func (m *Model) layerForward(l int, st stepShape) {
 	be.RoPEForward(s.q[:n*QD], A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
 	be.RoPEForward(s.k[:n*KD], A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
 	if st.par != nil {
-		be.AttentionForwardShared(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n], st.par,
+		m.shared.AttentionForwardShared(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n], st.par,
 			st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
 	} else {
 		be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
@@ -743,7 +764,7 @@ func (m *Model) layerForward(l int, st stepShape) {
 			m.adapterForwardCols(&L.gate, gu, 0, 2*F, s.h2, n)
 			m.adapterForwardCols(&L.up, gu, F, 2*F, s.h2, n)
 		}
-		be.SwiGLUForwardFused(s.act[:n*F], gu, n, F)
+		m.fused.SwiGLUForwardFused(s.act[:n*F], gu, n, F)
 	} else {
 		m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
 		m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
@@ -770,7 +791,7 @@ func (m *Model) layerBackward(l int, st stepShape) {
 	m.linearBackwardTo(&L.down, dact, dres, s.act, n, st.dropout, l, true)
 	if m.fuseGU {
 		dgu := A.dgu[:2*n*F]
-		be.SwiGLUBackwardFused(dgu, dact, s.gu[:2*n*F], n, F)
+		m.fused.SwiGLUBackwardFused(dgu, dact, s.gu[:2*n*F], n, F)
 		be.Sgemm(false, false, n, C, 2*F, 1, dgu, 2*F, L.gu, C, 0, dh, C) // dh = dgu·W_gu
 		be.LinearBackward(nil, L.dgu, nil, dgu, s.h2[:n*C], L.gu, n, C, 2*F, 1)
 		if st.lora {
@@ -794,7 +815,7 @@ func (m *Model) layerBackward(l int, st stepShape) {
 	be.Zero(dk)
 	be.Zero(dv)
 	if st.par != nil {
-		be.AttentionBackwardShared(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
+		m.shared.AttentionBackwardShared(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],
 			A.seg[:n], st.par, st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
 	} else {
 		be.AttentionBackward(dq, dk, dv, datt, s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], s.att[:n*QD], s.lse[:n*a.Heads],

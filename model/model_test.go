@@ -136,7 +136,7 @@ func TestBadBatch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := BuildBatch(tc.seqs, 0)
+			b, err := paddedBatch(tc.seqs, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +215,17 @@ type nopBackend struct{ kernels.Backend }
 
 func (nopBackend) Alloc(n int) []float32                                                           { return make([]float32, n) }
 func (nopBackend) AllocInt32(n int) []int32                                                        { return make([]int32, n) }
-func (nopBackend) Sync()                                                                           {}
+func (nopBackend) Sync() error                                                                     { return nil }
+func (nopBackend) Upload(dst, src []float32)                                                       {}
+func (nopBackend) UploadInt32(dst, src []int32)                                                    {}
+func (nopBackend) Free(x []float32)                                                                {}
+func (nopBackend) FreeInt32(x []int32)                                                             {}
+func (nopBackend) SegmentSum(out, x []float32, seg []int32, n, s int)                              {}
+func (nopBackend) Gather(out, x []float32, idx []int32, n int)                                     {}
+func (nopBackend) Mul(out, a, b []float32)                                                         {}
+func (nopBackend) MulAcc(y, a, b []float32)                                                        {}
+func (nopBackend) Axpy(y []float32, a float32, x []float32)                                        {}
+func (nopBackend) DropoutMask(mask []float32, p float32, key uint64)                               {}
 func (nopBackend) LinearForward(out, inp, w, bias []float32, n, c, oc int, s float32, acc bool)    {}
 func (nopBackend) LinearBackward(dinp, dw, dbias, dout, inp, w []float32, n, c, oc int, s float32) {}
 func (nopBackend) EmbeddingForward(out []float32, ids []int32, table []float32, n, c, v int)       {}
@@ -234,7 +244,7 @@ func (nopBackend) Sgemm(ta, tb bool, m, n, k int, al float32, a []float32, lda i
 func (nopBackend) SwiGLUBackward(dgate, dup, dout, gate, up []float32, n int) {}
 func (nopBackend) Zero(x []float32)                                           {}
 func (nopBackend) Copy(dst, src []float32)                                    {}
-func (nopBackend) LogSoftmaxGatherForward(logp, lse, ent, logits []float32, labels []int32, n, v int) {
+func (nopBackend) LogSoftmaxGatherForward(logp, lse []float32, st kernels.LogitStats, logits []float32, labels []int32, n, v int) {
 }
 func (nopBackend) LogSoftmaxGatherBackward(dlogits, dlogp, logits, lse []float32, labels []int32, n, v int) {
 }

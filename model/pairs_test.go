@@ -41,7 +41,7 @@ func plainStep(t *testing.T, m *Model, pairs []Pair, dseq []float32, fo ForwardO
 	for _, p := range pairs {
 		seqs = append(seqs, Sequence{Prompt: p.Prompt, Completion: p.Rejected})
 	}
-	b, err := BuildBatch(seqs, 0)
+	b, err := paddedBatch(seqs, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +70,9 @@ func plainStep(t *testing.T, m *Model, pairs []Pair, dseq []float32, fo ForwardO
 	return sums, toks, slices.Clone(g)
 }
 
-func layoutStep(t *testing.T, m *Model, pairs []Pair, lay PairLayout, dseq []float32, fo ForwardOptions) ([]float64, [][]float32, []float32) {
+func layoutStep(t *testing.T, m *Model, pairs []Pair, lay Layout, dseq []float32, fo ForwardOptions) ([]float64, [][]float32, []float32) {
 	t.Helper()
-	b, err := BuildPairBatch(pairs, lay)
+	b, err := pairBatch(pairs, lay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +123,11 @@ func checkGradsEqual(t *testing.T, got, want []float32) {
 	}
 }
 
-// Every PairLayout (shared prompt, packing, both, packing into short rows) gives the
+// Every Layout (shared prompt, packing, both, packing into short rows) gives the
 // plain path's log-probs (per token and per sequence) and gradients, for full
 // fine-tuning, LoRA, the LoRA reference (adapters off) and gradient checkpointing.
 func TestPairLayoutsEqualPlain(t *testing.T) {
-	layouts := []PairLayout{
+	layouts := []Layout{
 		{},
 		{SharePrompt: true},
 		{Pack: true},
@@ -194,8 +194,8 @@ func TestPairLayoutsEqualPlain(t *testing.T) {
 	}
 }
 
-func mustPairBatch(t *testing.T, pairs []Pair, lay PairLayout) *Batch {
-	b, err := BuildPairBatch(pairs, lay)
+func mustPairBatch(t *testing.T, pairs []Pair, lay Layout) *Batch {
+	b, err := pairBatch(pairs, lay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestBuildPairBatchLayout(t *testing.T) {
 		{Prompt: []int32{1, 2, 3}, Chosen: []int32{4, 5}, Rejected: []int32{6}},
 		{Prompt: []int32{7}, Chosen: []int32{8}, Rejected: []int32{9, 10, 11}},
 	}
-	b, err := BuildPairBatch(pairs, PairLayout{SharePrompt: true, Pack: true})
+	b, err := pairBatch(pairs, Layout{SharePrompt: true, Pack: true})
 	if err != nil {
 		t.Fatal(err)
 	}

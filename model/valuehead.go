@@ -3,8 +3,9 @@ package model
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
+
+	"github.com/preftune/preftune/kernels"
 )
 
 // ValueHead is a sequence-classification head with one label, as transformers'
@@ -16,22 +17,29 @@ import (
 // gradient back through Backward and Model.BackwardHidden.
 type ValueHead struct {
 	Hidden int
-	Weight []float32 // score.weight [1, Hidden]
+	Weight []float32 // score.weight [1, Hidden] (backend memory)
 	Grad   []float32 // its gradient
+
+	be          kernels.Backend
+	scores, dsc []float32 // [M] backend buffers, grown on demand
+	dh          []float32 // [M, Hidden] d(loss)/d(FinalHidden)
+	hostScores  []float32
 }
 
 // ValueHeadName is the head's tensor name in a transformers checkpoint.
 const ValueHeadName = "score.weight"
 
-// NewValueHead returns a head initialised as transformers' _init_weights does for a
-// freshly added score layer: normal(0, std) (std = initializer_range, 0.02 by default),
-// here from a seeded PCG stream.
-func NewValueHead(hidden int, std float64, seed uint64) *ValueHead {
-	v := &ValueHead{Hidden: hidden, Weight: make([]float32, hidden), Grad: make([]float32, hidden)}
+// NewValueHead returns a head on be initialised as transformers' _init_weights does
+// for a freshly added score layer: normal(0, std) (std = initializer_range, 0.02 by
+// default), here from a seeded PCG stream.
+func NewValueHead(be kernels.Backend, hidden int, std float64, seed uint64) *ValueHead {
+	v := &ValueHead{Hidden: hidden, be: be, Weight: be.Alloc(hidden), Grad: be.Alloc(hidden)}
+	w := make([]float32, hidden)
 	r := rand.New(rand.NewPCG(seed, 0x73636f7265))
-	for i := range v.Weight {
-		v.Weight[i] = float32(r.NormFloat64() * std)
+	for i := range w {
+		w[i] = float32(r.NormFloat64() * std)
 	}
+	be.Upload(v.Weight, w)
 	return v
 }
 
@@ -40,31 +48,42 @@ func (v *ValueHead) Tensors() []Tensor {
 	return []Tensor{{Name: ValueHeadName, Shape: []int{1, v.Hidden}, Data: v.Weight, Grad: v.Grad}}
 }
 
-// Forward writes scores[i] = h[i]·w for the rows of h ([len(scores), Hidden]),
-// accumulating in float64.
-func (v *ValueHead) Forward(scores, h []float32) {
-	C := v.Hidden
-	for i := range scores {
-		var s float64
-		for j, x := range h[i*C : (i+1)*C] {
-			s += float64(x) * float64(v.Weight[j])
+func (v *ValueHead) grow(m int) {
+	if len(v.scores) < m {
+		if v.scores != nil {
+			v.be.Free(v.scores)
+			v.be.Free(v.dsc)
+			v.be.Free(v.dh)
 		}
-		scores[i] = float32(s)
+		v.scores, v.dsc, v.dh = v.be.Alloc(m), v.be.Alloc(m), v.be.Alloc(m*v.Hidden)
+		v.hostScores = make([]float32, m)
 	}
 }
 
-// Backward takes d(loss)/d(scores) and writes dh[i] = dscores[i]·w (the gradient of
-// the hidden rows, for Model.BackwardHidden) and accumulates Grad += Σ dscores[i]·h[i].
-func (v *ValueHead) Backward(dh, dscores, h []float32) {
-	C := v.Hidden
-	for i, d := range dscores {
-		row := h[i*C : (i+1)*C]
-		out := dh[i*C : (i+1)*C]
-		for j, x := range row {
-			out[j] = d * v.Weight[j]
-			v.Grad[j] += d * x
-		}
+// Forward returns scores[i] = h[i]·w for the rows of h ([M, Hidden], backend memory,
+// e.g. Model.FinalHidden); the slice is valid until the next Forward.
+func (v *ValueHead) Forward(h []float32) ([]float32, error) {
+	m := len(h) / v.Hidden
+	v.grow(m)
+	v.be.LinearForward(v.scores[:m], h, v.Weight, nil, m, v.Hidden, 1, 1, false)
+	if err := v.be.Sync(); err != nil {
+		return nil, fmt.Errorf("value head: %w", err)
 	}
+	copy(v.hostScores[:m], v.scores[:m])
+	return v.hostScores[:m], nil
+}
+
+// Backward takes d(loss)/d(scores) (host) for the rows h of the latest Forward,
+// accumulates Grad += Σ dscores[i]·h[i] and returns dh[i] = dscores[i]·w (backend
+// memory), the input of Model.BackwardHidden.
+func (v *ValueHead) Backward(dscores, h []float32) []float32 {
+	m := len(dscores)
+	v.grow(m)
+	v.be.Upload(v.dsc[:m], dscores)
+	dh := v.dh[:m*v.Hidden]
+	v.be.Zero(dh)
+	v.be.LinearBackward(dh, v.Grad, nil, v.dsc[:m], h[:m*v.Hidden], v.Weight, m, v.Hidden, 1, 1)
+	return dh
 }
 
 // FinalHidden returns the final-norm hidden states at the latest Forward's loss rows
@@ -75,7 +94,6 @@ func (m *Model) FinalHidden() ([]float32, error) {
 	if !m.last.ok {
 		return nil, errors.New("model: FinalHidden without a Forward")
 	}
-	m.be.Sync()
 	return m.acts.hc[:m.last.m*m.arch.Hidden], nil
 }
 
@@ -90,14 +108,9 @@ func (m *Model) BackwardHidden(dh []float32) error {
 	if want := lf.m * m.arch.Hidden; len(dh) != want {
 		return fmt.Errorf("model: BackwardHidden got %d values for %d rows of %d", len(dh), lf.m, m.arch.Hidden)
 	}
-	for _, x := range dh {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return errors.New("model: BackwardHidden got a non-finite gradient")
-		}
-	}
-	clear(m.acts.dlogp[:lf.m])
+	m.be.Zero(m.acts.dlogp[:lf.m])
 	m.hiddenGrad = dh
-	m.backward()
+	err := m.backward()
 	m.hiddenGrad = nil
-	return nil
+	return err
 }

@@ -53,7 +53,7 @@ func TestValueHeadGradients(t *testing.T) {
 			}
 			b := lastTokenBatch(g)
 			C := m.Arch().Hidden
-			vh := NewValueHead(C, 0.5, 1)
+			vh := NewValueHead(m.Backend(), C, 0.5, 1)
 			coef := make([]float32, b.B)
 			for i := range coef {
 				coef[i] = float32(1 + i%3 - 2*(i%2))
@@ -66,8 +66,10 @@ func TestValueHeadGradients(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sc := make([]float32, b.B)
-				vh.Forward(sc, h)
+				sc, err := vh.Forward(h)
+				if err != nil {
+					t.Fatal(err)
+				}
 				var l float64
 				for i, s := range sc {
 					l += float64(coef[i]) * float64(s)
@@ -81,8 +83,7 @@ func TestValueHeadGradients(t *testing.T) {
 			}
 			m.ZeroGrad()
 			clear(vh.Grad)
-			dh := make([]float32, len(h))
-			vh.Backward(dh, coef, h)
+			dh := vh.Backward(coef, h)
 			if err := m.BackwardHidden(dh); err != nil {
 				t.Fatal(err)
 			}
@@ -151,12 +152,11 @@ func TestNoAllocValueHeadStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := lastTokenBatch(loadGolden(t, "qwen2_bias"))
-	vh := NewValueHead(m.Arch().Hidden, 0.02, 1)
-	sc, dsc := make([]float32, b.B), make([]float32, b.B)
+	vh := NewValueHead(m.Backend(), m.Arch().Hidden, 0.02, 1)
+	dsc := make([]float32, b.B)
 	for i := range dsc {
 		dsc[i] = 0.1
 	}
-	dh := make([]float32, b.B*m.Arch().Hidden)
 	step := func() {
 		if _, err := m.Forward(b, ForwardOptions{LogSumP2: true}); err != nil {
 			t.Fatal(err)
@@ -165,9 +165,10 @@ func TestNoAllocValueHeadStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vh.Forward(sc, h)
-		vh.Backward(dh, dsc, h)
-		if err := m.BackwardHidden(dh); err != nil {
+		if _, err := vh.Forward(h); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.BackwardHidden(vh.Backward(dsc, h)); err != nil {
 			t.Fatal(err)
 		}
 	}

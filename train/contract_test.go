@@ -65,6 +65,13 @@ func relErr(got, want []float32, sub []float32) float64 {
 	return math.Sqrt(num / den)
 }
 
+// errorer is the part of *testing.T the checks use, so a test can run a check against
+// a recorder and see it fail.
+type errorer interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
 // sgdStepCheck compares the weights after one SGD step at learning rate 1 with a PyTorch
 // golden W − ∇W: the weights within 1e-4 relative, and the update itself (W_saved − W
 // against −∇W, which a wrong gradient cannot hide behind) within 2e-3.
@@ -73,10 +80,14 @@ type sgdStepCheck struct {
 	n              int
 }
 
-func (c *sgdStepCheck) tensor(t *testing.T, name string, got, want, init []float32) {
+func (c *sgdStepCheck) tensor(t errorer, name string, got, want, init []float32) {
 	t.Helper()
+	if len(got) != len(want) || len(init) != len(want) {
+		t.Errorf("%s: %d saved values, %d in the golden, %d initial", name, len(got), len(want), len(init))
+		return
+	}
 	e, u := relErr(got, want, nil), relErr(got, want, init)
-	if e > 1e-4 || u > 2e-3 {
+	if !(e <= 1e-4 && u <= 2e-3) {
 		t.Errorf("%s: relative error of W − ∇W %.3g (≤ 1e-4), of the update %.3g (≤ 2e-3)", name, e, u)
 	}
 	c.worstW, c.worstU, c.n = math.Max(c.worstW, e), math.Max(c.worstU, u), c.n+1
@@ -158,7 +169,7 @@ func TestContractSGDStep(t *testing.T) {
 			t.Errorf("log line lacks %s", k)
 			continue
 		}
-		if math.Abs(g-w) > 1e-5*math.Max(1, math.Abs(w)) {
+		if !(math.Abs(g-w) <= 1e-5*math.Max(1, math.Abs(w))) {
 			t.Errorf("%s = %.9g, want %.9g", k, g, w)
 		}
 	}
@@ -168,6 +179,32 @@ func TestContractSGDStep(t *testing.T) {
 	for _, f := range []string{"config.json", "train_results.json", "model.safetensors"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// recorder is an errorer that counts failures.
+type recorder struct{ fails int }
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Errorf(string, ...any) { r.fails++ }
+
+// sgdStepCheck must fail on NaN weights, on a missing tensor, and pass the golden
+// itself.
+func TestSGDStepCheckFailsOnNaN(t *testing.T) {
+	want := []float32{1, 2, 3, 4}
+	init := []float32{1.5, 2.5, 2.5, 3.5}
+	var ok recorder
+	(&sgdStepCheck{}).tensor(&ok, "w", want, want, init)
+	if ok.fails != 0 {
+		t.Fatal("the golden itself fails the check")
+	}
+	nan := float32(math.NaN())
+	for _, got := range [][]float32{{nan, nan, nan, nan}, {1, 2, nan, 4}, nil} {
+		var r recorder
+		(&sgdStepCheck{}).tensor(&r, "w", got, want, init)
+		if r.fails == 0 {
+			t.Errorf("weights %v pass the check", got)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/model"
 )
 
@@ -17,9 +16,12 @@ func Export(modelDir, adapterDir, outDir string) error {
 	if err != nil {
 		return fmt.Errorf("adapter: %w", err)
 	}
-	be := cpu.New(0)
+	be, err := openBackend("", 0)
+	if err != nil {
+		return err
+	}
 	defer be.Close()
-	m, err := model.Load(modelDir, be, model.Options{LoRA: lc})
+	m, err := model.Load(modelDir, be, model.Options{LoRA: lc, Frozen: true})
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}

@@ -89,18 +89,22 @@ func (o *optimizer) momentName() string {
 	return "exp_avg"
 }
 
-// gradNorm returns the global L2 norm of the gradients; a non-finite gradient is an
-// error naming the first tensor that has one.
+// gradNorm returns the global L2 norm of the gradients: one reduction over each
+// optimizer's flat gradient buffer. Only when that is not finite are the tensors
+// searched, to name the first one with a NaN or Inf.
 func (o *optimizer) gradNorm() (float64, error) {
 	total := 0.0
 	for p := o; p != nil; p = p.next {
-		for _, t := range p.tensors {
-			ss := p.be.SumSquares(t.Grad)
-			if math.IsNaN(ss) || math.IsInf(ss, 0) {
-				return ss, fmt.Errorf("gradient of %s is not finite (sum of squares %v)", t.Name, ss)
+		ss := p.be.SumSquares(p.grads)
+		if math.IsNaN(ss) || math.IsInf(ss, 0) {
+			for _, t := range p.tensors {
+				if ts := p.be.SumSquares(t.Grad); math.IsNaN(ts) || math.IsInf(ts, 0) {
+					return ts, fmt.Errorf("gradient of %s is not finite (sum of squares %v)", t.Name, ts)
+				}
 			}
-			total += ss
+			return ss, fmt.Errorf("gradient is not finite (sum of squares %v)", ss)
 		}
+		total += ss
 	}
 	return math.Sqrt(total), nil
 }
@@ -120,7 +124,7 @@ func (o *optimizer) clip(norm, maxNorm float64) {
 }
 
 // update applies one optimizer step with learning rate lr.
-func (o *optimizer) update(lr float64) {
+func (o *optimizer) update(lr float64) error {
 	o.step++
 	for _, s := range o.spans {
 		wd := float32(0)
@@ -139,8 +143,11 @@ func (o *optimizer) update(lr float64) {
 			o.be.SGDStep(p, g, buf, o.step, float32(lr), o.momentum, wd)
 		}
 	}
-	o.be.Sync()
 	if o.next != nil {
-		o.next.update(lr)
+		return o.next.update(lr)
 	}
+	if err := o.be.Sync(); err != nil {
+		return fmt.Errorf("optimizer step: %w", err)
+	}
+	return nil
 }

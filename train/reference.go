@@ -25,7 +25,7 @@ import (
 // example.
 func (t *trainer) setupReference(arch model.Arch) error {
 	c := t.c
-	if !needsReference(c) {
+	if !c.NeedsReference() {
 		t.st.refMode = refNone
 		if c.ReferenceFree {
 			t.refDesc = "none (reference_free: reference log-probs are 0)"
@@ -39,7 +39,8 @@ func (t *trainer) setupReference(arch model.Arch) error {
 	var identity []string // dirs whose files identify the reference
 	switch {
 	case c.RefModel != "":
-		opt := model.Options{MaxTokens: t.maxTokens(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))}
+		opt := t.modelOptions(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
+		opt.Checkpoint, opt.Frozen = false, true
 		if c.RefModelAdapters != "" {
 			lc, err := model.ReadAdapterConfig(c.RefModelAdapters)
 			if err != nil {
@@ -68,7 +69,9 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		t.refDesc = "the base model " + c.ModelNameOrPath + " (the policy with its LoRA adapters disabled)"
 	default:
 		var err error
-		if ref, err = model.Load(c.ModelNameOrPath, t.be, model.Options{MaxTokens: t.maxTokens(c.PerDeviceTrainBatchSize)}); err != nil {
+		opt := t.modelOptions(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
+		opt.Checkpoint, opt.Frozen = false, true
+		if ref, err = model.Load(c.ModelNameOrPath, t.be, opt); err != nil {
 			return fmt.Errorf("reference copy of model_name_or_path: %w", err)
 		}
 		identity = append(identity, c.ModelNameOrPath)
@@ -90,7 +93,10 @@ func (t *trainer) setupReference(arch model.Arch) error {
 	if err := t.precompute(mode, identity); err != nil {
 		return err
 	}
-	t.st.ref, t.st.refMode = nil, refPrecomputed // the reference is no longer needed in memory
+	if t.st.ref != nil {
+		t.st.ref.Close() // the reference is no longer needed in memory
+	}
+	t.st.ref, t.st.refMode = nil, refPrecomputed
 	return nil
 }
 
@@ -141,7 +147,7 @@ func (t *trainer) precompute(mode string, identity []string) error {
 		}
 		fmt.Fprintf(t.log, "ignoring unreadable reference cache %s\n", path)
 	}
-	pre := stepper{c: t.c, kind: "pair", policy: t.st.policy, ref: t.st.ref, refMode: mode}
+	pre := stepper{c: t.c, kind: "pair", policy: t.st.policy, ref: t.st.ref, refMode: mode, lay: t.st.lay, params: t.st.params}
 	bs := max(t.c.PerDeviceTrainBatchSize, t.c.PerDeviceEvalBatchSize)
 	rc := refCache{Key: key, Examples: len(all), Values: make([][4]float64, len(all))}
 	its := make([]item, 0, bs)
@@ -247,5 +253,4 @@ func (t *trainer) syncReference() {
 		t.be.Scale(rt[i].Data, 1-a)
 		t.be.Axpy(rt[i].Data, a, pt[i].Data)
 	}
-	t.be.Sync()
 }

@@ -44,7 +44,7 @@ func (t *trainer) setupValueHead(hidden int) error {
 			std = *cfg.InitializerRange
 		}
 	}
-	vh := model.NewValueHead(hidden, std, uint64(c.Seed))
+	vh := model.NewValueHead(t.be, hidden, std, uint64(c.Seed))
 	if st, err := safetensors.OpenModel(c.ModelNameOrPath); err == nil {
 		if _, ok := st.Tensor(model.ValueHeadName); ok {
 			if err := st.ReadFloat32(model.ValueHeadName, vh.Weight); err != nil {
@@ -69,34 +69,11 @@ func (t *trainer) setupValueHead(hidden int) error {
 	return nil
 }
 
-// lastTokenLabels marks each row's last non-padding token as its only loss row (label
-// 0, never read as a target): the position whose final hidden state the value head
-// scores, as transformers' sequence classification pools at the last non-pad token.
-func lastTokenLabels(b *model.Batch) {
-	for r := 0; r < b.B; r++ {
-		last := -1
-		for i := r * b.T; i < (r+1)*b.T; i++ {
-			b.Labels[i] = model.Ignore
-			if b.Segments[i] >= 0 {
-				last = i
-			}
-		}
-		if last >= 0 {
-			b.Labels[last] = 0
-		}
-	}
-}
-
-// microRM is micro for the reward model: rewards from the value head, the
-// Bradley–Terry loss, and with train set d(loss)/d(reward)·w back through the head
-// and the decoder.
-func (s *stepper) microRM(its []item, w float64, train bool) (microResult, error) {
-	s.layout(its)
-	b, err := s.batch()
-	if err != nil {
-		return microResult{}, err
-	}
-	lastTokenLabels(b)
+// microRM is micro for the reward model on a batch laid out with one target per row,
+// its last token (Layout.LastOnly): rewards from the value head on the final hidden
+// states there, the Bradley–Terry loss, and with train set d(loss)/d(reward)·w back
+// through the head and the decoder.
+func (s *stepper) microRM(its []item, b *model.Batch, w float64, train bool) (microResult, error) {
 	if _, err := s.policy.Forward(b, model.ForwardOptions{Eval: !train || s.noDrop}); err != nil {
 		return microResult{}, fmt.Errorf("policy forward: %w", err)
 	}
@@ -104,22 +81,17 @@ func (s *stepper) microRM(its []item, w float64, train bool) (microResult, error
 	if err != nil {
 		return microResult{}, err
 	}
-	rows := b.B
-	if cap(s.scores) < rows {
-		s.scores, s.dscores = make([]float32, rows), make([]float32, rows)
+	scores, err := s.vh.Forward(h)
+	if err != nil {
+		return microResult{}, err
 	}
-	s.scores, s.dscores = s.scores[:rows], s.dscores[:rows]
-	if cap(s.dh) < len(h) {
-		s.dh = make([]float32, len(h))
-	}
-	s.dh = s.dh[:len(h)]
-	s.vh.Forward(s.scores, h)
 	n := len(its)
-	for r, v := range s.scores {
+	for k, tg := range b.Targets {
+		v := scores[k]
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return microResult{}, fmt.Errorf("reward of %s is %v: %w", its[r%n].where, v, ErrNonFinite)
+			return microResult{}, fmt.Errorf("reward of %s is %v: %w", its[int(tg.Seq)%n].where, v, ErrNonFinite)
 		}
-		s.sums[r] = float64(v)
+		s.sums[tg.Seq] = float64(v)
 	}
 	s.lb = loss.Batch{RewardChosen: s.sums[:n], RewardRejected: s.sums[n:]}
 	res, err := loss.Compute(s.c.LossType[0], &s.lb, s.params)
@@ -129,12 +101,19 @@ func (s *stepper) microRM(its []item, w float64, train bool) (microResult, error
 	if !train {
 		return microResult{loss: res.Loss, metrics: res.Metrics}, nil
 	}
-	for i := 0; i < n; i++ {
-		s.dscores[i] = float32(w * res.DRewardChosen[i])
-		s.dscores[n+i] = float32(w * res.DRewardRejected[i])
+	if cap(s.dscores) < len(b.Targets) {
+		s.dscores = make([]float32, len(b.Targets))
 	}
-	s.vh.Backward(s.dh, s.dscores, h)
-	if err := s.policy.BackwardHidden(s.dh); err != nil {
+	s.dscores = s.dscores[:len(b.Targets)]
+	for k, tg := range b.Targets {
+		if i := int(tg.Seq); i < n {
+			s.dscores[k] = float32(w * res.DRewardChosen[i])
+		} else {
+			s.dscores[k] = float32(w * res.DRewardRejected[i-n])
+		}
+	}
+	dh := s.vh.Backward(s.dscores, h)
+	if err := s.policy.BackwardHidden(dh); err != nil {
 		return microResult{}, err
 	}
 	return microResult{loss: res.Loss, metrics: res.Metrics}, nil

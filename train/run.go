@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/preftune/preftune/kernels"
-	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/loss"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
@@ -33,6 +32,11 @@ type Options struct {
 	AfterStep func(step int)
 	// Reducer averages gradients across data-parallel workers; nil means one process.
 	Reducer GradReducer
+	// Backend names the compute backend (kernels.Open); "" is kernels.DefaultName().
+	Backend string
+	// Plain turns the step's layout optimisations off (TRL's right-padded concatenated
+	// batch, separate gate/up projections), for equality tests against the fast default.
+	Plain bool
 
 	// scoreInit, when set (tests), is the initial score.weight of a reward model.
 	scoreInit []float32
@@ -113,12 +117,25 @@ func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error)
 	if err := t.checkSupported(); err != nil {
 		return nil, &SetupError{err}
 	}
-	t.be = cpu.New(t.c.Threads)
+	be, err := openBackend(opt.Backend, t.c.Threads)
+	if err != nil {
+		return nil, err
+	}
+	t.be = be
 	defer t.be.Close()
 	if err := t.setup(); err != nil {
 		return nil, &SetupError{err}
 	}
 	return t.loop(ctx)
+}
+
+// openBackend opens the named compute backend ("" = kernels.DefaultName()).
+func openBackend(name string, threads int) (kernels.Backend, error) {
+	be, err := kernels.Open(name, kernels.OpenOptions{Threads: threads})
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	return be, nil
 }
 
 // SetupError wraps a problem found before training starts: the config, the model or
@@ -181,7 +198,10 @@ func (t *trainer) setup() error {
 	fmt.Fprintf(t.log, "data: %d training examples, %d evaluation examples\n", len(t.train), len(t.eval))
 
 	// policy
-	mopt := model.Options{Checkpoint: c.GradientCheckpointing, MaxTokens: t.maxTokens(c.PerDeviceTrainBatchSize)}
+	if !t.opt.Plain {
+		t.st.lay = defaultLayout(arch, t.be)
+	}
+	mopt := t.modelOptions(c.PerDeviceTrainBatchSize)
 	if c.LoRA() {
 		targets := slices.Clone(c.LoRATarget)
 		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: targets,
@@ -208,7 +228,7 @@ func (t *trainer) setup() error {
 			policy.InitLoRA(uint64(c.Seed))
 		}
 	}
-	t.st = stepper{c: c, kind: c.Kind(), policy: policy, params: lossParams(c), noDrop: c.DisableDropout}
+	t.st.c, t.st.kind, t.st.policy, t.st.params, t.st.noDrop = c, c.Kind(), policy, lossParams(c), c.DisableDropout
 	if t.st.kind == "pair" && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" }) {
 		return &config.Error{Key: "loss_type", Msg: "kto needs stage: kto"}
 	}
@@ -244,26 +264,64 @@ func (t *trainer) setup() error {
 	return t.resumeOrStart()
 }
 
-// maxTokens is the largest micro-batch in tokens (rows × longest row), to plan the
-// activations once.
+// maxTokens bounds a micro-batch of bs items in tokens in the step's layout, to plan
+// the activations once: bs times the largest item (its prompt once per completion, or
+// once when shared; a KTO item's KL completion as long as the longest, since it
+// borrows a neighbour's), or with padded rows bs·K rows of the longest sequence.
 func (t *trainer) maxTokens(bs int) int {
-	longest := 0
-	k := 2
-	for _, it := range append(slices.Clip(t.train), t.eval...) {
+	lay := t.st.lay
+	kto := t.c.Kind() == "kto"
+	all := append(slices.Clip(t.train), t.eval...)
+	longestCompl := 0
+	for _, it := range all {
 		for _, c := range it.compl {
-			longest = max(longest, len(it.prompt)+len(c))
+			longestCompl = max(longestCompl, len(c))
 		}
-		for _, c := range it.list {
-			longest = max(longest, len(it.prompt)+len(c))
+	}
+	worst, longestRow, k := 0, 0, 1
+	for _, it := range all {
+		compls := it.list
+		switch {
+		case compls != nil:
+		case t.c.Kind() == "sft":
+			compls = it.compl[:1]
+		default:
+			compls = it.compl[:]
 		}
-		k = max(k, len(it.list))
+		n := 0
+		for _, c := range compls {
+			l := len(c)
+			if kto {
+				l = longestCompl
+			}
+			n += l
+			if !lay.SharePrompt {
+				n += len(it.prompt)
+			}
+			longestRow = max(longestRow, len(it.prompt)+l)
+		}
+		if lay.SharePrompt {
+			n += len(it.prompt)
+		}
+		worst, k = max(worst, n), max(k, len(compls))
 	}
-	rows := k * bs
-	if t.c.Kind() == "sft" {
-		rows = bs
+	if !lay.Pack && !lay.SharePrompt {
+		return bs * k * longestRow
 	}
-	return rows * longest
+	return bs * worst
 }
+
+// modelOptions are the policy's: planned for micro-batches of bs items in the step's
+// layout, gate/up fused unless Plain, logits kept for the backward within 512 MiB.
+func (t *trainer) modelOptions(bs int) model.Options {
+	return model.Options{Checkpoint: t.c.GradientCheckpointing, MaxTokens: t.maxTokens(bs), FuseGateUp: !t.opt.Plain,
+		LogitsBudget: logitsBudget}
+}
+
+// logitsBudget caps the LM head's logits buffer (float32 elements): 512 MiB, enough to
+// keep a micro-batch's logits for the backward on models with a large vocabulary
+// instead of recomputing them chunk by chunk (bench/README.md).
+const logitsBudget = 512 << 20 / 4
 
 // epochOrder fills t.order with epoch e's shuffled item order: a function of (seed, e)
 // only, so a resumed run sees the same order.
@@ -292,45 +350,10 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			t.epochOrder(e)
 			curEpoch = e
 		}
-		m0 := (t.step % t.stepsPerEpoch) * ga
-		m1 := min(m0+ga, t.microPerEpoch)
-		// units of the step: pairs (or examples), or completion tokens for SFT
-		units := 0.0
-		for m := m0; m < m1; m++ {
-			units += t.units(m, bs)
-		}
-		t.st.policy.ZeroGrad()
-		if t.st.vh != nil {
-			clear(t.st.vh.Grad)
-		}
-		stepLoss := 0.0
-		for m := m0; m < m1; m++ {
-			its = its[:0]
-			for _, k := range t.order[m*bs : min((m+1)*bs, len(t.order))] {
-				its = append(its, t.train[k])
-			}
-			w := t.units(m, bs) / units
-			res, err := t.st.micro(its, w, true)
-			if err != nil {
-				return nil, fmt.Errorf("step %d: %w", t.step+1, err)
-			}
-			if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
-				return nil, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, ErrNonFinite)
-			}
-			stepLoss += w * res.loss
-			t.acc.addMetrics(res.metrics, w)
-		}
-		for o := t.optim; o != nil; o = o.next {
-			if err := t.reducer.AllReduceMean(o.grads); err != nil {
-				return nil, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
-			}
-		}
-		gnorm, err := t.optim.gradNorm()
+		stepLoss, gnorm, err := t.optimizerStep(its)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w: %w", t.step+1, ErrNonFinite, err)
+			return nil, err
 		}
-		t.optim.clip(gnorm, c.MaxGradNorm)
-		t.optim.update(c.LearningRate * t.sched.factor(t.step))
 		t.step++
 		t.acc.steps++
 		t.acc.loss += stepLoss
@@ -380,6 +403,55 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	return sum, nil
+}
+
+// optimizerStep runs optimizer step t.step+1 (its epoch order already drawn): its
+// gradient_accumulation_steps micro-batches through the step, the gradient reduction,
+// norm, clipping and update. It does not advance t.step. its is scratch.
+func (t *trainer) optimizerStep(its []item) (stepLoss, gnorm float64, err error) {
+	c := t.c
+	bs, ga := c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps
+	m0 := (t.step % t.stepsPerEpoch) * ga
+	m1 := min(m0+ga, t.microPerEpoch)
+	// units of the step: pairs (or examples), or completion tokens for SFT
+	units := 0.0
+	for m := m0; m < m1; m++ {
+		units += t.units(m, bs)
+	}
+	t.st.policy.ZeroGrad()
+	if t.st.vh != nil {
+		t.be.Zero(t.st.vh.Grad)
+	}
+	for m := m0; m < m1; m++ {
+		its = its[:0]
+		for _, k := range t.order[m*bs : min((m+1)*bs, len(t.order))] {
+			its = append(its, t.train[k])
+		}
+		w := t.units(m, bs) / units
+		res, err := t.st.micro(its, w, true)
+		if err != nil {
+			return 0, 0, fmt.Errorf("step %d: %w", t.step+1, err)
+		}
+		if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
+			return 0, 0, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, ErrNonFinite)
+		}
+		stepLoss += w * res.loss
+		t.acc.addMetrics(res.metrics, w)
+	}
+	for o := t.optim; o != nil; o = o.next {
+		if err := t.reducer.AllReduceMean(o.grads); err != nil {
+			return 0, 0, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
+		}
+	}
+	gnorm, err = t.optim.gradNorm()
+	if err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w: %w", t.step+1, ErrNonFinite, err)
+	}
+	t.optim.clip(gnorm, c.MaxGradNorm)
+	if err := t.optim.update(c.LearningRate * t.sched.factor(t.step)); err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w", t.step+1, err)
+	}
+	return stepLoss, gnorm, nil
 }
 
 // units is the weight of micro-batch m in its optimizer step: its pair (or example)

@@ -3,8 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
-	"slices"
 
+	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/loss"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/train/config"
@@ -18,54 +18,49 @@ const (
 	refPrecomputed = "precomputed"  // log-probs computed once before training
 )
 
-// refLossFree are the losses that read no reference log-probs.
-var refLossFree = []string{"orpo", "simpo", "cpo", "sft"}
-
-// needsReference reports whether some loss of the config reads reference log-probs.
-func needsReference(c *config.Config) bool {
-	if c.ReferenceFree || c.Kind() == "sft" || c.Kind() == "rm" {
-		return false
-	}
-	for _, l := range c.LossType {
-		if !slices.Contains(refLossFree, l) {
-			return true
-		}
-	}
-	return false
-}
-
 // refLogps are one item's reference log-prob sums (precomputed).
 type refLogps struct {
 	chosen, rejected, chosenTail, rejectedTail float64
 }
 
-// stepper runs micro-batches: reference, policy forward, loss, backward. Its buffers
-// are sized for the largest micro-batch once, so steps after the first allocate only
-// inside the loss package.
+// stepper is the one step: it lays a micro-batch out (model.BuildBatch with the
+// layout in lay), runs the reference, the policy forward, the loss and the
+// sequence-level backward. train, eval, reference precompute and bench all run it.
+//
+// Rows: the micro-batch's logical sequences, numbered as the losses read them —
+// pair/rm: chosen i, rejected n+i (TRL's concatenated order); kto: example i, KL row
+// n+i (prompt i with the completion of example i−1, TRL's shifted mismatch); list:
+// response k of list i at i·K+k; sft: example i. With LD-DPO each row's tokens past
+// the pair's shared length are a second model sequence R+r, so the loss sees the head
+// and the tail sums separately.
 type stepper struct {
 	c       *config.Config
-	kind    string // "pair", "kto", "sft"
+	kind    string // "pair", "kto", "list", "rm", "sft"
 	policy  *model.Model
 	ref     *model.Model // refModel strategy
 	refMode string
 	params  loss.Params
-	noDrop  bool // forwards in eval mode (disable_dropout)
+	noDrop  bool         // forwards in eval mode (disable_dropout)
+	lay     model.Layout // the batch layout (fast by default; plain for equality tests)
 
-	seqs                 []model.Sequence
-	mb                   model.Batch
-	ids, pos, seg, lab   []int32
-	dlogp                []float32
-	sums, tails, lsums   []float64
-	rsums, rtails        []float64
-	counts, shared, plen []int
-	rowGrad, tailGrad    []float64
-	lb                   loss.Batch
-	desirable            []bool
-	labels               []float64 // LiPO: the lists' scores, row-aligned
-	wpo, wpoC, wpoR      []float64 // WPO: per-row mean log-weight; the pairs' chosen/rejected fields
+	groups             []model.Group
+	rows               int  // logical sequences R
+	tailed             bool // LD-DPO: model sequences R+r hold row r's tail
+	dseq               []float32
+	sums, tails, lsums []float64
+	rsums, rtails      []float64
+	counts             []int
+	rowGrad, tailGrad  []float64
+	lb                 loss.Batch
+	desirable          []bool
+	labels             []float64        // LiPO: the lists' scores, row-aligned
+	wpo, wpoC, wpoR    []float64        // WPO: per-row mean log-weight; the pairs' chosen/rejected fields
+	vh                 *model.ValueHead // stage rm
+	dscores            []float32        // rm: per target (= per row) reward gradients
 
-	vh                  *model.ValueHead // stage rm
-	scores, dscores, dh []float32        // rm: rewards, their gradients, d(final hidden)
+	countFLOPs bool    // Bench: add up the work of each micro-batch
+	flops      float64 // matrix-multiply work since the counters were reset
+	tokens     int     // prompt+completion tokens (prompt per completion) since reset
 }
 
 // microResult is what one micro-batch reports.
@@ -74,70 +69,59 @@ type microResult struct {
 	metrics map[string]float64
 }
 
-// layout fills s.seqs (and per-row prompt lengths and shared lengths) for the items:
-// pair: chosen rows then rejected rows (TRL's concatenated_forward); kto: the examples
-// then the KL rows (prompt i with the completion of example i−1, TRL's shifted
-// mismatch); sft: one row each.
-func (s *stepper) layout(its []item) {
-	n := len(its)
-	s.seqs = s.seqs[:0]
-	s.shared = s.shared[:0]
-	s.plen = s.plen[:0]
-	add := func(p, c []int32, shared int) {
-		s.seqs = append(s.seqs, model.Sequence{Prompt: p, Completion: c})
-		s.shared = append(s.shared, shared)
-		s.plen = append(s.plen, len(p))
+// defaultLayout is the fastest layout by measurement (bench/README.md): each prompt
+// once with its completions, everything packed in one row. Sliding-window layers count
+// row indices and backends without shared-prompt attention need one row per sequence.
+func defaultLayout(arch model.Arch, be kernels.Backend) model.Layout {
+	if len(arch.Windows) > 0 {
+		return model.Layout{}
 	}
-	switch s.kind {
-	case "pair", "rm":
-		for k := 0; k < 2; k++ {
-			for i := range its {
-				add(its[i].prompt, its[i].compl[k], min(len(its[i].compl[0]), len(its[i].compl[1])))
-			}
-		}
-	case "kto":
-		for i := range its {
-			add(its[i].prompt, its[i].compl[0], math.MaxInt)
-		}
-		for i := range its {
-			add(its[i].prompt, its[(i+n-1)%n].compl[0], math.MaxInt)
-		}
-	case "list":
-		for i := range its {
-			for _, c := range its[i].list {
-				add(its[i].prompt, c, math.MaxInt)
-			}
-		}
-	default:
-		for i := range its {
-			add(its[i].prompt, its[i].compl[0], math.MaxInt)
-		}
-	}
+	_, shared := be.(kernels.SharedPromptAttention)
+	return model.Layout{SharePrompt: shared, Pack: true}
 }
 
-// batch lays s.seqs out as a right-padded model.Batch in reused buffers.
-func (s *stepper) batch() (*model.Batch, error) {
-	t := 0
-	for _, q := range s.seqs {
-		t = max(t, len(q.Prompt)+len(q.Completion))
-	}
-	n := len(s.seqs) * t
-	grow := func(b []int32) []int32 {
-		if cap(b) < n {
-			return make([]int32, n)
+// layout fills s.groups for the items (see stepper for the row numbering).
+func (s *stepper) layout(its []item) {
+	n := len(its)
+	s.groups = s.groups[:0]
+	s.tailed = s.kind == "pair" && s.params.LDAlpha != nil
+	switch s.kind {
+	case "pair", "rm":
+		s.rows = 2 * n
+		for i := range its {
+			g := model.Group{Prompt: its[i].prompt, Completions: [][]int32{its[i].compl[0], its[i].compl[1]},
+				Seqs: []int32{int32(i), int32(n + i)}}
+			if s.tailed {
+				sh := min(len(its[i].compl[0]), len(its[i].compl[1]))
+				g.Split = []int{sh, sh}
+				g.Tails = []int32{int32(s.rows + i), int32(s.rows + n + i)}
+			}
+			s.groups = append(s.groups, g)
 		}
-		return b[:n]
+	case "kto":
+		s.rows = 2 * n
+		for i := range its {
+			s.groups = append(s.groups, model.Group{Prompt: its[i].prompt,
+				Completions: [][]int32{its[i].compl[0], its[(i+n-1)%n].compl[0]}, Seqs: []int32{int32(i), int32(n + i)}})
+		}
+	case "list":
+		s.rows = 0
+		for i := range its {
+			g := model.Group{Prompt: its[i].prompt}
+			for _, c := range its[i].list {
+				g.Completions = append(g.Completions, c)
+				g.Seqs = append(g.Seqs, int32(s.rows))
+				s.rows++
+			}
+			s.groups = append(s.groups, g)
+		}
+	default:
+		s.rows = n
+		for i := range its {
+			s.groups = append(s.groups, model.Group{Prompt: its[i].prompt, Completions: [][]int32{its[i].compl[0]}, Seqs: []int32{int32(i)}})
+		}
 	}
-	s.ids, s.pos, s.seg, s.lab = grow(s.ids), grow(s.pos), grow(s.seg), grow(s.lab)
-	if cap(s.dlogp) < n {
-		s.dlogp = make([]float32, n)
-	}
-	s.dlogp = s.dlogp[:n]
-	s.mb = model.Batch{B: len(s.seqs), T: t, IDs: s.ids, Positions: s.pos, Segments: s.seg, Labels: s.lab}
-	if err := s.mb.Fill(s.seqs); err != nil {
-		return nil, err
-	}
-	rows := len(s.seqs)
+	rows := s.rows
 	growF := func(b []float64) []float64 {
 		if cap(b) < rows {
 			return make([]float64, rows)
@@ -150,36 +134,49 @@ func (s *stepper) batch() (*model.Batch, error) {
 		s.counts = make([]int, rows)
 	}
 	s.counts = s.counts[:rows]
-	return &s.mb, nil
+	for _, g := range s.groups {
+		for j, sq := range g.Seqs {
+			s.counts[sq] = len(g.Completions[j])
+		}
+	}
 }
 
-// rowSums sums per-token outputs per row: log-prob sums, the part past the shared
-// length (LD-DPO tails), token counts and, when meanLogit is given, the mean-logit sums.
-func (s *stepper) rowSums(b *model.Batch, logp, meanLogit []float32, sums, tails, lsums []float64, counts []int) {
-	for r := 0; r < b.B; r++ {
-		var sum, tail, ls float64
-		k := 0
-		row := r * b.T
-		for t := 0; t < b.T; t++ {
-			if b.Labels[row+t] < 0 {
-				continue
-			}
-			v := float64(logp[row+t])
-			sum += v
-			if k >= s.shared[r] {
-				tail += v
-			}
-			if meanLogit != nil {
-				ls += float64(meanLogit[row+t])
-			}
-			k++
+// count adds the micro-batch's work to s.flops and s.tokens: the policy's forward
+// (and backward when training) and a live reference's forward.
+func (s *stepper) count(b *model.Batch, train bool) {
+	s.flops += s.policy.FLOPs(b, model.ForwardOptions{Eval: true}, train)
+	switch s.refMode {
+	case refModel:
+		s.flops += s.ref.FLOPs(b, model.ForwardOptions{Eval: true}, false)
+	case refAdaptersOff:
+		s.flops += s.policy.FLOPs(b, model.ForwardOptions{Eval: true, NoAdapters: true}, false)
+	}
+	for _, g := range s.groups {
+		for _, c := range g.Completions {
+			s.tokens += len(g.Prompt) + len(c)
 		}
-		sums[r], tails[r] = sum, tail
-		if lsums != nil {
-			lsums[r] = ls
+	}
+}
+
+// batch lays s.groups out.
+func (s *stepper) batch() (*model.Batch, error) {
+	lay := s.lay
+	lay.LastOnly = s.kind == "rm"
+	return model.BuildBatch(s.groups, lay)
+}
+
+// seqSums turns the model's per-sequence sums into per-row sums (head + tail) and tails.
+func (s *stepper) seqSums(seq []float32, sums, tails []float64) {
+	R := s.rows
+	for r := 0; r < R; r++ {
+		v := float64(seq[r])
+		var t float64
+		if s.tailed {
+			t = float64(seq[R+r])
 		}
-		if counts != nil {
-			counts[r] = k
+		sums[r] = v + t
+		if tails != nil {
+			tails[r] = t
 		}
 	}
 }
@@ -210,21 +207,23 @@ func (s *stepper) reference(its []item, b *model.Batch) error {
 	if err != nil {
 		return fmt.Errorf("reference forward: %w", err)
 	}
-	s.rowSums(b, out.LogProbs, nil, s.rsums, s.rtails, nil, nil)
+	s.seqSums(out.SeqLogProbs, s.rsums, s.rtails)
 	return nil
 }
 
-// micro runs one micro-batch. With train set it also runs Backward with every
-// completion token's d(loss)/d(log-prob) scaled by w (the micro-batch's share of the
-// optimizer step).
+// micro runs one micro-batch. With train set it also runs the backward with every
+// row's d(loss)/d(sum) scaled by w (the micro-batch's share of the optimizer step).
 func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) {
-	if s.kind == "rm" {
-		return s.microRM(its, w, train)
-	}
 	s.layout(its)
 	b, err := s.batch()
 	if err != nil {
 		return microResult{}, err
+	}
+	if s.countFLOPs {
+		s.count(b, train)
+	}
+	if s.kind == "rm" {
+		return s.microRM(its, b, w, train)
 	}
 	if err := s.reference(its, b); err != nil {
 		return microResult{}, err
@@ -234,18 +233,17 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 	if err != nil {
 		return microResult{}, fmt.Errorf("policy forward: %w", err)
 	}
-	var lsums []float64
-	if s.kind == "pair" {
-		lsums = s.lsums
-	}
-	s.rowSums(b, out.LogProbs, out.MeanLogit, s.sums, s.tails, lsums, s.counts)
+	s.seqSums(out.SeqLogProbs, s.sums, s.tails)
 	for r, v := range s.sums {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return microResult{}, fmt.Errorf("policy log-prob of %s is %v: %w", its[r%len(its)].where, v, ErrNonFinite)
 		}
 	}
+	if s.kind == "pair" {
+		s.seqSums(out.SeqMeanLogitSums, s.lsums, nil)
+	}
 	if wpo {
-		s.wpoWeights(b, out.LogProbs, out.LogSumP2)
+		s.wpoWeights(out.SeqWPOSums)
 	}
 	res, err := s.loss(its)
 	if err != nil {
@@ -254,24 +252,23 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 	if !train {
 		return res, nil
 	}
-	// per-token gradients: sequence r's tokens get rowGrad[r], plus tailGrad[r] past the shared length
-	clear(s.dlogp)
-	for r := 0; r < b.B; r++ {
-		k := 0
-		row := r * b.T
-		for t := 0; t < b.T; t++ {
-			if b.Labels[row+t] < 0 {
-				continue
-			}
-			g := s.rowGrad[r]
-			if k >= s.shared[r] {
-				g += s.tailGrad[r]
-			}
-			s.dlogp[row+t] = float32(w * g)
-			k++
+	// per-sequence gradients: row r's head gets rowGrad[r]; its tail also tailGrad[r]
+	R := s.rows
+	ns := R
+	if s.tailed {
+		ns = 2 * R
+	}
+	if cap(s.dseq) < ns {
+		s.dseq = make([]float32, ns)
+	}
+	s.dseq = s.dseq[:ns]
+	for r := 0; r < R; r++ {
+		s.dseq[r] = float32(w * s.rowGrad[r])
+		if s.tailed {
+			s.dseq[R+r] = float32(w * (s.rowGrad[r] + s.tailGrad[r]))
 		}
 	}
-	if err := s.policy.Backward(s.dlogp); err != nil {
+	if err := s.policy.BackwardSeq(s.dseq); err != nil {
 		return microResult{}, err
 	}
 	return res, nil
@@ -395,27 +392,49 @@ func lossParams(c *config.Config) loss.Params {
 // clamp(exp(w_chosen + w_rejected), max=1). The loss package multiplies
 // exp(ChosenWPOLogWeight)·exp(RejectedWPOLogWeight) without a clamp, so the chosen
 // field carries w_c and the rejected one min(w_c + w_r, 0) − w_c: the product is the
-// clamped weight.
-func (s *stepper) wpoWeights(b *model.Batch, logp, lsp2 []float32) {
-	rows := b.B
+// clamped weight. seqWPO are the model's per-sequence sums (Output.SeqWPOSums).
+func (s *stepper) wpoWeights(seqWPO []float32) {
+	rows := s.rows
 	n := rows / 2
 	if cap(s.wpo) < rows {
 		s.wpo, s.wpoC, s.wpoR = make([]float64, rows), make([]float64, n), make([]float64, n)
 	}
 	s.wpo, s.wpoC, s.wpoR = s.wpo[:rows], s.wpoC[:n], s.wpoR[:n]
 	for r := 0; r < rows; r++ {
-		var sum float64
-		k := 0
-		for t := r * b.T; t < (r+1)*b.T; t++ {
-			if b.Labels[t] >= 0 {
-				sum += float64(logp[t]) - float64(lsp2[t])
-				k++
-			}
+		sum := float64(seqWPO[r])
+		if s.tailed {
+			sum += float64(seqWPO[rows+r])
 		}
-		s.wpo[r] = sum / float64(max(k, 1))
+		s.wpo[r] = sum / float64(max(s.counts[r], 1))
 	}
 	for i := 0; i < n; i++ {
 		c, r := s.wpo[i], s.wpo[n+i]
 		s.wpoC[i], s.wpoR[i] = c, math.Min(c+r, 0)-c
 	}
+}
+
+// SequenceLogProbs is the step's forward without a loss, for score, logps and the
+// demo's evaluation: the groups laid out as the step lays them for m's backend, and
+// Σ log p(completion token | prefix) per sequence number (Group.Seqs). A group whose
+// tokens do not fit the model is a *model.RowError whose Row is the group's index.
+func SequenceLogProbs(m *model.Model, groups []model.Group, opt model.ForwardOptions) ([]float64, error) {
+	a := m.Arch()
+	for i, g := range groups {
+		if err := model.CheckGroup(&a, &g); err != nil {
+			return nil, &model.RowError{Row: i, Err: err}
+		}
+	}
+	b, err := model.BuildBatch(groups, defaultLayout(a, m.Backend()))
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.Forward(b, opt)
+	if err != nil {
+		return nil, err
+	}
+	sums := make([]float64, len(out.SeqLogProbs))
+	for i, v := range out.SeqLogProbs {
+		sums[i] = float64(v)
+	}
+	return sums, nil
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
 )
 
@@ -59,7 +58,7 @@ plot_loss: false
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := log[0].Values["loss"]; math.Abs(g-exp.Loss) > 1e-5*math.Max(1, exp.Loss) {
+	if g := log[0].Values["loss"]; !(math.Abs(g-exp.Loss) <= 1e-5*math.Max(1, exp.Loss)) {
 		t.Errorf("loss %.9g, want %.9g", g, exp.Loss)
 	}
 	t.Logf("pair weights %.3f; %s", exp.Weights, &check)
@@ -68,13 +67,12 @@ plot_loss: false
 // TestWPOClamp: the fields handed to the loss give exp(c)·exp(r) = min(exp(w_c+w_r), 1).
 func TestWPOClamp(t *testing.T) {
 	// two pairs, one token each: rows (chosen 0, chosen 1, rejected 0, rejected 1)
-	b := &model.Batch{B: 4, T: 1, Labels: []int32{1, 1, 1, 1}}
-	logp := []float32{-0.5, -3, 0.25, -1}
-	lsp2 := []float32{-1, -1, -1, -1}
-	var s stepper
-	s.wpoWeights(b, logp, lsp2)
+	// per-sequence sums of log p − log Σp² (one token each): −0.5+1, −3+1, 0.25+1, −1+1
+	seqWPO := []float32{0.5, -2, 1.25, 0}
+	s := stepper{rows: 4, counts: []int{1, 1, 1, 1}}
+	s.wpoWeights(seqWPO)
 	for i, want := range []float64{1, math.Exp(-2 + 0)} { // pair 0: 0.5+1.25 > 0 → 1; pair 1: −2+0
-		if got := math.Exp(s.wpoC[i]) * math.Exp(s.wpoR[i]); math.Abs(got-want) > 1e-12 {
+		if got := math.Exp(s.wpoC[i]) * math.Exp(s.wpoR[i]); !(math.Abs(got-want) <= 1e-12) {
 			t.Errorf("pair %d: weight %v, want %v", i, got, want)
 		}
 	}

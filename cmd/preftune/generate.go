@@ -8,7 +8,6 @@ import (
 
 	"github.com/preftune/preftune/hf/chattemplate"
 	"github.com/preftune/preftune/hf/tokenizer"
-	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/model"
 )
 
@@ -103,7 +102,10 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(ids) == 0 {
 		return badInputf("the prompt encodes to no tokens")
 	}
-	be := cpu.New(*threads)
+	be, err := openBackend(*threads)
+	if err != nil {
+		return err
+	}
 	defer be.Close()
 	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/preftune/preftune/atomicfile"
 
-	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/train"
 )
 
 const logpsUsage = `usage: preftune logps --model DIR [--adapter DIR] --data FILE --out FILE.jsonl [--batch-size N]
@@ -89,7 +89,10 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
-	be := cpu.New(*threads)
+	be, err := openBackend(*threads)
+	if err != nil {
+		return err
+	}
 	defer be.Close()
 	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
 	if err != nil {
@@ -193,38 +196,20 @@ func checkPair(p *tokenPair, a *model.Arch) error {
 // rows, then the rejected rows) and sums the completion log-probs of each row.
 func computeLogps(m *model.Model, pairs []tokenPair, batchSize int, path string) ([]logpsRow, error) {
 	out := make([]logpsRow, 0, len(pairs))
-	seqs := make([]model.Sequence, 0, 2*batchSize)
+	mp := make([]model.Pair, 0, batchSize)
 	for start := 0; start < len(pairs); start += batchSize {
 		chunk := pairs[start:min(start+batchSize, len(pairs))]
-		seqs = seqs[:0]
+		mp = mp[:0]
 		for _, p := range chunk {
-			seqs = append(seqs, model.Sequence{Prompt: p.Prompt, Completion: p.Chosen})
+			mp = append(mp, model.Pair{Prompt: p.Prompt, Chosen: p.Chosen, Rejected: p.Rejected})
 		}
-		for _, p := range chunk {
-			seqs = append(seqs, model.Sequence{Prompt: p.Prompt, Completion: p.Rejected})
-		}
-		b, err := model.BuildBatch(seqs, 0)
-		if err != nil {
-			return nil, err
-		}
-		res, err := m.Forward(b, model.ForwardOptions{Eval: true})
+		sums, err := train.SequenceLogProbs(m, model.PairGroups(mp), model.ForwardOptions{Eval: true})
 		if err != nil {
 			var re *model.RowError
-			if errors.As(err, &re) {
-				n := len(chunk)
-				field := "chosen_input_ids"
-				if re.Row >= n {
-					field = "rejected_input_ids"
-				}
-				return nil, badInputf("%s:%d: %s: %v", path, chunk[re.Row%n].line, field, re.Err)
+			if errors.As(err, &re) && re.Row < len(chunk) {
+				return nil, badInputf("%s:%d: %v", path, chunk[re.Row].line, re.Err)
 			}
 			return nil, err
-		}
-		sums := make([]float64, b.B)
-		for i, l := range b.Labels {
-			if l >= 0 {
-				sums[i/b.T] += float64(res.LogProbs[i])
-			}
 		}
 		n := len(chunk)
 		for i, p := range chunk {

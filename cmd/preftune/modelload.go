@@ -5,9 +5,19 @@ import (
 	"github.com/preftune/preftune/model"
 )
 
+// openBackend opens the compute backend for an inference command (kernels.Open:
+// $PREFTUNE_BACKEND or cpu).
+func openBackend(threads int) (kernels.Backend, error) {
+	be, err := kernels.Open("", kernels.OpenOptions{Threads: threads})
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return be, nil
+}
+
 // loadModel loads the Hugging Face model dir and, when adapterDir is set, the PEFT
 // LoRA adapter on top of it (opt.LoRA is taken from the adapter's config). Problems
-// with either dir are bad input, named by their flag.
+// with either dir are bad input, named by their flag. The model is Frozen.
 func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Options) (*model.Model, error) {
 	if adapterDir != "" {
 		lc, err := model.ReadAdapterConfig(adapterDir)
@@ -16,6 +26,7 @@ func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Option
 		}
 		opt.LoRA = lc
 	}
+	opt.Frozen = true // inference only: no gradient buffers
 	m, err := model.Load(modelDir, be, opt)
 	if err != nil {
 		return nil, badInputf("--model: %w", err)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/kernels"
-	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/train"
 )
 
 const scoreUsage = `usage: preftune score --model DIR (--ref-model DIR | --adapter DIR) --data FILE [--beta B] [--out FILE.jsonl]
@@ -45,7 +45,7 @@ func init() {
 // scoredSeq is one (prompt, completion) to score, pointing back at its example.
 type scoredSeq struct {
 	example, completion int
-	seq                 model.Sequence
+	seq                 promptCompletion
 }
 
 func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -99,7 +99,10 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return badInput(err)
 	}
 
-	be := cpu.New(*threads)
+	be, err := openBackend(*threads)
+	if err != nil {
+		return err
+	}
 	defer be.Close()
 	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir)
 	if err != nil {
@@ -109,7 +112,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var seqs []scoredSeq
 	for i, tk := range tks {
 		for j, c := range tk.Completions {
-			seqs = append(seqs, scoredSeq{example: i, completion: j, seq: model.Sequence{Prompt: tk.PromptIDs, Completion: c}})
+			seqs = append(seqs, scoredSeq{example: i, completion: j, seq: promptCompletion{prompt: tk.PromptIDs, completion: c}})
 		}
 	}
 	logps, err := sequenceLogProbs(policy, seqs, *batchSize, model.ForwardOptions{Eval: true}, tks)
@@ -167,7 +170,7 @@ func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (p
 	if policy, err = loadModel(be, modelDir, adapterDir, model.Options{}); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	if ref, err = model.Load(refDir, be, model.Options{}); err != nil {
+	if ref, err = model.Load(refDir, be, model.Options{Frozen: true}); err != nil {
 		return nil, nil, badInputf("--ref-model: %w", err)
 	}
 	if pa, ra := policy.Arch(), ref.Arch(); pa.Vocab != ra.Vocab {
@@ -176,23 +179,22 @@ func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (p
 	return policy, ref, nil
 }
 
+// promptCompletion is one scored sequence's tokens.
+type promptCompletion struct{ prompt, completion []int32 }
+
 // sequenceLogProbs returns Σ log p(completion token | prefix) for every sequence,
 // batch by batch. A bad sequence (id outside the vocabulary, too long) becomes an
 // error naming its example's file and row.
 func sequenceLogProbs(m *model.Model, seqs []scoredSeq, batchSize int, opt model.ForwardOptions, tks []data.Tokenized) ([]float64, error) {
 	out := make([]float64, 0, len(seqs))
-	batch := make([]model.Sequence, 0, batchSize)
+	groups := make([]model.Group, 0, batchSize)
 	for start := 0; start < len(seqs); start += batchSize {
 		chunk := seqs[start:min(start+batchSize, len(seqs))]
-		batch = batch[:0]
-		for _, s := range chunk {
-			batch = append(batch, s.seq)
+		groups = groups[:0]
+		for i, s := range chunk {
+			groups = append(groups, model.Group{Prompt: s.seq.prompt, Completions: [][]int32{s.seq.completion}, Seqs: []int32{int32(i)}})
 		}
-		b, err := model.BuildBatch(batch, 0)
-		if err != nil {
-			return nil, err
-		}
-		res, err := m.Forward(b, opt)
+		sums, err := train.SequenceLogProbs(m, groups, opt)
 		if err != nil {
 			var re *model.RowError
 			if errors.As(err, &re) && re.Row < len(chunk) {
@@ -200,12 +202,6 @@ func sequenceLogProbs(m *model.Model, seqs []scoredSeq, batchSize int, opt model
 				return nil, badInputf("%s:%d: completion %d: %v", tk.Source, tk.Row, chunk[re.Row].completion+1, re.Err)
 			}
 			return nil, err
-		}
-		sums := make([]float64, b.B)
-		for i, l := range b.Labels {
-			if l >= 0 {
-				sums[i/b.T] += float64(res.LogProbs[i])
-			}
 		}
 		out = append(out, sums...)
 	}

@@ -8,15 +8,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/preftune/preftune/loss"
 )
 
-// Losses are the loss_type names the config accepts (the trainer also checks that the
-// loss package implements them). aot_pair is TRL's older name of aot_unpaired.
-var Losses = []string{
-	"sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-	"apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft", "orpo", "simpo", "cpo", "kto", "apo_zero_unpaired",
-	"lipo_listmle", "lipo_lambda", "bradley_terry",
-}
+// Losses are the loss_type names the config accepts: every loss the loss package
+// registers, and the aliases it knows (aot_pair is TRL's older name of aot_unpaired).
+var Losses = func() []string {
+	names := loss.Names()
+	for a := range loss.Aliases {
+		names = append(names, a)
+	}
+	slices.Sort(names)
+	return names
+}()
 
 // Stages are LLaMA-Factory's stage values preftune runs.
 var Stages = []string{"dpo", "kto", "orpo", "simpo", "rm", "sft"}
@@ -145,11 +150,10 @@ func (l *Loaded) Validate() error {
 		return bad("loss_type", "needs at least one loss")
 	}
 	for i, lt := range c.LossType {
-		if lt == "aot_pair" {
-			c.LossType[i] = "aot_unpaired"
-			lt = "aot_unpaired"
+		if a, ok := loss.Aliases[lt]; ok {
+			c.LossType[i], lt = a, a
 		}
-		if !slices.Contains(Losses, lt) {
+		if _, ok := loss.Lookup(lt); !ok {
 			msg := fmt.Sprintf("%q is not a known loss (want one of %s)", lt, strings.Join(Losses, ", "))
 			if lt == "kto_pair" {
 				msg = `"kto_pair" was removed from TRL's DPOTrainer; use stage: kto (KTO on unpaired data)`
@@ -157,8 +161,12 @@ func (l *Loaded) Validate() error {
 			return bad("loss_type", "%s", msg)
 		}
 	}
-	if len(c.LossType) > 1 && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" || s == "bradley_terry" || s == "apo_zero_unpaired" }) {
-		return bad("loss_type", "kto, apo_zero_unpaired and bradley_terry cannot be combined with other losses")
+	if len(c.LossType) > 1 {
+		for _, lt := range c.LossType {
+			if sp, _ := loss.Lookup(lt); !sp.Combinable {
+				return bad("loss_type", "%s (a %s loss) cannot be combined with other losses; only DPO-family losses can", lt, sp.Family)
+			}
+		}
 	}
 	if len(c.LossWeights) > 0 && len(c.LossWeights) != len(c.LossType) {
 		return bad("loss_weights", "has %d weights for %d losses", len(c.LossWeights), len(c.LossType))
@@ -217,21 +225,33 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 // LoRA reports whether LoRA adapters are trained.
 func (c *Config) LoRA() bool { return c.FinetuningType == "lora" }
 
-// Kind is what the trainer optimises: "pair" (DPO family, ORPO, SimPO, CPO), "kto",
-// "rm" (Bradley–Terry reward model) or "sft".
+// Kind is what the trainer optimises, from the first loss's spec (loss.Spec.Trainer):
+// "pair" (DPO family, ORPO, SimPO, CPO), "kto", "list" (LiPO), "rm" (Bradley–Terry
+// reward model), or "sft" for LLaMA-Factory's stage: sft.
 func (c *Config) Kind() string {
-	switch c.LossType[0] {
-	case "kto", "apo_zero_unpaired":
-		return "kto"
-	case "bradley_terry":
-		return "rm"
-	case "lipo_listmle", "lipo_lambda":
-		return "list"
+	if len(c.LossType) > 0 {
+		if sp, ok := loss.Lookup(c.LossType[0]); ok && sp.Trainer != "pair" {
+			return sp.Trainer
+		}
 	}
 	if c.Stage == "sft" {
 		return "sft"
 	}
 	return "pair"
+}
+
+// NeedsReference reports whether some loss of the config reads reference log-probs
+// (loss.Spec.NeedsReference), unless reference_free.
+func (c *Config) NeedsReference() bool {
+	if c.ReferenceFree || c.Kind() == "sft" {
+		return false
+	}
+	for _, l := range c.LossType {
+		if sp, ok := loss.Lookup(l); !ok || sp.NeedsReference {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteResolved prints every key with its value and where it came from (file,
