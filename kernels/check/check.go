@@ -66,9 +66,9 @@ const (
 
 func (k elemKind) String() string {
 	if k == kindI32 {
-		return "int32 buffer from AllocInt32"
+		return "buffer from AllocInt32"
 	}
-	return "float32 buffer from Alloc"
+	return "buffer from Alloc"
 }
 
 // region is one live buffer: bytes [base, end) as the inner's Alloc returned it.
@@ -199,7 +199,7 @@ func (b *Backend) take(op string, p uintptr, k elemKind) region {
 		what := "foreign memory, a buffer freed already (double free), or a sub-slice not starting at its buffer's base"
 		if i >= 0 && p < b.live[i].end {
 			if b.live[i].kind != k {
-				what = "it lies in an " + b.live[i].kind.String()
+				what = "it lies in a " + b.live[i].kind.String()
 			} else {
 				what = fmt.Sprintf("it starts %d elements into its buffer", (p-b.live[i].base)/4)
 			}
@@ -227,7 +227,7 @@ func (b *Backend) within(op, name string, p, size uintptr, k elemKind, n int) {
 	msg := fmt.Sprintf("check.%s: %s (%d elements at %#x) is not within a live %v: host memory, another backend's buffer, or a freed buffer", op, name, n, p, k)
 	if i >= 0 && p < r.end {
 		if r.kind != k {
-			msg = fmt.Sprintf("check.%s: %s (%d elements at %#x) lies in an %v, not a %v", op, name, n, p, r.kind, k)
+			msg = fmt.Sprintf("check.%s: %s (%d elements at %#x) lies in a live %v, not in one from %v", op, name, n, p, r.kind, strings.TrimPrefix(k.String(), "buffer from "))
 		} else {
 			msg = fmt.Sprintf("check.%s: %s (%d elements at %#x) runs %d elements past the end of its %v", op, name, n, p, (p+size-r.end)/4, k)
 		}

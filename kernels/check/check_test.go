@@ -337,18 +337,35 @@ func TestFree(t *testing.T) {
 	}
 	// an int32 buffer is not a float32 one
 	asF := unsafe.Slice((*float32)(unsafe.Pointer(&ids[0])), len(ids))
-	if msg, p := panicMsg(func() { be.Free(asF) }); !p || !strings.Contains(msg, "int32 buffer") {
+	if msg, p := panicMsg(func() { be.Free(asF) }); !p || !strings.Contains(msg, "lies in a buffer from AllocInt32") {
 		t.Errorf("Free of an int32 buffer as float32: %v %q", p, msg)
 	}
-	if msg, p := panicMsg(func() { be.Zero(asF) }); !p || !strings.Contains(msg, "check.Zero: x") || !strings.Contains(msg, "int32 buffer from AllocInt32") {
+	if msg, p := panicMsg(func() { be.Zero(asF) }); !p || !strings.Contains(msg, "check.Zero: x") || !strings.Contains(msg, "lies in a live buffer from AllocInt32, not in one from Alloc") {
 		t.Errorf("Zero of an int32 buffer as float32: %v %q", p, msg)
 	}
+	live := be.Alloc(4)
+	asI := unsafe.Slice((*int32)(unsafe.Pointer(&live[0])), len(live))
+	if msg, p := panicMsg(func() { be.UploadInt32(asI, make([]int32, 4)) }); !p || !strings.Contains(msg, "check.UploadInt32: dst") || !strings.Contains(msg, "lies in a live buffer from Alloc, not in one from AllocInt32") {
+		t.Errorf("UploadInt32 into a float32 buffer: %v %q", p, msg)
+	}
+	be.Free(live)
 	be.FreeInt32(ids)
 	if msg, p := panicMsg(func() { be.FreeInt32(ids) }); !p || !strings.Contains(msg, "check.FreeInt32") {
 		t.Errorf("double FreeInt32: %v %q", p, msg)
 	}
 	if chk.Live() != 0 {
 		t.Errorf("Live = %d, want 0", chk.Live())
+	}
+}
+
+// TestMessage logs what a failing check says (go test -v -run TestMessage).
+func TestMessage(t *testing.T) {
+	be := openCheckCPU(t)
+	x := be.Alloc(8)
+	msg, _ := panicMsg(func() { be.Axpy(x, 1, make([]float32, 8)) })
+	t.Log(msg)
+	if !strings.HasPrefix(msg, "check.Axpy: x (8 elements at 0x") {
+		t.Errorf("message %q", msg)
 	}
 }
 
