@@ -21,6 +21,9 @@ func TestNoAllocs(t *testing.T) {
 			logits, labels, lp := make([]float32, n*v), make([]int32, n), make([]float32, n)
 			ids, pos := make([]int32, n), make([]int32, n)
 			cs := make([]float32, n*hd/2)
+			ml, l2, sums := make([]float32, n), make([]float32, n), make([]float32, 8)
+			parent := make([]int32, b*tt)
+			ff := 40 // fused SwiGLU: gu [n, 2·ff] = o, out [n, ff] within x
 			ops := map[string]func(){
 				"Sgemm":         func() { be.Sgemm(false, true, n, oc, c, 1, x, c, w, c, 0, o, oc) },
 				"Linear":        func() { be.LinearForward(o, x, w, w[:oc], n, c, oc, 1, false) },
@@ -38,9 +41,29 @@ func TestNoAllocs(t *testing.T) {
 				"LogSoftmaxBack": func() {
 					be.LogSoftmaxGatherBackward(logits, lp, logits, r, labels, n, v)
 				},
-				"Add":        func() { be.Add(logits, logits, logits) },
-				"SumSquares": func() { be.SumSquares(logits) },
-				"AdamW":      func() { be.AdamWStep(logits, logits, logits, logits, 1, 1e-3, 0.9, 0.999, 1e-8, 0) },
+				"LogSoftmaxStats": func() {
+					be.LogSoftmaxGatherForward(lp, r, kernels.LogitStats{Entropy: r, MeanLogit: ml, LogSumP2: l2}, logits, labels, n, v)
+				},
+				"AttentionShared": func() {
+					be.AttentionForwardShared(ao, lse, q, k, k, seg, parent, b, tt, nh, nkv, hd, 0)
+				},
+				"AttentionSharedBack": func() {
+					be.AttentionBackwardShared(dq, dk, dv, ao, q, k, k, ao, lse, seg, parent, b, tt, nh, nkv, hd, 0)
+				},
+				"SwiGLUFused":     func() { be.SwiGLUForwardFused(x[:n*ff], o, n, ff) },
+				"SwiGLUFusedBack": func() { be.SwiGLUBackwardFused(o, x[:n*ff], o, n, ff) },
+				"Add":             func() { be.Add(logits, logits, logits) },
+				"Mul":             func() { be.Mul(logits, logits, logits) },
+				"MulAcc":          func() { be.MulAcc(logits, logits, logits) },
+				"DropoutMask":     func() { be.DropoutMask(logits, 0.1, 7) },
+				"SegmentSum":      func() { be.SegmentSum(sums, lp, ids, n, len(sums)) }, // grows its scratch once
+				"Gather":          func() { be.Gather(lp, sums, ids, n) },
+				"Upload":          func() { be.Upload(logits, x) },
+				"UploadInt32":     func() { be.UploadInt32(ids, pos) },
+				"Free":            func() { be.Free(x); be.FreeInt32(ids) },
+				"Sync":            func() { _ = be.Sync() },
+				"SumSquares":      func() { be.SumSquares(logits) },
+				"AdamW":           func() { be.AdamWStep(logits, logits, logits, logits, 1, 1e-3, 0.9, 0.999, 1e-8, 0) },
 			}
 			for name, f := range ops {
 				f()
