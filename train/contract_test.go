@@ -17,12 +17,27 @@ import (
 // runConfig parses yaml (plus overrides) and trains.
 func runConfig(t *testing.T, yaml string, overrides ...string) (*Summary, error) {
 	t.Helper()
+	return runConfigWith(t, Options{}, yaml, overrides...)
+}
+
+// runConfigWith is runConfig with Run options (Plain, Backend); the log and cache are
+// the test's. Tests run on the checking backend (kernels/check) over the CPU, which
+// fails on any buffer the model did not obtain from the backend.
+func runConfigWith(t *testing.T, opt Options, yaml string, overrides ...string) (*Summary, error) {
+	t.Helper()
 	l, err := config.Parse([]byte(yaml), overrides)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return Run(context.Background(), l, Options{Log: testLog{t}, CacheDir: t.TempDir()})
+	opt.Log, opt.CacheDir = testLog{t}, t.TempDir()
+	if opt.Backend == "" {
+		opt.Backend = testBackend
+	}
+	return Run(context.Background(), l, opt)
 }
+
+// testBackend is the backend the train tests run on.
+var testBackend = "cpu"
 
 type testLog struct{ t *testing.T }
 
@@ -125,10 +140,18 @@ plot_loss: false
 // reference (reference/train/gen_contract.py), and the first log line reports the
 // step's loss and reward metrics from before the update.
 func TestContractSGDStep(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fast-layout", true: "plain-layout"}[plain], func(t *testing.T) {
+			contractSGDStep(t, Options{Plain: plain})
+		})
+	}
+}
+
+func contractSGDStep(t *testing.T, opt Options) {
 	dir := "testdata/contract"
 	out := t.TempDir()
 	yaml := contractYAML(dir, out)
-	if _, err := runConfig(t, yaml); err != nil {
+	if _, err := runConfigWith(t, opt, yaml); err != nil {
 		t.Fatal(err)
 	}
 	got := readTensors(t, out)

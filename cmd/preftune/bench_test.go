@@ -36,7 +36,6 @@ func TestBench(t *testing.T) {
 	}{
 		{"plain", []string{"--plain"}},
 		{"fast", nil},
-		{"rows", []string{"--row-tokens", "16", "--group-by-length"}},
 		{"lora-live", []string{"--lora-r", "4", "--ref", "live"}},
 		{"lora-live-plain", []string{"--lora-r", "4", "--ref", "live", "--plain"}},
 		{"full-live", []string{"--ref", "live", "--checkpoint"}},
@@ -62,12 +61,12 @@ func TestBench(t *testing.T) {
 			loss[tc.name] = res["last_loss"].(float64)
 		})
 	}
-	for _, k := range []string{"fast", "rows"} {
-		if math.Abs(loss[k]-loss["plain"]) > 1e-5 {
+	for _, k := range []string{"fast"} {
+		if !(math.Abs(loss[k]-loss["plain"]) <= 1e-5) {
 			t.Errorf("%s layout: last loss %v, plain %v", k, loss[k], loss["plain"])
 		}
 	}
-	if math.Abs(loss["lora-live"]-loss["lora-live-plain"]) > 1e-5 {
+	if !(math.Abs(loss["lora-live"]-loss["lora-live-plain"]) <= 1e-5) {
 		t.Errorf("LoRA: last loss %v, plain %v", loss["lora-live"], loss["lora-live-plain"])
 	}
 }
@@ -78,7 +77,6 @@ func TestBenchBadInput(t *testing.T) {
 		{"bench", "--data", data},
 		{"bench", "--model", fixtureDir("llama_gqa")},
 		{"bench", "--model", fixtureDir("llama_gqa"), "--data", data, "--ref", "sometimes"},
-		{"bench", "--model", fixtureDir("llama_gqa"), "--data", data, "--steps", "5"}, // too few rows
 		{"bench", "--model", fixtureDir("llama_gqa"), "--data", data, "--batch-pairs", "0"},
 	} {
 		var so, se bytes.Buffer
