@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"time"
 
@@ -113,6 +112,11 @@ func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error)
 	if err := t.checkSupported(); err != nil {
 		return nil, &SetupError{err}
 	}
+	unlock, err := lockOutputDir(t.c.OutputDir) // held until the run returns: see rundir.go
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer unlock()
 	t.be = cpu.New(t.c.Threads)
 	defer t.be.Close()
 	if err := t.setup(); err != nil {
@@ -457,28 +461,4 @@ func (t *trainer) evaluate() error {
 	t.history = append(t.history, e)
 	fmt.Fprintf(t.log, "eval step %d: loss %.4f\n", t.step, vals["eval_loss"])
 	return t.tlog.Append(e)
-}
-
-// prepareOutputDir refuses to train over an earlier run unless asked to.
-func (t *trainer) prepareOutputDir() error {
-	c := t.c
-	if err := os.MkdirAll(c.OutputDir, 0o755); err != nil {
-		return fmt.Errorf("output_dir: %w", err)
-	}
-	if c.ResumeFromCheckpoint != "" {
-		return nil
-	}
-	ck, _ := listCheckpoints(c.OutputDir)
-	_, logErr := os.Stat(pathIn(c.OutputDir, "trainer_log.jsonl"))
-	if len(ck) > 0 || logErr == nil {
-		if !c.OverwriteOutputDir {
-			return &config.Error{Key: "output_dir", Msg: fmt.Sprintf("%s already holds a run (trainer_log.jsonl or checkpoints): set resume_from_checkpoint: true to continue it, or overwrite_output_dir: true to start over", c.OutputDir)}
-		}
-		for _, n := range ck {
-			if err := os.RemoveAll(checkpointDir(c.OutputDir, n)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
