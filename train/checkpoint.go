@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,8 +23,8 @@ func checkpointDir(out string, n int) string {
 
 func pathIn(dir, name string) string { return filepath.Join(dir, name) }
 
-// listCheckpoints returns the steps of the complete checkpoints in out (those with a
-// trainer_state.json), ascending.
+// listCheckpoints returns the steps of the complete checkpoints in out (checkCheckpoint
+// without hashes: every file of the manifest present with its size), ascending.
 func listCheckpoints(out string) ([]int, error) {
 	ents, err := os.ReadDir(out)
 	if err != nil {
@@ -39,7 +40,7 @@ func listCheckpoints(out string) ([]int, error) {
 		if err != nil {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(out, e.Name(), "trainer_state.json")); err == nil {
+		if checkCheckpoint(filepath.Join(out, e.Name()), false) == nil {
 			steps = append(steps, n)
 		}
 	}
@@ -74,8 +75,9 @@ type intervalState struct {
 	NSum    int                `json:"run_steps"`
 }
 
-// saveCheckpoint writes checkpoint-N atomically: everything goes to a temporary dir
-// that is renamed into place when complete; then save_total_limit prunes old ones.
+// saveCheckpoint writes checkpoint-N atomically: everything goes to a temporary dir,
+// checkpoint_manifest.json last, and the dir is renamed into place when complete; then
+// save_total_limit prunes old ones.
 func (t *trainer) saveCheckpoint() error {
 	c := t.c
 	final := checkpointDir(c.OutputDir, t.step)
@@ -145,7 +147,11 @@ func (t *trainer) saveCheckpoint() error {
 	if err := atomicfile.WriteFile(filepath.Join(tmp, "trainer_state.json"), raw, 0o644); err != nil {
 		return fail(err)
 	}
-	if err := os.RemoveAll(final); err != nil {
+	if err := writeManifest(tmp, t.step); err != nil {
+		return fail(err)
+	}
+	atomicfile.SyncDir(tmp)
+	if err := removeCheckpoint(final); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -155,11 +161,11 @@ func (t *trainer) saveCheckpoint() error {
 	if c.SaveTotalLimit > 0 {
 		steps, err := listCheckpoints(c.OutputDir)
 		if err != nil {
-			return err
+			return fmt.Errorf("save_total_limit: %w", err)
 		}
 		for len(steps) > c.SaveTotalLimit {
-			if err := os.RemoveAll(checkpointDir(c.OutputDir, steps[0])); err != nil {
-				return err
+			if err := removeCheckpoint(checkpointDir(c.OutputDir, steps[0])); err != nil {
+				return fmt.Errorf("save_total_limit: %w", err)
 			}
 			steps = steps[1:]
 		}
@@ -188,13 +194,9 @@ func (t *trainer) resumeOrStart() error {
 		t.tlog, err = report.CreateLog(logPath, nil)
 		return err
 	}
-	dir := c.ResumeFromCheckpoint
-	if dir == "true" {
-		steps, err := listCheckpoints(c.OutputDir)
-		if err != nil || len(steps) == 0 {
-			return fmt.Errorf("resume_from_checkpoint: no complete checkpoint-N in %s", c.OutputDir)
-		}
-		dir = checkpointDir(c.OutputDir, steps[len(steps)-1])
+	dir, err := t.resumeDir()
+	if err != nil {
+		return err
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "trainer_state.json"))
 	if err != nil {
@@ -263,6 +265,59 @@ func (t *trainer) resumeOrStart() error {
 	fmt.Fprintf(t.log, "resumed from %s at step %d\n", dir, t.step)
 	t.tlog, err = report.CreateLog(logPath, t.history)
 	return err
+}
+
+// resumeDir is the checkpoint to resume: resume_from_checkpoint's dir, or (true) the
+// newest complete checkpoint of output_dir whose manifest verifies, skipping (and
+// saying so) any whose hashes do not match.
+func (t *trainer) resumeDir() (string, error) {
+	c := t.c
+	if dir := c.ResumeFromCheckpoint; dir != "true" {
+		if err := verifyCheckpoint(dir); errors.Is(err, errLegacyCheckpoint) {
+			fmt.Fprintf(t.log, "resume_from_checkpoint: %s has no %s (an older preftune wrote it); its files are present, so it is used\n", dir, manifestFile)
+		} else if err != nil {
+			return "", fmt.Errorf("resume_from_checkpoint: %w", err)
+		}
+		return dir, nil
+	}
+	steps, err := listCheckpoints(c.OutputDir)
+	if err != nil {
+		return "", fmt.Errorf("resume_from_checkpoint: %w", err)
+	}
+	if len(steps) == 0 {
+		return "", fmt.Errorf("resume_from_checkpoint: no checkpoint yet in %s; start over without resume_from_checkpoint or with overwrite_output_dir", c.OutputDir)
+	}
+	var bad []string
+	for i := len(steps) - 1; i >= 0; i-- {
+		dir := checkpointDir(c.OutputDir, steps[i])
+		err := verifyCheckpoint(dir)
+		if errors.Is(err, errLegacyCheckpoint) {
+			fmt.Fprintf(t.log, "resume_from_checkpoint: %s has no %s (an older preftune wrote it); its files are present, so it is used\n", dir, manifestFile)
+			return dir, nil
+		}
+		if err == nil {
+			return dir, nil
+		}
+		fmt.Fprintf(t.log, "resume_from_checkpoint: skipping %s: %v\n", dir, err)
+		bad = append(bad, err.Error())
+	}
+	return "", fmt.Errorf("resume_from_checkpoint: no checkpoint in %s verifies: %s", c.OutputDir, strings.Join(bad, "; "))
+}
+
+// removeCheckpoint deletes a checkpoint dir: renamed first (checkpoint-N.old is no
+// checkpoint), so that a kill midway never leaves a dir that still looks complete.
+func removeCheckpoint(dir string) error {
+	old := dir + ".old"
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.Rename(dir, old); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.RemoveAll(old)
 }
 
 // readInto reads every tensor of ts from a safetensors file.

@@ -25,52 +25,80 @@ var TokenizerFiles = []string{
 }
 
 // writeOutputs saves the trained model (full weights in the input dtype, or the PEFT
-// adapter), the tokenizer files, train_results.json, trainer_state.json and the plots.
+// adapter), the tokenizer files, train_results.json, trainer_state.json and the plots,
+// as a set: all are written into output_dir/.preftune-final.tmp first and renamed into
+// output_dir only when every one was written (rundir.go). A failure while writing
+// (disk full) leaves output_dir as it was: its last checkpoint and no final file.
 func (t *trainer) writeOutputs(sum *Summary) error {
+	out := t.c.OutputDir
+	stage := filepath.Join(out, finalStage)
+	if err := os.RemoveAll(stage); err != nil {
+		return fmt.Errorf("saving the final outputs: %w", err)
+	}
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return fmt.Errorf("saving the final outputs: %w", err)
+	}
+	plots, err := t.stageOutputs(stage, sum)
+	if err != nil {
+		os.RemoveAll(stage)
+		atomicfile.SyncDir(out)
+		kept := "no checkpoint"
+		if ck, _ := listCheckpoints(out); len(ck) > 0 {
+			kept = fmt.Sprintf("the last checkpoint, %s, is intact: resume_from_checkpoint: true continues from it", checkpointDir(out, ck[len(ck)-1]))
+		}
+		return fmt.Errorf("saving the final outputs in %s failed, none of them was written (%s): %w", out, kept, err)
+	}
+	if _, err := commitFinalStage(out, stage); err != nil {
+		return fmt.Errorf("saving the final outputs in %s: %w", out, err)
+	}
+	for _, f := range plots {
+		fmt.Fprintf(t.log, "plot: %s\n", filepath.Join(out, filepath.Base(f)))
+	}
+	fmt.Fprintf(t.log, "saved to %s\n", out)
+	return nil
+}
+
+// stageOutputs writes every final output into dir; it returns the plots written.
+func (t *trainer) stageOutputs(dir string, sum *Summary) ([]string, error) {
 	c := t.c
-	out := c.OutputDir
 	if t.st.vh != nil {
-		if err := t.saveRewardModel(out); err != nil {
-			return err
+		if err := t.saveRewardModel(dir); err != nil {
+			return nil, err
 		}
 	} else if c.LoRA() {
-		if err := t.st.policy.SaveAdapter(out, c.ModelNameOrPath); err != nil {
-			return fmt.Errorf("saving the adapter: %w", err)
+		if err := t.st.policy.SaveAdapter(dir, c.ModelNameOrPath); err != nil {
+			return nil, fmt.Errorf("saving the adapter: %w", err)
 		}
 	} else {
-		if err := SaveModel(out, c.ModelNameOrPath, t.st.policy.Tensors()); err != nil {
-			return err
+		if err := SaveModel(dir, c.ModelNameOrPath, t.st.policy.Tensors()); err != nil {
+			return nil, err
 		}
 	}
-	if err := copyFiles(c.ModelNameOrPath, out, TokenizerFiles); err != nil {
-		return err
+	if err := copyFiles(c.ModelNameOrPath, dir, TokenizerFiles); err != nil {
+		return nil, fmt.Errorf("copying the tokenizer files: %w", err)
 	}
 	raw, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(out, "train_results.json"), append(raw, '\n'), 0o644); err != nil {
-		return err
+	if err := atomicfile.WriteFile(filepath.Join(dir, resultsFile), append(raw, '\n'), 0o644); err != nil {
+		return nil, err
 	}
 	state, err := json.MarshalIndent(map[string]any{"global_step": t.step, "max_steps": t.totalSteps,
 		"epoch": sum.Epoch, "log_history": t.history}, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(out, "trainer_state.json"), append(state, '\n'), 0o644); err != nil {
-		return err
+	if err := atomicfile.WriteFile(filepath.Join(dir, "trainer_state.json"), append(state, '\n'), 0o644); err != nil {
+		return nil, err
 	}
+	var plots []string
 	if c.PlotLoss {
-		files, err := report.Plot(out, t.history)
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			fmt.Fprintf(t.log, "plot: %s\n", f)
+		if plots, err = report.Plot(dir, t.history); err != nil {
+			return nil, fmt.Errorf("plot_loss: %w", err)
 		}
 	}
-	fmt.Fprintf(t.log, "saved to %s\n", out)
-	return nil
+	return plots, nil
 }
 
 // SaveModel writes full weights to dir as save_pretrained does — model.safetensors,
@@ -110,7 +138,7 @@ func copyFiles(src, dst string, names []string) error {
 			continue
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("copying %s: %w", n, err)
 		}
 		if err := atomicfile.WriteFile(filepath.Join(dst, n), raw, 0o644); err != nil {
 			return err

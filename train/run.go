@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"time"
 
@@ -117,6 +116,11 @@ func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error)
 	if err := t.checkSupported(); err != nil {
 		return nil, &SetupError{err}
 	}
+	unlock, err := lockOutputDir(t.c.OutputDir) // held until the run returns: see rundir.go
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer unlock()
 	be, err := openBackend(opt.Backend, t.c.Threads)
 	if err != nil {
 		return nil, err
@@ -529,28 +533,4 @@ func (t *trainer) evaluate() error {
 	t.history = append(t.history, e)
 	fmt.Fprintf(t.log, "eval step %d: loss %.4f\n", t.step, vals["eval_loss"])
 	return t.tlog.Append(e)
-}
-
-// prepareOutputDir refuses to train over an earlier run unless asked to.
-func (t *trainer) prepareOutputDir() error {
-	c := t.c
-	if err := os.MkdirAll(c.OutputDir, 0o755); err != nil {
-		return fmt.Errorf("output_dir: %w", err)
-	}
-	if c.ResumeFromCheckpoint != "" {
-		return nil
-	}
-	ck, _ := listCheckpoints(c.OutputDir)
-	_, logErr := os.Stat(pathIn(c.OutputDir, "trainer_log.jsonl"))
-	if len(ck) > 0 || logErr == nil {
-		if !c.OverwriteOutputDir {
-			return &config.Error{Key: "output_dir", Msg: fmt.Sprintf("%s already holds a run (trainer_log.jsonl or checkpoints): set resume_from_checkpoint: true to continue it, or overwrite_output_dir: true to start over", c.OutputDir)}
-		}
-		for _, n := range ck {
-			if err := os.RemoveAll(checkpointDir(c.OutputDir, n)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
