@@ -22,7 +22,7 @@ func loadForGenerate(t *testing.T, name string, adapter bool) *Model {
 		}
 		opt.LoRA = lc
 	}
-	m, err := Load(dir, testBackend(), opt)
+	m, err := Load(dir, kvBackend(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}

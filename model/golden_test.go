@@ -11,6 +11,7 @@ import (
 
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/kernels"
+	"github.com/preftune/preftune/kernels/check"
 	"github.com/preftune/preftune/kernels/cpu"
 )
 
@@ -97,8 +98,22 @@ var (
 	beTest kernels.Backend
 )
 
+// kvBackend is the plain CPU backend for the KV-cache generation tests: the cache's
+// layer forward still keeps its buffers in host memory (it does not yet share the
+// training layer's code), which the checking backend rightly refuses.
+func kvBackend() kernels.Backend {
+	kvOnce.Do(func() { kvTest = cpu.New(2) })
+	return kvTest
+}
+
+var (
+	kvOnce sync.Once
+	kvTest kernels.Backend
+)
+
 func testBackend() kernels.Backend {
-	beOnce.Do(func() { beTest = cpu.New(2) })
+	// the checking backend: any buffer the model did not get from Alloc fails the test
+	beOnce.Do(func() { beTest = check.Wrap(cpu.New(2)) })
 	return beTest
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	_ "github.com/preftune/preftune/kernels/check" // the checking backend the tests run on
 	"math"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func runConfigWith(t *testing.T, opt Options, yaml string, overrides ...string) 
 }
 
 // testBackend is the backend the train tests run on.
-var testBackend = "cpu"
+var testBackend = "check:cpu"
 
 type testLog struct{ t *testing.T }
 
