@@ -39,6 +39,11 @@ func Bench(ctx context.Context, cfg *config.Loaded, opt Options, steps int, each
 	if err := t.checkSupported(); err != nil {
 		return nil, &SetupError{err}
 	}
+	unlock, err := lockOutputDir(t.c.OutputDir) // as Run: the scratch run dir is created and held
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer unlock()
 	be, err := openBackend(opt.Backend, t.c.Threads)
 	if err != nil {
 		return nil, err
