@@ -25,6 +25,8 @@ type Batch struct {
 	// BuildBatch always sets them; a hand-built batch may give Labels instead (one
 	// sequence per row).
 	Targets []Target
+
+	scratch buildScratch // Build's working memory
 }
 
 // Target is one loss position of a Batch with explicit targets: the token at Pos

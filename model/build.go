@@ -39,34 +39,57 @@ type Layout struct {
 
 // BuildBatch is the one batcher: it lays the groups out with explicit Targets
 // (Labels mirror them where a position has exactly one). Every layout gives the same
-// sequence log-probs and gradients (build_test.go, pairs_test.go).
+// sequence log-probs and gradients (pairs_test.go). See Batch.Build to reuse a batch.
 func BuildBatch(groups []Group, lay Layout) (*Batch, error) {
+	b := &Batch{}
+	if err := b.Build(groups, lay); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// unit is what Build places contiguously: a whole group when its prompt is shared
+// (c < 0), else one prompt+completion.
+type unit struct{ g, c int }
+
+// buildScratch is Build's working memory, kept in the Batch so that rebuilding a
+// batch of no larger size allocates nothing (the training step rebuilds one per
+// micro-batch).
+type buildScratch struct {
+	units      []unit
+	urow, fill []int
+	count      []int32 // targets per position
+	parents    []int32 // Batch.Parents' memory while a build has none
+}
+
+// Build is BuildBatch into b, reusing b's slices (and scratch) when they are large
+// enough.
+func (b *Batch) Build(groups []Group, lay Layout) error {
 	if len(groups) == 0 {
-		return nil, fmt.Errorf("model: %w: no sequences", ErrBadBatch)
+		return fmt.Errorf("model: %w: no sequences", ErrBadBatch)
 	}
 	for i, g := range groups {
 		if len(g.Prompt) == 0 {
-			return nil, rowErr(i, "empty prompt (the first completion token needs a position to be predicted from)")
+			return rowErr(i, "empty prompt (the first completion token needs a position to be predicted from)")
 		}
 		if len(g.Completions) == 0 || len(g.Seqs) != len(g.Completions) {
-			return nil, rowErr(i, "%d completions with %d sequence numbers", len(g.Completions), len(g.Seqs))
+			return rowErr(i, "%d completions with %d sequence numbers", len(g.Completions), len(g.Seqs))
 		}
 		if g.Tails != nil && (len(g.Tails) != len(g.Completions) || len(g.Split) != len(g.Completions)) {
-			return nil, rowErr(i, "tails for %d of %d completions", len(g.Tails), len(g.Completions))
+			return rowErr(i, "tails for %d of %d completions", len(g.Tails), len(g.Completions))
 		}
 		for j, c := range g.Completions {
 			if len(c) == 0 {
-				return nil, rowErr(i, "completion %d is empty", j)
+				return rowErr(i, "completion %d is empty", j)
 			}
 			if g.Seqs[j] < 0 {
-				return nil, rowErr(i, "completion %d: negative sequence %d", j, g.Seqs[j])
+				return rowErr(i, "completion %d: negative sequence %d", j, g.Seqs[j])
 			}
 		}
 	}
-	// units: what is placed contiguously (a whole group when sharing its prompt, else
-	// one prompt+completion), in sequence order when not sharing
-	type unit struct{ g, c int } // c < 0: the whole group
-	var units []unit
+	// units in sequence order when not sharing
+	sc := &b.scratch
+	units := sc.units[:0]
 	length := func(u unit) int {
 		g := groups[u.g]
 		if u.c >= 0 {
@@ -92,32 +115,41 @@ func BuildBatch(groups []Group, lay Layout) (*Batch, error) {
 			return int(groups[a.g].Seqs[a.c]) - int(groups[b.g].Seqs[b.c])
 		})
 	}
-	var rows [][]unit
-	var fill []int
+	sc.units = units
+	// rows by first fit (packing) or one per unit: urow[k] is unit k's row
+	urow, fill := sc.urow[:0], sc.fill[:0]
 	for _, u := range units {
 		n := length(u)
-		placed := false
+		row := -1
 		if lay.Pack {
-			for r := range rows { // first fit
+			for r := range fill {
 				if lay.RowTokens == 0 || fill[r]+n <= lay.RowTokens {
-					rows[r], fill[r], placed = append(rows[r], u), fill[r]+n, true
+					row = r
 					break
 				}
 			}
 		}
-		if !placed {
-			rows, fill = append(rows, []unit{u}), append(fill, n)
+		if row < 0 {
+			row, fill = len(fill), append(fill, 0)
 		}
+		fill[row] += n
+		urow = append(urow, row)
 	}
+	sc.urow, sc.fill = urow, fill
 	T := slices.Max(fill)
-	b := &Batch{B: len(rows), T: T}
+	b.B, b.T = len(fill), T
 	n := b.B * T
-	b.IDs, b.Positions, b.Segments, b.Labels = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	b.IDs, b.Positions, b.Segments, b.Labels = growInt32(b.IDs, n), growInt32(b.Positions, n), growInt32(b.Segments, n), growInt32(b.Labels, n)
 	for i := range b.Labels {
-		b.Labels[i], b.Segments[i] = Ignore, -1
+		b.IDs[i], b.Positions[i], b.Labels[i], b.Segments[i] = 0, 0, Ignore, -1
 	}
+	if b.Parents != nil {
+		sc.parents = b.Parents
+	}
+	b.Parents = nil
 	if lay.SharePrompt {
-		b.Parents = make([]int32, n)
+		b.Parents = growInt32(sc.parents, n)
+		sc.parents = b.Parents
 		for i := range b.Parents {
 			b.Parents[i] = -1
 		}
@@ -134,8 +166,11 @@ func BuildBatch(groups []Group, lay Layout) (*Batch, error) {
 			nt += len(g.Completions)
 		}
 	}
-	b.Targets = make([]Target, 0, nt)
-	for r, row := range rows {
+	if cap(b.Targets) < nt {
+		b.Targets = make([]Target, 0, nt)
+	}
+	b.Targets = b.Targets[:0]
+	for r := range fill {
 		at := r * T
 		seg := int32(0)
 		// put writes ids at positions pos0.. in segment s with parent par; returns the start
@@ -170,7 +205,10 @@ func BuildBatch(groups []Group, lay Layout) (*Batch, error) {
 				b.Targets = append(b.Targets, Target{Pos: int32(pos), Label: id, Seq: seq})
 			}
 		}
-		for _, u := range row {
+		for k, u := range units {
+			if urow[k] != r {
+				continue
+			}
 			g := &groups[u.g]
 			lp := len(g.Prompt)
 			if u.c < 0 {
@@ -190,7 +228,9 @@ func BuildBatch(groups []Group, lay Layout) (*Batch, error) {
 	}
 	// Labels mirror the targets where a position has exactly one (for readers of
 	// Labels); the model reads Targets.
-	count := make(map[int32]int, len(b.Targets))
+	count := growInt32(sc.count, n)
+	sc.count = count
+	clear(count)
 	for _, t := range b.Targets {
 		count[t.Pos]++
 	}
@@ -199,7 +239,14 @@ func BuildBatch(groups []Group, lay Layout) (*Batch, error) {
 			b.Labels[t.Pos] = t.Label
 		}
 	}
-	return b, nil
+	return nil
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
 }
 
 // Pair is one preference pair of token-id lists.

@@ -10,8 +10,10 @@ import (
 // recorder is an errorer that counts failures.
 type recorder struct{ fails []string }
 
-func (r *recorder) Helper()                           {}
-func (r *recorder) Errorf(format string, args ...any) { r.fails = append(r.fails, fmt.Sprintf(format, args...)) }
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.fails = append(r.fails, fmt.Sprintf(format, args...))
+}
 
 // The golden checks must fail on NaN: a NaN log-prob or gradient (where every
 // comparison is false) is an error, not a pass.

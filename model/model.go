@@ -72,9 +72,9 @@ type Model struct {
 // hostBufs are host-side staging buffers: a batch's inputs are laid out here and
 // uploaded (Backend.UploadInt32) in one copy each.
 type hostBufs struct {
-	ids, pos, seg, par                  []int32   // [N]
-	idx, lab, tseq                      []int32   // [M]
-	outLogp, outEnt, outMeanL, outLSP2  []float32 // [N] scattered outputs of a batch with Labels
+	ids, pos, seg, par                 []int32   // [N]
+	idx, lab, tseq                     []int32   // [M]
+	outLogp, outEnt, outMeanL, outLSP2 []float32 // [N] scattered outputs of a batch with Labels
 }
 
 // lastForward remembers what Backward needs from the latest Forward.
@@ -92,18 +92,18 @@ type lastForward struct {
 // acts is the planned activation memory: per-layer saved tensors plus one set of
 // backward scratch buffers.
 type acts struct {
-	buf                       []float32
-	ids, pos, seg, lab, idx   []int32     // [N] inputs; idx/lab/tseq: compact completion rows [M]
-	par, tseq                 []int32     // [N] parent segments; [M] sequence of each completion row
-	seqLogp, seqMeanLogit     []float32   // [S ≤ M] per-sequence sums (Output.SeqLogProbs, SeqMeanLogitSums)
-	seqWPO                    []float32   // [S] Output.SeqWPOSums
-	dseq, dtok                []float32   // [S], [N]: uploaded gradients of BackwardSeq, Backward
-	res                       [][]float32 // residual stream entering layer l, l = 0..L [N,C]
-	xc, hc, rstdc             []float32   // final norm on completion rows: [M,C], [M,C], [M]
-	logits                    []float32   // [R,V] LM head chunk (R rows)
-	logp, lse, ent, mlogit    []float32   // [M] per completion row
-	lsp2                      []float32   // [M] log Σ p² (WPO)
-	out                       Output
+	buf                     []float32
+	ids, pos, seg, lab, idx []int32     // [N] inputs; idx/lab/tseq: compact completion rows [M]
+	par, tseq               []int32     // [N] parent segments; [M] sequence of each completion row
+	seqLogp, seqMeanLogit   []float32   // [S ≤ M] per-sequence sums (Output.SeqLogProbs, SeqMeanLogitSums)
+	seqWPO                  []float32   // [S] Output.SeqWPOSums
+	dseq, dtok              []float32   // [S], [N]: uploaded gradients of BackwardSeq, Backward
+	res                     [][]float32 // residual stream entering layer l, l = 0..L [N,C]
+	xc, hc, rstdc           []float32   // final norm on completion rows: [M,C], [M,C], [M]
+	logits                  []float32   // [R,V] LM head chunk (R rows)
+	logp, lse, ent, mlogit  []float32   // [M] per completion row
+	lsp2                    []float32   // [M] log Σ p² (WPO)
+	out                     Output
 	// backward scratch
 	dres, dh, dq, dk, dv, datt, dqr, dkr, dgate, dup, dact, du, dxd, dxc, dhc, dlogp []float32
 	dgu                                                                              []float32 // FuseGateUp [N,2F]

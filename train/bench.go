@@ -31,30 +31,13 @@ type BenchInfo struct {
 // too), calling each after every step. It writes no outputs (output_dir must be a
 // scratch directory) and stops at the first error.
 func Bench(ctx context.Context, cfg *config.Loaded, opt Options, steps int, each func(i int, s BenchStep)) (*BenchInfo, error) {
-	if opt.Log == nil {
-		opt.Log = discard{}
-	}
-	t := &trainer{cfg: cfg, c: &cfg.Config, opt: opt, log: opt.Log,
-		acc: accum{metrics: map[string]float64{}, weight: map[string]float64{}}}
-	if err := t.checkSupported(); err != nil {
-		return nil, &SetupError{err}
-	}
-	unlock, err := lockOutputDir(t.c.OutputDir) // as Run: the scratch run dir is created and held
-	if err != nil {
-		return nil, &SetupError{err}
-	}
-	defer unlock()
-	be, err := openBackend(opt.Backend, t.c.Threads)
+	t, done, err := start(cfg, opt)
 	if err != nil {
 		return nil, err
 	}
-	t.be = be
-	defer t.be.Close()
-	if err := t.setup(); err != nil {
-		return nil, &SetupError{err}
-	}
+	defer done()
 	t.st.countFLOPs = true
-	info := &BenchInfo{Backend: be.Name(), Threads: be.Threads(), Layout: layoutName(t.st.lay, t.opt.Plain),
+	info := &BenchInfo{Backend: t.be.Name(), Threads: t.be.Threads(), Layout: layoutName(t.st.lay, t.opt.Plain),
 		Reference: t.refDesc, ActivationBytes: t.st.policy.ActivationBytes()}
 	its := make([]item, 0, t.c.PerDeviceTrainBatchSize)
 	for i := 0; i <= steps; i++ {
@@ -76,10 +59,6 @@ func Bench(ctx context.Context, cfg *config.Loaded, opt Options, steps int, each
 	}
 	return info, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // layoutName describes a step layout for logs and bench results.
 func layoutName(l model.Layout, plain bool) string {

@@ -62,7 +62,7 @@ func TestExportMergesAdapter(t *testing.T) {
 	for i := range want {
 		diff = math.Max(diff, math.Abs(float64(o3.TargetLogProbs[i]-want[i])))
 	}
-	if diff < 1e-3 {
+	if !(diff >= 1e-3) {
 		t.Errorf("the adapter barely changes the model (%g): the test would not see a missing merge", diff)
 	}
 }

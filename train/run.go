@@ -107,30 +107,51 @@ func (a *accum) reset() {
 
 // Run trains per the config. The context stops a run between steps.
 func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error) {
-	if opt.Log == nil {
-		opt.Log = io.Discard
-	}
-	t := &trainer{cfg: cfg, c: &cfg.Config, opt: opt, log: opt.Log,
-		acc: accum{metrics: map[string]float64{}, weight: map[string]float64{}}}
-	cfg.WriteResolved(t.log)
-	if err := t.checkSupported(); err != nil {
-		return nil, &SetupError{err}
-	}
-	unlock, err := lockOutputDir(t.c.OutputDir) // held until the run returns: see rundir.go
-	if err != nil {
-		return nil, &SetupError{err}
-	}
-	defer unlock()
-	be, err := openBackend(opt.Backend, t.c.Threads)
+	cfg.WriteResolved(logOf(opt))
+	t, done, err := start(cfg, opt)
 	if err != nil {
 		return nil, err
 	}
-	t.be = be
-	defer t.be.Close()
-	if err := t.setup(); err != nil {
-		return nil, &SetupError{err}
-	}
+	defer done()
 	return t.loop(ctx)
+}
+
+func logOf(opt Options) io.Writer {
+	if opt.Log == nil {
+		return io.Discard
+	}
+	return opt.Log
+}
+
+// start is the setup Run and Bench share: the config checks, the output_dir lock
+// (held until done is called: see rundir.go), the backend, and the trainer's setup
+// (model, data, reference, optimizer, resume). done releases the backend and the lock.
+func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error) {
+	opt.Log = logOf(opt)
+	t = &trainer{cfg: cfg, c: &cfg.Config, opt: opt, log: opt.Log,
+		acc: accum{metrics: map[string]float64{}, weight: map[string]float64{}}}
+	if err := t.checkSupported(); err != nil {
+		return nil, nil, &SetupError{err}
+	}
+	unlock, err := lockOutputDir(t.c.OutputDir)
+	if err != nil {
+		return nil, nil, &SetupError{err}
+	}
+	be, err := openBackend(opt.Backend, t.c.Threads)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	t.be = be
+	done = func() {
+		be.Close()
+		unlock()
+	}
+	if err := t.setup(); err != nil {
+		done()
+		return nil, nil, &SetupError{err}
+	}
+	return t, done, nil
 }
 
 // openBackend opens the named compute backend ("" = kernels.DefaultName()).

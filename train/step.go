@@ -44,8 +44,9 @@ type stepper struct {
 	lay     model.Layout // the batch layout (fast by default; plain for equality tests)
 
 	groups             []model.Group
-	rows               int  // logical sequences R
-	tailed             bool // LD-DPO: model sequences R+r hold row r's tail
+	mb                 model.Batch // rebuilt in place every micro-batch
+	rows               int         // logical sequences R
+	tailed             bool        // LD-DPO: model sequences R+r hold row r's tail
 	dseq               []float32
 	sums, tails, lsums []float64
 	rsums, rtails      []float64
@@ -162,7 +163,10 @@ func (s *stepper) count(b *model.Batch, train bool) {
 func (s *stepper) batch() (*model.Batch, error) {
 	lay := s.lay
 	lay.LastOnly = s.kind == "rm"
-	return model.BuildBatch(s.groups, lay)
+	if err := s.mb.Build(s.groups, lay); err != nil {
+		return nil, err
+	}
+	return &s.mb, nil
 }
 
 // seqSums turns the model's per-sequence sums into per-row sums (head + tail) and tails.
