@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 	"io"
 	"math"
 	"os"
@@ -58,24 +59,6 @@ func Aggregate(cs []Comparison) []Comparison {
 	})
 	return out
 }
-
-// RowError is a bad input row: File:Row:Field: Err. Row is the file's line number (JSONL,
-// CSV) or the 1-based element index (JSON array); Field is empty for whole-row problems.
-type RowError struct {
-	File  string
-	Row   int
-	Field string
-	Err   error
-}
-
-func (e *RowError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Row, e.Err)
-	}
-	return fmt.Sprintf("%s:%d:%s: %v", e.File, e.Row, e.Field, e.Err)
-}
-
-func (e *RowError) Unwrap() error { return e.Err }
 
 // Format is an input file layout.
 type Format int
@@ -167,7 +150,7 @@ var fieldNames = []string{"winner", "loser", "a", "b", "wins_a", "wins_b"}
 // parseRow turns one record into a Comparison, naming the offending field on error.
 func parseRow(r row, file string, line int) (Comparison, error) {
 	bad := func(field string, err error) (Comparison, error) {
-		return Comparison{}, &RowError{File: file, Row: line, Field: field, Err: err}
+		return Comparison{}, &rowerr.Error{Source: file, Row: line, Field: field, Err: err}
 	}
 	present := map[string]bool{}
 	for _, f := range fieldNames {
@@ -296,7 +279,7 @@ func readJSONL(data []byte, file string) ([]Comparison, error) {
 		}
 		obj, err := decodeObject(text)
 		if err != nil {
-			return nil, &RowError{File: file, Row: line, Err: err}
+			return nil, &rowerr.Error{Source: file, Row: line, Err: err}
 		}
 		c, err := parseRow(obj, file, line)
 		if err != nil {
@@ -319,7 +302,7 @@ func readJSONArray(data []byte, file string) ([]Comparison, error) {
 	for i, raw := range elems {
 		obj, err := decodeObject(raw)
 		if err != nil {
-			return nil, &RowError{File: file, Row: i + 1, Err: err}
+			return nil, &rowerr.Error{Source: file, Row: i + 1, Err: err}
 		}
 		c, err := parseRow(obj, file, i+1)
 		if err != nil {
@@ -380,14 +363,14 @@ func readCSV(data []byte, file string) ([]Comparison, error) {
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if _, dup := cols[h]; dup && h != "" {
-			return nil, &RowError{File: file, Row: 1, Field: h, Err: errors.New("column appears twice in the header")}
+			return nil, &rowerr.Error{Source: file, Row: 1, Field: h, Err: errors.New("column appears twice in the header")}
 		}
 		cols[h] = i
 	}
 	_, hasW := cols["winner"]
 	_, hasA := cols["a"]
 	if !hasW && !hasA {
-		return nil, &RowError{File: file, Row: 1, Err: fmt.Errorf(`header %q has neither "winner","loser" nor "a","b","wins_a","wins_b" columns`, strings.Join(header, ","))}
+		return nil, &rowerr.Error{Source: file, Row: 1, Err: fmt.Errorf(`header %q has neither "winner","loser" nor "a","b","wins_a","wins_b" columns`, strings.Join(header, ","))}
 	}
 	var out []Comparison
 	for {

@@ -2,6 +2,7 @@ package bt
 
 import (
 	"errors"
+	"github.com/preftune/preftune/rowerr"
 	"math"
 	"reflect"
 	"strings"
@@ -89,10 +90,10 @@ func TestReadErrors(t *testing.T) {
 			}
 		})
 	}
-	var re *RowError
+	var re *rowerr.Error
 	_, err := Read(strings.NewReader(`{"winner":"A","loser":"A"}`), "f.jsonl", Detect)
 	if !errors.As(err, &re) || re.Row != 1 || re.Field != "loser" {
-		t.Errorf("want *RowError row 1 field loser, got %#v", err)
+		t.Errorf("want *rowerr.Error row 1 field loser, got %#v", err)
 	}
 }
 

@@ -58,9 +58,8 @@
 // The second half of the package turns examples into token ids ([Tokenizer], [Pair])
 // with TRL's DPOTrainer conventions — chat templates applied as
 // maybe_apply_chat_template does, EOS appended to completions, max_length /
-// max_prompt_length / max_completion_length / truncation_mode — and lays pairs out as
-// padded or packed batches ([Batches], [BuildBatch]) with labels, positions and
-// segment ids. [Convert] writes examples back out as TRL, LLaMA-Factory or
+// max_prompt_length / max_completion_length / truncation_mode. Laying them out as
+// batches is the model package's one batcher (model.BuildBatch). [Convert] writes examples back out as TRL, LLaMA-Factory or
 // pre-tokenized files.
 //
 // The tests compare against independent readings made by reference/data (a Python

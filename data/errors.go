@@ -3,7 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"github.com/preftune/preftune/rowerr"
 )
 
 // Sentinel errors: every [RowError] wraps one of them, so callers can test the kind
@@ -21,37 +21,12 @@ var (
 	ErrDropped       = errors.New("dropped") // a row the source format's own loader skips
 )
 
-// RowError is a problem with one row (or one field of one row) of a dataset file.
-// Its message reads "file:row:field: message"; the field is left out when the
-// problem is with the whole row.
-type RowError struct {
-	Source string // file
-	Row    int    // 1-based row (line number in JSON Lines); 0 when not tied to a row
-	Field  string // field (column) name as it appears in the file, with a path inside it
-	Msg    string // what is wrong, in words
-	Err    error  // one of the sentinel errors
-}
+// RowError is a problem with one row (or one field of one row) of a dataset file:
+// the project's one row-error type (package rowerr), whose Err is one of the
+// sentinel errors above.
+type RowError = rowerr.Error
 
-func (e *RowError) Error() string {
-	s := where(e.Source, e.Row)
-	if e.Field != "" {
-		s += ":" + e.Field
-	}
-	msg := e.Msg
-	if msg == "" && e.Err != nil {
-		msg = e.Err.Error()
-	}
-	return s + ": " + msg
-}
-
-func (e *RowError) Unwrap() error { return e.Err }
-
-func where(source string, row int) string {
-	if row <= 0 {
-		return source
-	}
-	return source + ":" + strconv.Itoa(row)
-}
+func where(source string, row int) string { return rowerr.Where(source, row) }
 
 // fieldErr builds a RowError with a formatted message.
 func fieldErr(kind error, field, format string, args ...any) *RowError {

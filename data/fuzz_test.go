@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/preftune/preftune/model"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,13 +48,15 @@ func FuzzLoad(f *testing.F) {
 				}
 				tk := &Tokenizer{Enc: fakeEnc{}, Chat: chatml(false), Opts: TokenizeOptions{MaxLength: 8, MaxPromptLength: 4, MaxCompletionLength: 3}}
 				tks, _, _ := tk.TokenizeAll(ds.Examples, PolicyDrop)
-				var pairs []Pair
+				var pairs []model.Pair
 				for i := range tks {
 					if len(tks[i].Completions) == 2 {
-						pairs = append(pairs, tks[i].Pair())
+						p := tks[i].Pair()
+						pairs = append(pairs, model.Pair{Prompt: p.PromptIDs, Chosen: p.ChosenIDs, Rejected: p.RejectedIDs})
 					}
 				}
-				Batches(pairs, BatchOptions{BatchSize: 2, Packed: true, PackLength: 8})
+				// The one batcher, in the step's default layout: must not panic on any tokenized pair.
+				model.BuildBatch(model.PairGroups(pairs), model.Layout{SharePrompt: true, Pack: true})
 			}
 		}
 	})

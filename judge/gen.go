@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 	"io"
 	"os"
 	"strings"
@@ -20,23 +21,6 @@ type Generation struct {
 	File       string
 	Row        int // line number
 }
-
-// RowError is a bad row: File:Row:Field: Err (Field empty for whole-row problems).
-type RowError struct {
-	File  string
-	Row   int
-	Field string
-	Err   error
-}
-
-func (e *RowError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Row, e.Err)
-	}
-	return fmt.Sprintf("%s:%d:%s: %v", e.File, e.Row, e.Field, e.Err)
-}
-
-func (e *RowError) Unwrap() error { return e.Err }
 
 // ReadGenerationsFile reads a JSONL generation file.
 func ReadGenerationsFile(path string) ([]Generation, error) {
@@ -57,7 +41,9 @@ func ReadGenerations(r io.Reader, name string) ([]Generation, error) {
 	var out []Generation
 	err := eachObject(r, name, func(line int, obj map[string]json.RawMessage) error {
 		g := Generation{File: name, Row: line}
-		bad := func(field string, err error) error { return &RowError{name, line, field, err} }
+		bad := func(field string, err error) error {
+			return &rowerr.Error{Source: name, Row: line, Field: field, Err: err}
+		}
 		p, ok := obj["prompt"]
 		if !ok || string(p) == "null" {
 			return bad("prompt", errors.New("missing"))
@@ -114,18 +100,18 @@ func ReadRefs(r io.Reader, name string) (map[string]string, error) {
 	err := eachObject(r, name, func(line int, obj map[string]json.RawMessage) error {
 		p, ok := obj["prompt"]
 		if !ok || string(p) == "null" {
-			return &RowError{name, line, "prompt", errors.New("missing")}
+			return &rowerr.Error{Source: name, Row: line, Field: "prompt", Err: errors.New("missing")}
 		}
 		ref, has, field, err := refOf(obj)
 		if err != nil {
-			return &RowError{name, line, field, err}
+			return &rowerr.Error{Source: name, Row: line, Field: field, Err: err}
 		}
 		if !has {
-			return &RowError{name, line, "reference", errors.New(`missing (want "reference" or "answer")`)}
+			return &rowerr.Error{Source: name, Row: line, Field: "reference", Err: errors.New(`missing (want "reference" or "answer")`)}
 		}
 		key := textOf(p)
 		if old, dup := refs[key]; dup && old != ref {
-			return &RowError{name, line, field, fmt.Errorf("prompt already has a different reference at line %d", first[key])}
+			return &rowerr.Error{Source: name, Row: line, Field: field, Err: fmt.Errorf("prompt already has a different reference at line %d", first[key])}
 		}
 		refs[key] = ref
 		if _, seen := first[key]; !seen {
@@ -159,7 +145,7 @@ func eachObject(r io.Reader, name string, fn func(line int, obj map[string]json.
 			if err != nil {
 				msg += ": " + err.Error()
 			}
-			return &RowError{File: name, Row: line, Err: errors.New(msg)}
+			return &rowerr.Error{Source: name, Row: line, Err: errors.New(msg)}
 		}
 		if err := fn(line, obj); err != nil {
 			return err
@@ -257,7 +243,7 @@ func Align(a, b []Generation, refs map[string]string) ([]Pair, error) {
 			if countPrompt(a, ga.Prompt) > 1 {
 				what = "occurs more often than in"
 			}
-			return nil, &RowError{ga.File, ga.Row, "prompt", fmt.Errorf("prompt %s %s %s", quoteShort(ga.Prompt), what, fileOf(b))}
+			return nil, &rowerr.Error{Source: ga.File, Row: ga.Row, Field: "prompt", Err: fmt.Errorf("prompt %s %s %s", quoteShort(ga.Prompt), what, fileOf(b))}
 		}
 		gb := b[queue[0]]
 		used[queue[0]] = true
@@ -267,7 +253,7 @@ func Align(a, b []Generation, refs map[string]string) ([]Pair, error) {
 		case ok:
 			p.Ref, p.HasRef = ref, true
 		case ga.HasRef && gb.HasRef && ga.Ref != gb.Ref:
-			return nil, &RowError{gb.File, gb.Row, "reference", fmt.Errorf("differs from the reference at %s:%d (%s vs %s)", ga.File, ga.Row, quoteShort(gb.Ref), quoteShort(ga.Ref))}
+			return nil, &rowerr.Error{Source: gb.File, Row: gb.Row, Field: "reference", Err: fmt.Errorf("differs from the reference at %s:%d (%s vs %s)", ga.File, ga.Row, quoteShort(gb.Ref), quoteShort(ga.Ref))}
 		case ga.HasRef:
 			p.Ref, p.HasRef = ga.Ref, true
 		case gb.HasRef:
@@ -281,7 +267,7 @@ func Align(a, b []Generation, refs map[string]string) ([]Pair, error) {
 			if countPrompt(a, gb.Prompt) > 0 {
 				what = "occurs more often than in"
 			}
-			return nil, &RowError{gb.File, gb.Row, "prompt", fmt.Errorf("prompt %s %s %s", quoteShort(gb.Prompt), what, fileOf(a))}
+			return nil, &rowerr.Error{Source: gb.File, Row: gb.Row, Field: "prompt", Err: fmt.Errorf("prompt %s %s %s", quoteShort(gb.Prompt), what, fileOf(a))}
 		}
 	}
 	return pairs, nil

@@ -3,6 +3,7 @@ package judge
 import (
 	"errors"
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -28,7 +29,7 @@ func (j *Judge) Compare(pairs []Pair) ([]Verdict, error) {
 	out := make([]Verdict, len(pairs))
 	for k, p := range pairs {
 		if j.NeedsRef && !p.HasRef {
-			return nil, &RowError{p.A.File, p.A.Row, "reference", fmt.Errorf("judge %q needs a reference answer (a \"reference\" or \"answer\" field, or --ref FILE) for prompt %s", j.Name, quoteShort(p.Prompt))}
+			return nil, &rowerr.Error{Source: p.A.File, Row: p.A.Row, Field: "reference", Err: fmt.Errorf("judge %q needs a reference answer (a \"reference\" or \"answer\" field, or --ref FILE) for prompt %s", j.Name, quoteShort(p.Prompt))}
 		}
 		sa := j.Score(p.Prompt, p.A.Completion, p.Ref)
 		sb := j.Score(p.Prompt, p.B.Completion, p.Ref)
@@ -37,7 +38,7 @@ func (j *Judge) Compare(pairs []Pair) ([]Verdict, error) {
 			g Generation
 		}{{sa, p.A}, {sb, p.B}} {
 			if math.IsNaN(s.v) {
-				return nil, &RowError{s.g.File, s.g.Row, "completion", fmt.Errorf("judge %q returned NaN", j.Name)}
+				return nil, &rowerr.Error{Source: s.g.File, Row: s.g.Row, Field: "completion", Err: fmt.Errorf("judge %q returned NaN", j.Name)}
 			}
 		}
 		v := Verdict{Pair: p, ScoreA: sa, ScoreB: sb, Outcome: Tie}

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 )
 
 // Ignore is the label of a position that carries no loss (PyTorch's ignore_index).
@@ -50,20 +51,13 @@ func (b *Batch) NumSeqs() int {
 	return s
 }
 
-// RowError is a problem with one row of a batch.
-type RowError struct {
-	Row int
-	Err error
-}
-
-func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Row, e.Err) }
-func (e *RowError) Unwrap() error { return e.Err }
-
 // ErrBadBatch is wrapped by every batch validation error.
 var ErrBadBatch = errors.New("bad batch")
 
+// rowErr is a *rowerr.Error for the batch row (or group) with 0-based index row;
+// its Row is 1-based.
 func rowErr(row int, format string, args ...any) error {
-	return &RowError{Row: row, Err: fmt.Errorf("%w: "+format, append([]any{ErrBadBatch}, args...)...)}
+	return &rowerr.Error{Row: row + 1, Err: fmt.Errorf("%w: "+format, append([]any{ErrBadBatch}, args...)...)}
 }
 
 // validate checks b against the architecture: shapes, ids and labels < vocab,

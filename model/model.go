@@ -355,7 +355,7 @@ func (m *Model) Close() {
 func (m *Model) ActivationBytes() int { return 4 * len(m.acts.buf) }
 
 // Forward runs the model on b and returns per-token log-probs of the labels.
-// Errors name the offending row (see RowError).
+// Errors name the offending row (a *rowerr.Error whose Row is the 1-based batch row).
 func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	a := &m.arch
 	if err := b.validate(a); err != nil {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"github.com/preftune/preftune/rowerr"
 	"math"
 	"path/filepath"
 	"strings"
@@ -144,12 +145,12 @@ func TestBadBatch(t *testing.T) {
 				tc.edit(b)
 			}
 			_, err = m.Forward(b, ForwardOptions{})
-			var re *RowError
+			var re *rowerr.Error
 			if !errors.As(err, &re) || !errors.Is(err, ErrBadBatch) {
-				t.Fatalf("got %v, want a RowError wrapping ErrBadBatch", err)
+				t.Fatalf("got %v, want a rowerr.Error wrapping ErrBadBatch", err)
 			}
-			if re.Row != tc.row || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("got %q (row %d), want row %d and %q", err, re.Row, tc.row, tc.want)
+			if re.Row != tc.row+1 || !strings.Contains(err.Error(), tc.want) { // Row is 1-based
+				t.Errorf("got %q (row %d), want row %d and %q", err, re.Row, tc.row+1, tc.want)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 	"math"
 
 	"github.com/preftune/preftune/kernels"
@@ -420,12 +421,12 @@ func (s *stepper) wpoWeights(seqWPO []float32) {
 // SequenceLogProbs is the step's forward without a loss, for score, logps and the
 // demo's evaluation: the groups laid out as the step lays them for m's backend, and
 // Σ log p(completion token | prefix) per sequence number (Group.Seqs). A group whose
-// tokens do not fit the model is a *model.RowError whose Row is the group's index.
+// tokens do not fit the model is a *rowerr.Error whose Row is the group's 1-based index.
 func SequenceLogProbs(m *model.Model, groups []model.Group, opt model.ForwardOptions) ([]float64, error) {
 	a := m.Arch()
 	for i, g := range groups {
 		if err := model.CheckGroup(&a, &g); err != nil {
-			return nil, &model.RowError{Row: i, Err: err}
+			return nil, &rowerr.Error{Row: i + 1, Err: err}
 		}
 	}
 	b, err := model.BuildBatch(groups, defaultLayout(a, m.Backend()))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 	"io"
 	"os"
 
@@ -205,9 +206,10 @@ func computeLogps(m *model.Model, pairs []tokenPair, batchSize int, path string)
 		}
 		sums, err := train.SequenceLogProbs(m, model.PairGroups(mp), model.ForwardOptions{Eval: true})
 		if err != nil {
-			var re *model.RowError
-			if errors.As(err, &re) && re.Row < len(chunk) {
-				return nil, badInputf("%s:%d: %v", path, chunk[re.Row].line, re.Err)
+			var re *rowerr.Error
+			if errors.As(err, &re) && re.Row >= 1 && re.Row <= len(chunk) {
+				c := chunk[re.Row-1]
+				return nil, badInputf("%s:%d: %v", path, c.line, re.Err)
 			}
 			return nil, err
 		}

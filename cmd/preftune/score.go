@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/preftune/preftune/rowerr"
 	"io"
 	"math"
 
@@ -196,10 +197,11 @@ func sequenceLogProbs(m *model.Model, seqs []scoredSeq, batchSize int, opt model
 		}
 		sums, err := train.SequenceLogProbs(m, groups, opt)
 		if err != nil {
-			var re *model.RowError
-			if errors.As(err, &re) && re.Row < len(chunk) {
-				tk := tks[chunk[re.Row].example]
-				return nil, badInputf("%s:%d: completion %d: %v", tk.Source, tk.Row, chunk[re.Row].completion+1, re.Err)
+			var re *rowerr.Error
+			if errors.As(err, &re) && re.Row >= 1 && re.Row <= len(chunk) {
+				c := chunk[re.Row-1]
+				tk := tks[c.example]
+				return nil, badInputf("%s:%d: completion %d: %v", tk.Source, tk.Row, c.completion+1, re.Err)
 			}
 			return nil, err
 		}
