@@ -56,16 +56,22 @@ func (l *lsmFwd) chunk(_, lo, hi int) {
 	v, entropy := l.v, l.entropy
 	for i := lo; i < hi; i++ {
 		x := l.logits[i*v : i*v+v]
-		if l.meanLogit != nil || l.logSumP2 != nil {
-			l.stats(i, x)
-		}
 		if l.vec {
-			var ent *float32
+			var ent, mean, lsp2 *float32
 			if entropy != nil {
 				ent = &entropy[i]
 			}
-			vec.LSMForward(x, l.labels[i], &l.lse[i], &l.logp[i], ent)
+			if l.meanLogit != nil {
+				mean = &l.meanLogit[i]
+			}
+			if l.logSumP2 != nil {
+				lsp2 = &l.logSumP2[i]
+			}
+			vec.LSMForward(x, l.labels[i], &l.lse[i], &l.logp[i], ent, mean, lsp2)
 			continue
+		}
+		if l.meanLogit != nil || l.logSumP2 != nil {
+			l.stats(i, x)
 		}
 		m := float32(math.Inf(-1))
 		for _, z := range x {

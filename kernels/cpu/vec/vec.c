@@ -22,42 +22,57 @@ static inline float vexpf(float x) {
 
 #define LANES 16
 
-// vec_lsm_fwd: one row x[V]: lse = m + log Σ e^(x−m) (sum in double lanes), logp = x[label] − lse (0 when label < 0), entropy = log s − Σ e^(x−m)(x−m)/s.
-CLONES void vec_lsm_fwd(const float *x, int v, int label, int want_ent, float *lse, float *logp, float *ent) {
+// vec_lsm_fwd: one row x[V]: lse = m + log Σ e^(x−m) (sums in double lanes), logp = x[label] − lse (0 when label < 0);
+// when asked (non-NULL): entropy = log s − Σ e^(x−m)(x−m)/s, mean = Σx/V, lsp2 = log Σ p² = log Σ e^(2(x−m)) − 2 log s.
+CLONES void vec_lsm_fwd(const float *x, int v, int label, float *lse, float *logp, float *ent, float *mean, float *lsp2) {
 	float mx[LANES];
-	for (int k = 0; k < LANES; k++) mx[k] = -INFINITY;
+	double sm[LANES];
+	for (int k = 0; k < LANES; k++) mx[k] = -INFINITY, sm[k] = 0;
 	int j = 0;
-	for (; j + LANES <= v; j += LANES)
-		for (int k = 0; k < LANES; k++) mx[k] = x[j + k] > mx[k] ? x[j + k] : mx[k];
+	if (mean) {
+		for (; j + LANES <= v; j += LANES)
+			for (int k = 0; k < LANES; k++) {
+				mx[k] = x[j + k] > mx[k] ? x[j + k] : mx[k];
+				sm[k] += x[j + k];
+			}
+	} else {
+		for (; j + LANES <= v; j += LANES)
+			for (int k = 0; k < LANES; k++) mx[k] = x[j + k] > mx[k] ? x[j + k] : mx[k];
+	}
 	float m = -INFINITY;
-	for (int k = 0; k < LANES; k++) m = mx[k] > m ? mx[k] : m;
-	for (; j < v; j++) m = x[j] > m ? x[j] : m;
-	double s[LANES], sx[LANES];
-	for (int k = 0; k < LANES; k++) s[k] = sx[k] = 0;
+	double SM = 0;
+	for (int k = 0; k < LANES; k++) m = mx[k] > m ? mx[k] : m, SM += sm[k];
+	for (; j < v; j++) m = x[j] > m ? x[j] : m, SM += x[j];
+	double s[LANES], sx[LANES], s2[LANES];
+	for (int k = 0; k < LANES; k++) s[k] = sx[k] = s2[k] = 0;
 	j = 0;
-	if (want_ent) {
+	if (ent || lsp2) {
 		for (; j + LANES <= v; j += LANES)
 			for (int k = 0; k < LANES; k++) {
 				float z = x[j + k] - m;
 				float e = vexpf(z);
 				s[k] += e;
 				sx[k] += (double)e * z;
+				s2[k] += (double)e * e;
 			}
 	} else {
 		for (; j + LANES <= v; j += LANES)
 			for (int k = 0; k < LANES; k++) s[k] += vexpf(x[j + k] - m);
 	}
-	double S = 0, SX = 0;
-	for (int k = 0; k < LANES; k++) { S += s[k]; SX += sx[k]; }
+	double S = 0, SX = 0, S2 = 0;
+	for (int k = 0; k < LANES; k++) { S += s[k]; SX += sx[k]; S2 += s2[k]; }
 	for (; j < v; j++) {
 		float z = x[j] - m;
 		float e = vexpf(z);
 		S += e;
 		SX += (double)e * z;
+		S2 += (double)e * e;
 	}
 	double lg = (double)m + log(S);
 	*lse = (float)lg;
-	if (want_ent) *ent = (float)(log(S) - SX / S);
+	if (ent) *ent = (float)(log(S) - SX / S);
+	if (mean) *mean = (float)(SM / v);
+	if (lsp2) *lsp2 = (float)(log(S2) - 2 * log(S));
 	*logp = label >= 0 ? (float)((double)x[label] - lg) : 0;
 }
 

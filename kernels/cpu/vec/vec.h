@@ -1,5 +1,5 @@
 #include <stdint.h>
-void vec_lsm_fwd(const float *x, int v, int label, int want_ent, float *lse, float *logp, float *ent);
+void vec_lsm_fwd(const float *x, int v, int label, float *lse, float *logp, float *ent, float *mean, float *lsp2);
 void vec_lsm_bwd(float *d, const float *x, int v, int label, float g, float lse);
 void vec_swiglu_fwd(float *out, const float *gate, const float *up, int n);
 void vec_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int n);

@@ -25,13 +25,10 @@ func b2i(b bool) C.int {
 	return 0
 }
 
-// LSMForward: one row x[V]: lse, logp = x[label] − lse (0 when label < 0) and, when ent is non-nil, the entropy.
-func LSMForward(x []float32, label int32, lse, logp, ent *float32) {
-	want := ent != nil
-	if !want {
-		ent = lse // not written
-	}
-	C.vec_lsm_fwd(f32(x), C.int(len(x)), C.int(label), b2i(want), (*C.float)(lse), (*C.float)(logp), (*C.float)(ent))
+// LSMForward: one row x[V]: lse, logp = x[label] − lse (0 when label < 0) and, for each
+// non-nil pointer, the entropy, the mean logit and log Σ p².
+func LSMForward(x []float32, label int32, lse, logp, ent, mean, lsp2 *float32) {
+	C.vec_lsm_fwd(f32(x), C.int(len(x)), C.int(label), (*C.float)(lse), (*C.float)(logp), (*C.float)(ent), (*C.float)(mean), (*C.float)(lsp2))
 }
 
 // LSMBackward: d[V] = −g·e^(x−lse), then d[label] += g (d may alias x; label ≥ 0).
