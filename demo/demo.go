@@ -370,7 +370,7 @@ func trainDPO(p Paths, be kernels.Backend, o Options) (*model.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.Load(p.SFTModel, be, model.Options{LoRA: lc})
+	m, err := model.Load(p.SFTModel, be, model.Options{LoRA: lc, Frozen: true}) // evaluation only
 	if err != nil {
 		return nil, err
 	}

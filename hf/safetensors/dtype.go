@@ -118,3 +118,21 @@ func f32ToF16(f float32) uint16 {
 	}
 	return sign | uint16(q)
 }
+
+// RoundTo rounds f to the nearest value of float dtype d (ties to even, as PyTorch's
+// CPU .to(dtype) does) and widens it back: F32 and F64 keep f, BF16 and F16 round.
+func RoundTo(d DType, f float32) float32 {
+	switch d {
+	case BF16:
+		return bf16ToF32(f32ToBF16(f))
+	case F16:
+		return f16ToF32(f32ToF16(f))
+	}
+	return f
+}
+
+// BF16Bits is f rounded to bfloat16 (ties to even), as its bit pattern.
+func BF16Bits(f float32) uint16 { return f32ToBF16(f) }
+
+// FromBF16Bits widens a bfloat16 bit pattern to float32 (exact).
+func FromBF16Bits(h uint16) float32 { return bf16ToF32(h) }
