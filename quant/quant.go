@@ -67,18 +67,33 @@ func DynamicMap() []float32 {
 	return data
 }
 
-// linspaceMeans is (b[:-1]+b[1:])/2 for b = torch.linspace(0.1, 1, n) in float32
-// (torch's CPU kernel: start + step·i for the first half, end − step·(n−1−i) after).
+// linspaceMeans is (b[:-1]+b[1:])/2 for b = torch.linspace(0.1, 1, n) in float32, bit for
+// bit as torch's CPU kernel builds b (checked against torch 1.13 for every n used here):
+// element i is start + step·i below n/2 and end − step·(n−1−i) from there, with one
+// rounding (the kernel's FMA); inside each pair of 8-lane vectors lane j is the vector's
+// first element + step·j, rounded twice (Vectorized::arange).
 func linspaceMeans(n int) []float32 {
 	start, end := float32(0.1), float32(1)
 	step := (end - start) / float32(n-1)
-	b := make([]float32, n)
-	for i := range b {
+	at := func(i int) float32 {
 		if i < n/2 {
-			b[i] = start + float32(step*float32(i))
-		} else {
-			b[i] = end - float32(step*float32(n-1-i))
+			return float32(math.FMA(float64(step), float64(i), float64(start)))
 		}
+		return float32(math.FMA(float64(-step), float64(n-1-i), float64(end)))
+	}
+	const lanes = 8
+	b := make([]float32, n)
+	i := 0
+	for ; i+2*lanes <= n; i += 2 * lanes {
+		for v := i; v < i+2*lanes; v += lanes {
+			base := at(v)
+			for j := range lanes {
+				b[v+j] = base + float32(step*float32(j))
+			}
+		}
+	}
+	for ; i < n; i++ {
+		b[i] = at(i)
 	}
 	m := make([]float32, n-1)
 	for i := range m {
@@ -182,7 +197,10 @@ func Quantize4(src []float32, shape []int, dtype safetensors.DType, t Type, bloc
 		bounds[i] = float32(code[order[i]]+code[order[i+1]]) / 2
 	}
 	scaled, absmax := scaleBlocks(src, blocksize)
-	w.Packed = make([]byte, (len(src)+1)/2)
+	if len(scaled)%2 == 1 {
+		scaled = append(scaled, 0) // bitsandbytes pads an odd tensor with a zero, quantized as any value
+	}
+	w.Packed = make([]byte, len(scaled)/2)
 	for i, x := range scaled {
 		q := byte(order[bucket(bounds, x)])
 		if i&1 == 0 {
