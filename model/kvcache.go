@@ -108,7 +108,7 @@ func (m *Model) Extend(c *KVCache, ids []int32, opt ForwardOptions, logits []flo
 		pos[i] = int32(p0 + i)
 	}
 	x, h := c.x[:n*C], c.h[:n*C]
-	be.EmbeddingForward(x, ids, m.embed, n, C, a.Vocab)
+	m.embedForward(x, ids, ids, n)
 	for l := range m.layers {
 		L := &m.layers[l]
 		be.RMSNormForward(h, c.rstd[:n], x, L.ln1, n, C, a.Eps)
@@ -143,7 +143,7 @@ func (m *Model) Extend(c *KVCache, ids []int32, opt ForwardOptions, logits []flo
 	// final norm and LM head on the last token only
 	last := x[(n-1)*C : n*C]
 	be.RMSNormForward(h[:C], c.rstd[:1], last, m.normW, 1, C, a.Eps)
-	be.LinearForward(logits[:a.Vocab], h[:C], m.head, nil, 1, C, a.Vocab, 1, false)
+	m.headForward(logits, h, 1)
 	be.Sync()
 	c.n += n
 	return nil
@@ -152,7 +152,7 @@ func (m *Model) Extend(c *KVCache, ids []int32, opt ForwardOptions, logits []flo
 // inferLinear: out[N,out] (= or +=) x[N,in]·Wᵀ + b, plus scale·B·A·x when the module has
 // an adapter and adapters are on (no dropout: inference). u is [N,r] scratch.
 func (m *Model) inferLinear(li *linear, out, x []float32, n int, accumulate, useLoRA bool, u []float32) {
-	m.be.LinearForward(out[:n*li.out], x[:n*li.in], li.w, li.b, n, li.in, li.out, 1, accumulate)
+	m.baseForward(li, out, x, n, accumulate)
 	if !useLoRA || li.lora == nil {
 		return
 	}

@@ -25,19 +25,33 @@ func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
 		return nil, err
 	}
 	arch := FromConfig(cfg)
-	m, err := New(arch, be, opt)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
 	st, err := safetensors.OpenModel(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	if err := cfg.CheckTensors(st.Shapes()); err != nil {
+	shapes, err := logicalShapes(st)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := cfg.CheckTensors(shapes); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	plan, err := planStorage(dir, arch, st, opt)
+	if err != nil {
+		return nil, err
+	}
+	opt.packNames = plan.names
+	m, err := New(arch, be, opt)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	if err := readTensors(st, m.tensors, dir); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := m.loadPacked(st, plan, dir); err != nil {
+		m.Close()
 		return nil, err
 	}
 	return m, nil
@@ -52,6 +66,9 @@ type tensorSource interface {
 func readTensors(st tensorSource, ts []Tensor, where string) error {
 	var missing []string
 	for _, t := range ts {
+		if t.Data == nil {
+			continue // kept packed: loadPacked fills it
+		}
 		info, ok := st.Tensor(t.Name)
 		if !ok {
 			missing = append(missing, t.Name)

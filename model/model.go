@@ -30,6 +30,11 @@ type Options struct {
 	// [N,2F] output; the backward is one GEMM pair too. Ignored with MLP biases or LoRA
 	// dropout (then the two projections run separately).
 	FuseGateUp bool
+	// Storage keeps frozen base weights compact (16-bit or 4-bit); see Storage. Load
+	// honours it for a LoRA base or a Frozen model; full fine-tuning stays float32.
+	Storage Storage
+
+	packNames map[string]bool // set by Load: the base tensors it fills packed
 }
 
 // Model is a decoder with its parameters, gradients and planned activations.
@@ -47,6 +52,10 @@ type Model struct {
 	layers        []layer
 
 	fuseGU bool // Options.FuseGateUp in effect
+
+	packNames      map[string]bool // base tensors kept packed (Options.packNames)
+	embedP, headP  *kernels.Packed // packed embedding / head (headP = embedP when tied), or nil
+	pk             packedScratch
 
 	lora                  *LoRAConfig
 	loraScale             float32
@@ -161,7 +170,7 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 	if be == nil {
 		return nil, errors.New("model: nil backend")
 	}
-	m := &Model{arch: arch, be: be, opt: opt, lora: opt.LoRA}
+	m := &Model{arch: arch, be: be, opt: opt, lora: opt.LoRA, packNames: opt.packNames}
 	m.shared, _ = be.(kernels.SharedPromptAttention)
 	m.fused, _ = be.(kernels.FusedSwiGLU)
 	if m.opt.LogitsBudget <= 0 {
@@ -183,6 +192,9 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 		F, C := arch.FFN, arch.Hidden
 		for i := range m.layers {
 			L := &m.layers[i]
+			if m.packNames[L.gate.path+".weight"] {
+				continue // packed: Load joins the two (joinPacked)
+			}
 			if L.up.off != L.gate.off+F*C {
 				return nil, errors.New("model: internal: gate_proj and up_proj are not adjacent")
 			}
@@ -347,6 +359,10 @@ func (m *Model) Close() {
 			m.be.Free(b)
 		}
 	}
+	if m.pk.dev != nil {
+		m.be.Free(m.pk.dev)
+	}
+	m.pk = packedScratch{}
 	m.params, m.grads, m.loraParams, m.loraGrads, m.cos, m.sin = nil, nil, nil, nil, nil, nil
 	m.tensors, m.loraTensors, m.layers = nil, nil, nil
 }
@@ -428,7 +444,7 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 		m.rng++
 	}
 
-	be.EmbeddingForward(A.res[0][:n*C], A.ids[:n], m.embed, n, C, a.Vocab)
+	m.embedForward(A.res[0], A.ids, h.ids, n)
 	st := stepShape{b: b.B, t: b.T, n: n, lora: useLoRA, dropout: dropout, par: par}
 	for l := range m.layers {
 		m.layerForward(l, st)
@@ -441,7 +457,7 @@ func (m *Model) Forward(b *Batch, opt ForwardOptions) (*Output, error) {
 	for r0 := 0; r0 < mc; r0 += A.rows {
 		r := min(A.rows, mc-r0)
 		lg := A.logits[:r*V]
-		be.LinearForward(lg, A.hc[r0*C:(r0+r)*C], m.head, nil, r, C, V, 1, false)
+		m.headForward(lg, A.hc[r0*C:(r0+r)*C], r)
 		var st kernels.LogitStats
 		if opt.Entropy {
 			st.Entropy = A.ent[r0 : r0+r]
@@ -512,7 +528,7 @@ func scatter(dst, src []float32, idx []int32) []float32 {
 func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, useLoRA, dropout bool, layer int) {
 	x = x[:n*li.in]
 	out = out[:n*li.out]
-	m.be.LinearForward(out, x, li.w, li.b, n, li.in, li.out, 1, accumulate)
+	m.baseForward(li, out, x, n, accumulate)
 	if !useLoRA || li.lora == nil {
 		return
 	}
@@ -639,10 +655,14 @@ func (m *Model) backward() error {
 		lg := A.logits[:r*V]
 		hc := A.hc[r0*C : (r0+r)*C]
 		if !lf.logitsKept {
-			be.LinearForward(lg, hc, m.head, nil, r, C, V, 1, false)
+			m.headForward(lg, hc, r)
 		}
 		be.LogSoftmaxGatherBackward(lg, A.dlogp[r0:r0+r], lg, A.lse[r0:r0+r], A.lab[r0:r0+r], r, V)
-		be.LinearBackward(dhc[r0*C:(r0+r)*C], dhead, nil, lg, hc, m.head, r, C, V, 1)
+		if m.headP != nil {
+			m.packedLinearBackward(dhc[r0*C:(r0+r)*C], lg, m.headP, r, false)
+		} else {
+			be.LinearBackward(dhc[r0*C:(r0+r)*C], dhead, nil, lg, hc, m.head, r, C, V, 1)
+		}
 	}
 	if m.hiddenGrad != nil { // BackwardHidden: the gradient enters at the final norm's output
 		be.Copy(dhc, m.hiddenGrad)
@@ -686,7 +706,9 @@ func (m *Model) linearBackward(li *linear, dx, dy, x []float32, n int, dropout b
 // accumulated into (its first contribution is a GEMM with beta 0: no zeroing pass).
 func (m *Model) linearBackwardTo(li *linear, dx, dy, x []float32, n int, dropout bool, layer int, write bool) {
 	x, dx, dy = x[:n*li.in], dx[:n*li.in], dy[:n*li.out]
-	if write {
+	if li.pw != nil {
+		m.packedLinearBackward(dx, dy, li.pw, n, write) // frozen: no weight gradient
+	} else if write {
 		m.be.Sgemm(false, false, n, li.in, li.out, 1, dy, li.out, li.w, li.in, 0, dx, li.in) // dx = dy·W
 		m.be.LinearBackward(nil, li.dw, li.db, dy, x, li.w, n, li.in, li.out, 1)
 	} else {
@@ -759,7 +781,11 @@ func (m *Model) layerForward(l int, st stepShape) {
 	be.RMSNormForward(s.h2[:n*C], s.rstd2[:n], s.xmid[:n*C], L.ln2, n, C, a.Eps)
 	if m.fuseGU {
 		gu := s.gu[:2*n*F]
-		be.LinearForward(gu, s.h2[:n*C], L.gu, nil, n, C, 2*F, 1, false)
+		if L.guP != nil {
+			m.packedLinearForward(gu, s.h2, L.guP, nil, n, false)
+		} else {
+			be.LinearForward(gu, s.h2[:n*C], L.gu, nil, n, C, 2*F, 1, false)
+		}
 		if useLoRA {
 			m.adapterForwardCols(&L.gate, gu, 0, 2*F, s.h2, n)
 			m.adapterForwardCols(&L.up, gu, F, 2*F, s.h2, n)
@@ -792,8 +818,12 @@ func (m *Model) layerBackward(l int, st stepShape) {
 	if m.fuseGU {
 		dgu := A.dgu[:2*n*F]
 		m.fused.SwiGLUBackwardFused(dgu, dact, s.gu[:2*n*F], n, F)
-		be.Sgemm(false, false, n, C, 2*F, 1, dgu, 2*F, L.gu, C, 0, dh, C) // dh = dgu·W_gu
-		be.LinearBackward(nil, L.dgu, nil, dgu, s.h2[:n*C], L.gu, n, C, 2*F, 1)
+		if L.guP != nil {
+			m.packedLinearBackward(dh, dgu, L.guP, n, true)
+		} else {
+			be.Sgemm(false, false, n, C, 2*F, 1, dgu, 2*F, L.gu, C, 0, dh, C) // dh = dgu·W_gu
+			be.LinearBackward(nil, L.dgu, nil, dgu, s.h2[:n*C], L.gu, n, C, 2*F, 1)
+		}
 		if st.lora {
 			m.adapterBackwardCols(&L.gate, dh, dgu, 0, 2*F, s.h2, n)
 			m.adapterBackwardCols(&L.up, dh, dgu, F, 2*F, s.h2, n)

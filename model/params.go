@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/preftune/preftune/kernels"
+)
 
 // Tensor is one named parameter: a view into the model's flat parameter buffer and,
 // when it is trainable, into the flat gradient buffer.
@@ -9,6 +13,8 @@ type Tensor struct {
 	Shape []int
 	Data  []float32
 	Grad  []float32 // nil when frozen
+	// Packed holds a frozen weight kept in compact storage (Options.Storage); Data is nil then.
+	Packed *kernels.Packed
 }
 
 // Linear module names as in transformers (and as PEFT's target_modules spell them).
@@ -21,7 +27,8 @@ type linear struct {
 	in, out int
 	w, b    []float32 // W [out,in], b [out] (nil: no bias)
 	dw, db  []float32 // grads; nil when frozen
-	lora    *adapter  // nil: no adapter on this module
+	pw      *kernels.Packed // frozen W in compact storage (w nil), or nil
+	lora    *adapter        // nil: no adapter on this module
 	off     int       // offset of w in the flat parameter (and gradient) buffer
 }
 
@@ -40,6 +47,7 @@ type layer struct {
 	q, k, v, o, gate, up, down   linear
 	acts                         layerActs
 	gu, dgu                      []float32 // Options.FuseGateUp: gate_proj and up_proj weights as one [2F,C] (and its grad)
+	guP                          *kernels.Packed // the same for packed gate_proj and up_proj
 }
 
 func (l *layer) linears() []*linear {
@@ -76,6 +84,10 @@ func (m *Model) layoutParams(params, grads []float32) (int, []Tensor) {
 		n := 1
 		for _, s := range shape {
 			n *= s
+		}
+		if m.packNames[name] { // kept packed: no float32 storage, filled by Load
+			ts = append(ts, Tensor{Name: name, Shape: shape})
+			return nil, nil
 		}
 		p = pc.take(n)
 		if grads != nil {

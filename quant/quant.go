@@ -157,15 +157,7 @@ func (w *Weight4) Scales() []float32 {
 // Dequantize writes values [lo, hi) of the row-major tensor into dst[:hi-lo] with the
 // block scales s (from Scales): code[nibble]·scale in float32, rounded to DType.
 func (w *Weight4) Dequantize(dst []float32, s []float32, lo, hi int) {
-	dst = dst[:hi-lo]
-	for i := lo; i < hi; i++ {
-		b := w.Packed[i>>1]
-		nib := b >> 4
-		if i&1 == 1 {
-			nib = b & 0xF
-		}
-		dst[i-lo] = safetensors.RoundTo(w.DType, float32(w.Code[nib]*s[i/w.Blocksize]))
-	}
+	w.DequantizeWithScales(dst, s, 0, lo, hi)
 }
 
 // Quantize4 quantizes src (row-major, shape) to t in blocks of blocksize, as
@@ -275,4 +267,35 @@ func clamp1(x float32) float32 { return min(max(x, -1), 1) }
 // bucket is torch.bucketize(x, bounds) (right=False): the number of bounds below x.
 func bucket(bounds []float32, x float32) int {
 	return sort.Search(len(bounds), func(i int) bool { return bounds[i] >= x })
+}
+
+// ScalesInto writes the scales of blocks [b0, b0+len(dst)) into dst (see Scales).
+func (w *Weight4) ScalesInto(dst []float32, b0 int) {
+	if !w.Nested {
+		copy(dst, w.Absmax[b0:b0+len(dst)])
+		return
+	}
+	for i := range dst {
+		b := b0 + i
+		dst[i] = float32(w.Code2[w.QAbsmax[b]]*w.Absmax2[b/w.NestedBlocksize]) + w.Offset
+	}
+}
+
+// DequantizeWithScales is Dequantize of values [lo, hi) with s[j] the scale of block b0+j.
+func (w *Weight4) DequantizeWithScales(dst []float32, s []float32, b0, lo, hi int) {
+	dst = dst[:hi-lo]
+	bs := w.Blocksize
+	round := w.DType != safetensors.F32
+	for i := lo; i < hi; i++ {
+		b := w.Packed[i>>1]
+		nib := b >> 4
+		if i&1 == 1 {
+			nib = b & 0xF
+		}
+		v := w.Code[nib] * s[i/bs-b0]
+		if round {
+			v = safetensors.RoundTo(w.DType, v)
+		}
+		dst[i-lo] = v
+	}
 }

@@ -136,3 +136,6 @@ func BF16Bits(f float32) uint16 { return f32ToBF16(f) }
 
 // FromBF16Bits widens a bfloat16 bit pattern to float32 (exact).
 func FromBF16Bits(h uint16) float32 { return bf16ToF32(h) }
+
+// FromF16Bits widens an IEEE half bit pattern to float32 (exact).
+func FromF16Bits(h uint16) float32 { return f16ToF32(h) }
