@@ -141,3 +141,30 @@ func dequant4(dst []float32, w *quant.Weight4, lo, hi int) {
 		a = b
 	}
 }
+
+// RowsBF16 writes rows [r0, r1) as bfloat16 bit patterns into dst[(r1−r0)·Cols]: BF16
+// parts are copied, others expanded to float32 (through tmp, at least as long as dst)
+// and rounded to nearest even.
+func (p *Packed) RowsBF16(dst []uint16, tmp []float32, r0, r1, threads int) {
+	n := (r1 - r0) * p.Cols
+	dst = dst[:n]
+	lo, hi := r0*p.Cols, r1*p.Cols
+	base := 0
+	for _, pt := range p.Parts {
+		end := base + pt.Rows*p.Cols
+		a, b := max(lo, base), min(hi, end)
+		if a < b {
+			out := dst[a-lo : b-lo]
+			if pt.Q4 == nil && pt.DType == safetensors.BF16 {
+				copy(out, pt.Bits[a-base:b-base])
+			} else {
+				f := tmp[:b-a]
+				(&Packed{Rows: pt.Rows, Cols: p.Cols, Parts: []PackedPart{pt}}).DequantizeRows(f, (a-base)/p.Cols, (b-base)/p.Cols, threads)
+				for i, x := range f {
+					out[i] = safetensors.BF16Bits(x)
+				}
+			}
+		}
+		base = end
+	}
+}

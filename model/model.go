@@ -33,6 +33,10 @@ type Options struct {
 	// Storage keeps frozen base weights compact (16-bit or 4-bit); see Storage. Load
 	// honours it for a LoRA base or a Frozen model; full fine-tuning stays float32.
 	Storage Storage
+	// ComputeBF16 multiplies the packed (frozen, compactly stored) weights in bf16 with
+	// float32 accumulation when the backend has a bf16 GEMM (kernels.BF16Matmul, ready on
+	// this CPU); otherwise, or for float32 weights, compute stays float32 (see ComputeDType).
+	ComputeBF16 bool
 
 	packNames map[string]bool // set by Load: the base tensors it fills packed
 }
@@ -56,6 +60,7 @@ type Model struct {
 	packNames      map[string]bool // base tensors kept packed (Options.packNames)
 	embedP, headP  *kernels.Packed // packed embedding / head (headP = embedP when tied), or nil
 	pk             packedScratch
+	bf16           kernels.BF16Matmul // Options.ComputeBF16 in effect: the backend's bf16 GEMM
 
 	lora                  *LoRAConfig
 	loraScale             float32
@@ -172,6 +177,9 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 	}
 	m := &Model{arch: arch, be: be, opt: opt, lora: opt.LoRA, packNames: opt.packNames}
 	m.shared, _ = be.(kernels.SharedPromptAttention)
+	if bf, ok := be.(kernels.BF16Matmul); ok && opt.ComputeBF16 && bf.BF16Ready() == nil {
+		m.bf16 = bf
+	}
 	m.fused, _ = be.(kernels.FusedSwiGLU)
 	if m.opt.LogitsBudget <= 0 {
 		m.opt.LogitsBudget = 16 << 20
@@ -361,6 +369,16 @@ func (m *Model) Close() {
 	}
 	if m.pk.dev != nil {
 		m.be.Free(m.pk.dev)
+	}
+	if m.pk.ones != nil {
+		m.be.Free(m.pk.ones)
+	}
+	if m.bf16 != nil {
+		for _, b := range [][]uint16{m.pk.wB, m.pk.actB} {
+			if b != nil {
+				m.bf16.FreeBF16(b)
+			}
+		}
 	}
 	m.pk = packedScratch{}
 	m.params, m.grads, m.loraParams, m.loraGrads, m.cos, m.sin = nil, nil, nil, nil, nil, nil

@@ -19,6 +19,13 @@ const packedScratchElems = 16 << 20
 type packedScratch struct {
 	host []float32 // staging rows on the host
 	dev  []float32 // the same rows in backend memory
+
+	// bf16 compute (Options.ComputeBF16)
+	hostB  []uint16  // staging bf16 rows on the host
+	wB     []uint16  // bf16 weight rows in backend memory
+	actB   []uint16  // an activation or gradient rounded to bf16 [N, in or out]
+	ones   []float32 // [N] ones: bias = ones·biasᵀ as a rank-1 GEMM
+	onesUp int       // how many of ones are uploaded
 }
 
 // scratchFor returns host and backend scratch of at least n elements.
@@ -51,6 +58,10 @@ func (m *Model) expand(w *kernels.Packed, r0, r1 int) []float32 {
 // packedLinearForward: out[N,OC] (= or +=) x[N,C]·Wᵀ + bias with W packed [OC,C].
 func (m *Model) packedLinearForward(out, x []float32, w *kernels.Packed, bias []float32, n int, accumulate bool) {
 	oc, c := w.Rows, w.Cols
+	if m.bf16 != nil {
+		m.packedLinearForwardBF16(out, x, w, bias, n, accumulate)
+		return
+	}
 	if bias != nil { // the whole matrix at once so LinearForward adds the bias
 		m.be.LinearForward(out[:n*oc], x[:n*c], m.expand(w, 0, oc), bias, n, c, oc, 1, accumulate)
 		return
@@ -70,6 +81,10 @@ func (m *Model) packedLinearForward(out, x []float32, w *kernels.Packed, bias []
 // packedLinearBackward: dx[N,C] (+= or = when write) dy[N,OC]·W with W packed [OC,C].
 func (m *Model) packedLinearBackward(dx, dy []float32, w *kernels.Packed, n int, write bool) {
 	oc, c := w.Rows, w.Cols
+	if m.bf16 != nil {
+		m.packedLinearBackwardBF16(dx, dy, w, n, write)
+		return
+	}
 	step := chunkRows(w)
 	for r0 := 0; r0 < oc; r0 += step {
 		r1 := min(oc, r0+step)
@@ -130,4 +145,96 @@ func (m *Model) PackedBytes() int64 {
 		}
 	}
 	return b
+}
+
+// bf16 compute: the activation (or output gradient) is rounded to bf16 once per call,
+// the weight rows are bf16 (copied as stored, or 4-bit dequantized and rounded), and the
+// backend's GemmBF16 accumulates in float32 (what PyTorch's CPU autocast does through
+// oneDNN, and bitsandbytes with bnb_4bit_compute_dtype bfloat16).
+
+func growB(be kernels.BF16Matmul, buf *[]uint16, n int) []uint16 {
+	if len(*buf) < n {
+		if *buf != nil {
+			be.FreeBF16(*buf)
+		}
+		*buf = be.AllocBF16(n)
+	}
+	return (*buf)[:n]
+}
+
+// expandBF16 puts rows [r0, r1) of w as bf16 into backend scratch.
+func (m *Model) expandBF16(w *kernels.Packed, r0, r1 int) []uint16 {
+	s := &m.pk
+	n := (r1 - r0) * w.Cols
+	full := chunkRows(w) * w.Cols
+	if len(s.hostB) < full {
+		s.hostB = make([]uint16, full)
+	}
+	host, _ := m.packedScratch(full) // float32 staging for non-bf16 parts
+	w.RowsBF16(s.hostB[:n], host, r0, r1, m.be.Threads())
+	dev := growB(m.bf16, &s.wB, full)[:n]
+	m.bf16.UploadBF16(dev, s.hostB[:n])
+	return dev
+}
+
+func (m *Model) packedLinearForwardBF16(out, x []float32, w *kernels.Packed, bias []float32, n int, accumulate bool) {
+	oc, c := w.Rows, w.Cols
+	xb := growB(m.bf16, &m.pk.actB, max(n*c, len(m.pk.actB)))[:n*c]
+	m.bf16.ToBF16(xb, x[:n*c])
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	step := chunkRows(w)
+	for r0 := 0; r0 < oc; r0 += step {
+		r1 := min(oc, r0+step)
+		wb := m.expandBF16(w, r0, r1)
+		m.bf16.GemmBF16(false, true, n, r1-r0, c, 1, xb, c, wb, c, beta, out[r0:], oc) // out[:, r0:r1] = x·W[r0:r1]ᵀ
+	}
+	if bias != nil { // out += ones[N]·bias[OC] (rank-1, float32)
+		m.be.Sgemm(false, false, n, oc, 1, 1, m.onesN(n), 1, bias, oc, 1, out, oc)
+	}
+}
+
+func (m *Model) packedLinearBackwardBF16(dx, dy []float32, w *kernels.Packed, n int, write bool) {
+	oc, c := w.Rows, w.Cols
+	dyb := growB(m.bf16, &m.pk.actB, max(n*oc, len(m.pk.actB)))[:n*oc]
+	m.bf16.ToBF16(dyb, dy[:n*oc])
+	step := chunkRows(w)
+	for r0 := 0; r0 < oc; r0 += step {
+		r1 := min(oc, r0+step)
+		wb := m.expandBF16(w, r0, r1)
+		beta := float32(1)
+		if write && r0 == 0 {
+			beta = 0
+		}
+		m.bf16.GemmBF16(false, false, n, c, r1-r0, 1, dyb[r0:], oc, wb, c, beta, dx, c) // dx += dy[:, r0:r1]·W[r0:r1]
+	}
+}
+
+// onesN is a backend vector of n ones.
+func (m *Model) onesN(n int) []float32 {
+	s := &m.pk
+	if s.onesUp < n {
+		if s.ones != nil {
+			m.be.Free(s.ones)
+		}
+		s.ones = m.be.Alloc(n)
+		host := make([]float32, n)
+		for i := range host {
+			host[i] = 1
+		}
+		m.be.Upload(s.ones, host)
+		s.onesUp = n
+	}
+	return s.ones[:n]
+}
+
+// ComputeDType is the dtype the frozen weights' products run in: "bfloat16" when
+// Options.ComputeBF16 took effect, else "float32".
+func (m *Model) ComputeDType() string {
+	if m.bf16 != nil {
+		return "bfloat16"
+	}
+	return "float32"
 }

@@ -25,6 +25,7 @@ import (
 // already bitsandbytes 4-bit is read as stored whatever Storage says.
 type Storage struct {
 	Keep16      bool
+	To16        safetensors.DType // with Keep16: store every such weight in this dtype (BF16/F16), rounding float32 ones (torch_dtype bfloat16 over a float32 checkpoint); "" keeps the file's
 	Quant4      quant.Type // "" (none), quant.NF4 or quant.FP4: bnb_4bit_quant_type
 	DoubleQuant bool       // bnb_4bit_use_double_quant
 	Blocksize   int        // 0 = 64, bitsandbytes' default
@@ -129,7 +130,9 @@ func planStorage(dir string, arch Arch, st *safetensors.Model, opt Options) (sto
 		if _, err := quant.Code(p.st.Quant4); err != nil {
 			return p, err
 		}
-		p.st.Keep16 = true
+	}
+	if p.st.To16 != "" && p.st.To16 != safetensors.BF16 && p.st.To16 != safetensors.F16 {
+		return p, fmt.Errorf("model: 16-bit storage %s (want BF16 or F16)", p.st.To16)
 	}
 	if p.st.Blocksize == 0 {
 		p.st.Blocksize = 64
@@ -154,7 +157,7 @@ func planStorage(dir string, arch Arch, st *safetensors.Model, opt Options) (sto
 			continue
 		case p.st.Quant4 != "" && isLinearWeight(t.Name):
 			p.kind[t.Name] = "q4"
-		case p.st.Keep16 && (info.DType == safetensors.BF16 || info.DType == safetensors.F16):
+		case p.st.Keep16 && (p.st.To16 != "" || info.DType == safetensors.BF16 || info.DType == safetensors.F16):
 			p.kind[t.Name] = "16"
 		default:
 			continue
@@ -202,8 +205,27 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 		case "16":
 			info, _ := st.Tensor(t.Name)
 			bits := make([]uint16, rows*cols)
-			if err = st.ReadRaw(t.Name, unsafe.Slice((*byte)(unsafe.Pointer(&bits[0])), 2*len(bits))); err == nil {
-				pk, err = kernels.NewPacked16(rows, cols, info.DType, bits)
+			to := p.st.To16
+			if to == "" || to == info.DType {
+				to = info.DType
+				err = st.ReadRaw(t.Name, unsafe.Slice((*byte)(unsafe.Pointer(&bits[0])), 2*len(bits)))
+			} else { // round to the requested 16-bit dtype, as tensor.to(dtype) does
+				if cap(tmp) < len(bits) {
+					tmp = make([]float32, len(bits))
+				}
+				tmp = tmp[:len(bits)]
+				if err = st.ReadFloat32(t.Name, tmp); err == nil {
+					for i, f := range tmp {
+						if to == safetensors.BF16 {
+							bits[i] = safetensors.BF16Bits(f)
+						} else {
+							bits[i] = safetensors.F16Bits(f)
+						}
+					}
+				}
+			}
+			if err == nil {
+				pk, err = kernels.NewPacked16(rows, cols, to, bits)
 			}
 		}
 		if err != nil {

@@ -2,11 +2,14 @@ package model
 
 import (
 	"bytes"
+	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/preftune/preftune/hf/safetensors"
+	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/quant"
 )
 
@@ -147,7 +150,7 @@ func TestQuantizeOnLoadMatchesBitsandbytes(t *testing.T) {
 	} {
 		t.Run(c.ref, func(t *testing.T) {
 			m, err := Load(filepath.Join("testdata", "llama_bf16"), testBackend(),
-				Options{Frozen: true, Storage: Storage{Quant4: c.t, DoubleQuant: c.double}})
+				Options{Frozen: true, Storage: Storage{Keep16: true, Quant4: c.t, DoubleQuant: c.double}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,5 +205,123 @@ func TestPrequantizedRefusesFullFineTune(t *testing.T) {
 	_, err := Load(filepath.Join("testdata", "llama_bnb4_nf4"), testBackend(), Options{})
 	if err == nil || !strings.Contains(err.Error(), "LoRA") {
 		t.Fatalf("full fine-tuning of a 4-bit checkpoint: err %v, want a refusal naming LoRA", err)
+	}
+}
+
+// torch_dtype bfloat16 over a float32 checkpoint: weights rounded to bf16 as
+// tensor.to(torch.bfloat16) does — the llama_bf16 fixture is llama-shaped float32 weights
+// rounded that way, so a float32 copy of it stored back as bf16 must give its goldens.
+func TestStorageTo16RoundsFloat32(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("testdata", "llama_bf16")
+	f32, err := Load(src, testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.Tensor
+	for _, x := range f32.Tensors() {
+		// nudge each value by a fraction of a bf16 ulp: rounding must undo it
+		v := append([]float32(nil), x.Data...)
+		for i := range v {
+			if is2DWeight(x.Name) { // only what gets stored 16-bit; norms stay float32
+				v[i] *= 1 + 1.0/1024
+			}
+		}
+		ts = append(ts, safetensors.Tensor{Name: x.Name, DType: safetensors.F32, Shape: x.Shape, F32: v})
+	}
+	f32.Close()
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644)
+	m, err := Load(dir, testBackend(), Options{Frozen: true, Storage: Storage{Keep16: true, To16: safetensors.BF16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	g := loadGolden(t, "llama_bf16")
+	out, err := m.Forward(g.batch(), ForwardOptions{Eval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLogps(t, "f32 rounded to bf16", out.LogProbs, g.Full.Logps)
+}
+
+// bf16 compute (oneDNN's bf16 GEMM, float32 accumulation) on a bf16 LoRA base: the
+// products' inputs are rounded to bf16, so log-probs drift from the float64 goldens by
+// bf16's resolution (2⁻⁸ relative per input) — and they must actually differ from the
+// float32 path's (the bf16 GEMM ran), stay within 3e-2, and give LoRA gradients within 5e-2
+// of the float64 ones.
+func TestComputeBF16(t *testing.T) {
+	be := cpu.New(2)
+	defer be.Close()
+	if err := be.BF16Ready(); err != nil {
+		t.Skipf("no bf16 GEMM: %v", err)
+	}
+	dir := filepath.Join("testdata", "llama_bf16")
+	g := loadGolden(t, "llama_bf16")
+	lc, err := ReadAdapterConfig(filepath.Join(dir, "adapter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range storageVariants {
+		t.Run(v.name, func(t *testing.T) {
+			opt := v.opt
+			opt.LoRA, opt.Storage, opt.ComputeBF16 = lc, Storage{Keep16: true}, true
+			m, err := Load(dir, be, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.ComputeDType() != "bfloat16" {
+				t.Fatalf("compute %s", m.ComputeDType())
+			}
+			if err := m.LoadAdapter(filepath.Join(dir, "adapter")); err != nil {
+				t.Fatal(err)
+			}
+			out, err := m.Forward(g.batch(), ForwardOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := g.LoRA.Logps
+			T := len(want[0])
+			worst := 0.0
+			for r, row := range want {
+				for c, w := range row {
+					e := math.Abs(float64(out.LogProbs[r*T+c])-w) / math.Max(math.Abs(w), 1)
+					worst = math.Max(worst, e)
+				}
+			}
+			if !(worst <= 3e-2) || !(worst > 1e-6) {
+				t.Fatalf("bf16 compute: max logp rel err %.3g vs float64 (want in (1e-6, 3e-2])", worst)
+			}
+			m.ZeroGrad()
+			if err := m.Backward(flat(g.LoRA.Dlogps)); err != nil {
+				t.Fatal(err)
+			}
+			f, err := safetensors.Open(filepath.Join(dir, "grads_lora.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			gw := 0.0
+			for _, tr := range m.Trainable() {
+				ref := make([]float32, len(tr.Grad))
+				if err := f.ReadFloat32(tr.Name, ref); err != nil {
+					t.Fatal(err)
+				}
+				var num, den float64
+				for i := range ref {
+					num = math.Max(num, math.Abs(float64(tr.Grad[i]-ref[i])))
+					den = math.Max(den, math.Abs(float64(ref[i])))
+				}
+				gw = math.Max(gw, num/den)
+			}
+			if !(gw <= 5e-2) {
+				t.Fatalf("bf16 compute: LoRA grads max rel err %.3g", gw)
+			}
+			t.Logf("bf16 compute: logp drift %.3g, LoRA grad drift %.3g (relative to float64)", worst, gw)
+		})
 	}
 }

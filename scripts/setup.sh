@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what preftune needs on a fresh Debian/Ubuntu machine that already has Go:
-# a C compiler for cgo and OpenBLAS for GEMM. Idempotent: installs only what is missing.
+# a C compiler for cgo, OpenBLAS for GEMM and oneDNN for bf16 GEMM. Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+# oneDNN: the bf16 GEMM (AVX512-BF16) of the bf16 compute path, loaded at run time
+dpkg -s libdnnl2 >/dev/null 2>&1 || need+=(libdnnl2)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -41,6 +41,10 @@ func (t *trainer) setupReference(arch model.Arch) error {
 	case c.RefModel != "":
 		opt := t.modelOptions(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
 		opt.Checkpoint, opt.Frozen = false, true
+		if !c.SyncRefModel { // TR-DPO mixes float32 policy weights into the reference
+			opt.Storage = frozenStorage(c)
+			identity = append(identity, storageIdentity(opt.Storage))
+		}
 		if c.RefModelAdapters != "" {
 			lc, err := model.ReadAdapterConfig(c.RefModelAdapters)
 			if err != nil {
@@ -65,12 +69,16 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		}
 	case c.LoRA():
 		mode = refAdaptersOff
-		identity = append(identity, c.ModelNameOrPath)
+		identity = append(identity, c.ModelNameOrPath, storageIdentity(frozenStorage(c)))
 		t.refDesc = "the base model " + c.ModelNameOrPath + " (the policy with its LoRA adapters disabled)"
 	default:
 		var err error
 		opt := t.modelOptions(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
 		opt.Checkpoint, opt.Frozen = false, true
+		if !c.SyncRefModel { // TR-DPO mixes float32 policy weights into the reference
+			opt.Storage = frozenStorage(c)
+			identity = append(identity, storageIdentity(opt.Storage))
+		}
 		if ref, err = model.Load(c.ModelNameOrPath, t.be, opt); err != nil {
 			return fmt.Errorf("reference copy of model_name_or_path: %w", err)
 		}
@@ -192,6 +200,10 @@ func cacheKey(mode string, identity []string, all []*item) (string, error) {
 	h := sha256.New()
 	io.WriteString(h, "preftune ref_logps v1\x00"+mode+"\x00")
 	for _, dir := range identity {
+		if strings.HasPrefix(dir, "storage:") { // storageIdentity: how the weights are kept
+			io.WriteString(h, dir+"\x00")
+			continue
+		}
 		if err := hashWeights(h, dir); err != nil {
 			return "", fmt.Errorf("hashing the reference %s: %w", dir, err)
 		}

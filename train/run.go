@@ -229,6 +229,7 @@ func (t *trainer) setup() error {
 	mopt := t.modelOptions(c.PerDeviceTrainBatchSize)
 	if c.LoRA() {
 		targets := slices.Clone(c.LoRATarget)
+		mopt.Storage = frozenStorage(c) // the LoRA base is frozen
 		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: targets,
 			RSLoRA: c.UseRSLoRA, Seed: uint64(c.Seed)}
 		if c.AdapterNameOrPath != "" {

@@ -139,3 +139,6 @@ func FromBF16Bits(h uint16) float32 { return bf16ToF32(h) }
 
 // FromF16Bits widens an IEEE half bit pattern to float32 (exact).
 func FromF16Bits(h uint16) float32 { return f16ToF32(h) }
+
+// F16Bits rounds f to the nearest IEEE half (ties to even) and returns its bits.
+func F16Bits(f float32) uint16 { return f32ToF16(f) }

@@ -34,6 +34,17 @@ type Config struct {
 
 	GradientCheckpointing bool `key:"gradient_checkpointing" help:"recompute layer activations in backward"`
 
+	// frozen-weight storage and 4-bit quantization (see quant.go)
+	TorchDType           string `key:"torch_dtype" alias:"dtype,infer_dtype" help:"storage of frozen weights (the LoRA base, a reference model): auto (the checkpoint's), bfloat16, float16 or float32; trainable weights are float32"`
+	LoadIn4bit           bool   `key:"load_in_4bit" help:"QLoRA: quantize the frozen base's linear weights to 4 bits on load (bitsandbytes' blockwise rule)"`
+	LoadIn8bit           bool   `key:"load_in_8bit" help:"8-bit (LLM.int8) bases are not supported: refused"`
+	Bnb4bitQuantType     string `key:"bnb_4bit_quant_type" alias:"quantization_type" help:"nf4 or fp4"`
+	Bnb4bitDoubleQuant   *bool  `key:"bnb_4bit_use_double_quant" alias:"use_bnb_nested_quant,double_quantization" help:"quantize the 4-bit block scales again (8-bit, blocks of 256); default false (TRL), true with quantization_bit (LLaMA-Factory)"`
+	Bnb4bitComputeDType  string `key:"bnb_4bit_compute_dtype" help:"compute dtype of 4-bit layers: float32 (bfloat16/float16 accepted; compute is float32)"`
+	Bnb4bitQuantStorage  string `key:"bnb_4bit_quant_storage" help:"storage of the packed codes: uint8"`
+	QuantizationBit      int    `key:"quantization_bit" help:"LLaMA-Factory: 4 = load_in_4bit (8 is refused)"`
+	QuantizationMethod   string `key:"quantization_method" help:"LLaMA-Factory: bnb (the only method)"`
+
 	// data
 	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs or LLaMA-Factory names, comma-separated"`
 	EvalDataset         string  `key:"eval_dataset" help:"evaluation data (same forms as dataset)"`

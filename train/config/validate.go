@@ -46,6 +46,9 @@ func (l *Loaded) Validate() error {
 	case !c.DoTrain:
 		return bad("do_train", "false is not supported: preftune train always trains")
 	}
+	if err := c.validateQuant(bad); err != nil {
+		return err
+	}
 	if c.Stage != "" && !slices.Contains(Stages, c.Stage) {
 		if c.Stage == "pt" || c.Stage == "ppo" {
 			return bad("stage", "%q is not supported (preftune runs %s)", c.Stage, strings.Join(Stages, ", "))
