@@ -42,8 +42,8 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		opt := t.modelOptions(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
 		opt.Checkpoint, opt.Frozen = false, true
 		if !c.SyncRefModel { // TR-DPO mixes float32 policy weights into the reference
-			opt.Storage = frozenStorage(c)
-			identity = append(identity, storageIdentity(opt.Storage))
+			opt.Storage, opt.ComputeBF16 = frozenStorage(c), computeBF16(c)
+			identity = append(identity, storageIdentity(opt.Storage, opt.ComputeBF16))
 		}
 		if c.RefModelAdapters != "" {
 			lc, err := model.ReadAdapterConfig(c.RefModelAdapters)
@@ -69,15 +69,15 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		}
 	case c.LoRA():
 		mode = refAdaptersOff
-		identity = append(identity, c.ModelNameOrPath, storageIdentity(frozenStorage(c)))
+		identity = append(identity, c.ModelNameOrPath, storageIdentity(frozenStorage(c), computeBF16(c)))
 		t.refDesc = "the base model " + c.ModelNameOrPath + " (the policy with its LoRA adapters disabled)"
 	default:
 		var err error
 		opt := t.modelOptions(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
 		opt.Checkpoint, opt.Frozen = false, true
 		if !c.SyncRefModel { // TR-DPO mixes float32 policy weights into the reference
-			opt.Storage = frozenStorage(c)
-			identity = append(identity, storageIdentity(opt.Storage))
+			opt.Storage, opt.ComputeBF16 = frozenStorage(c), computeBF16(c)
+			identity = append(identity, storageIdentity(opt.Storage, opt.ComputeBF16))
 		}
 		if ref, err = model.Load(c.ModelNameOrPath, t.be, opt); err != nil {
 			return fmt.Errorf("reference copy of model_name_or_path: %w", err)

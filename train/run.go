@@ -229,7 +229,7 @@ func (t *trainer) setup() error {
 	mopt := t.modelOptions(c.PerDeviceTrainBatchSize)
 	if c.LoRA() {
 		targets := slices.Clone(c.LoRATarget)
-		mopt.Storage = frozenStorage(c) // the LoRA base is frozen
+		mopt.Storage, mopt.ComputeBF16 = frozenStorage(c), computeBF16(c) // the LoRA base is frozen
 		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: targets,
 			RSLoRA: c.UseRSLoRA, Seed: uint64(c.Seed)}
 		if c.AdapterNameOrPath != "" {
@@ -254,6 +254,7 @@ func (t *trainer) setup() error {
 			policy.InitLoRA(uint64(c.Seed))
 		}
 	}
+	fmt.Fprintf(t.log, "policy: %s\n", describeWeights(policy))
 	t.st.c, t.st.kind, t.st.policy, t.st.params, t.st.noDrop = c, c.Kind(), policy, lossParams(c), c.DisableDropout
 	if t.st.kind == "pair" && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" }) {
 		return &config.Error{Key: "loss_type", Msg: "kto needs stage: kto"}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/model"
@@ -29,6 +30,47 @@ func frozenStorage(c *config.Config) model.Storage {
 
 // storageIdentity names the storage in the reference log-prob cache key: a 4-bit or
 // rounded reference gives other log-probs than the float32 one.
-func storageIdentity(s model.Storage) string {
-	return fmt.Sprintf("storage:keep16=%v,to16=%s,q4=%s,dq=%v", s.Keep16, s.To16, s.Quant4, s.DoubleQuant)
+func storageIdentity(s model.Storage, bf16 bool) string {
+	return fmt.Sprintf("storage:keep16=%v,to16=%s,q4=%s,dq=%v,bf16=%v", s.Keep16, s.To16, s.Quant4, s.DoubleQuant, bf16)
+}
+
+// computeBF16: bf16: true or bnb_4bit_compute_dtype bfloat16 ask for bf16 products of the
+// frozen weights (model.Options.ComputeBF16; float32 where the CPU or backend has none).
+func computeBF16(c *config.Config) bool {
+	switch c.Bnb4bitComputeDType {
+	case "bfloat16", "bf16":
+		return true
+	}
+	return c.BF16
+}
+
+// describeWeights is one line on how a model keeps and multiplies its weights.
+func describeWeights(m *model.Model) string {
+	var f32, packed int64
+	kinds := map[string]bool{}
+	for _, t := range m.Tensors() {
+		if t.Packed == nil {
+			f32 += 4 * int64(len(t.Data))
+			continue
+		}
+		packed += t.Packed.Bytes()
+		for _, p := range t.Packed.Parts {
+			if p.Q4 != nil {
+				kinds[string(p.Q4.Type)] = true
+			} else {
+				kinds[string(p.DType)] = true
+			}
+		}
+	}
+	var ks []string
+	for _, k := range []string{"BF16", "F16", "nf4", "fp4"} {
+		if kinds[k] {
+			ks = append(ks, k)
+		}
+	}
+	s := fmt.Sprintf("base weights %.2f GiB float32", float64(f32)/(1<<30))
+	if packed > 0 {
+		s += fmt.Sprintf(" + %.2f GiB frozen in %s", float64(packed)/(1<<30), strings.Join(ks, "/"))
+	}
+	return s + ", frozen-weight compute " + m.ComputeDType()
 }

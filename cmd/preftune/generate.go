@@ -53,6 +53,7 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 0, "sampling seed")
 	asJSON := fs.Bool("json", false, "print a JSON object instead of the text")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	computeDType := computeDTypeFlag(fs)
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -107,7 +108,11 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
+	mopt, err := inferenceOptions(*computeDType)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(be, *modelDir, *adapterDir, mopt)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	outPath := fs.String("out", "", "output JSON Lines file")
 	batchSize := fs.Int("batch-size", 8, "pairs per forward pass")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	computeDType := computeDTypeFlag(fs)
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -95,7 +96,11 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
+	mopt, err := inferenceOptions(*computeDType)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(be, *modelDir, *adapterDir, mopt)
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	batchSize := fs.Int("batch-size", 8, "sequences per forward pass")
 	maxLength := fs.Int("max-length", 0, "truncate prompt+response to this many tokens (TRL max_length; 0: no limit)")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	computeDType := computeDTypeFlag(fs)
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir)
+	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir, *computeDType)
 	if err != nil {
 		return err
 	}
@@ -167,11 +168,16 @@ func scoreTokenizer(dir string, exs []data.Example, opts data.TokenizeOptions) (
 
 // loadScoreModels loads the policy and, with --ref-model, the reference (nil when the
 // reference is the policy with its adapter disabled).
-func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (policy, ref *model.Model, err error) {
-	if policy, err = loadModel(be, modelDir, adapterDir, model.Options{}); err != nil || adapterDir != "" {
+func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir, computeDType string) (policy, ref *model.Model, err error) {
+	mopt, err := inferenceOptions(computeDType)
+	if err != nil {
+		return nil, nil, err
+	}
+	if policy, err = loadModel(be, modelDir, adapterDir, mopt); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	if ref, err = model.Load(refDir, be, model.Options{Frozen: true}); err != nil {
+	mopt.Frozen = true
+	if ref, err = model.Load(refDir, be, mopt); err != nil {
 		return nil, nil, badInputf("--ref-model: %w", err)
 	}
 	if pa, ra := policy.Arch(), ref.Arch(); pa.Vocab != ra.Vocab {

@@ -123,8 +123,8 @@ type Config struct {
 	OverwriteCache          bool   `key:"overwrite_cache" noeffect:"no dataset cache"`
 	PreprocessingNumWorkers int    `key:"preprocessing_num_workers" alias:"dataset_num_proc" noeffect:"tokenization runs in-process"`
 	DataloaderNumWorkers    int    `key:"dataloader_num_workers" noeffect:"batches are built in-process"`
-	BF16                    bool   `key:"bf16" noeffect:"compute is float32; weights are saved in the input dtype"`
-	FP16                    bool   `key:"fp16" noeffect:"compute is float32; weights are saved in the input dtype"`
+	BF16                    bool   `key:"bf16" help:"bf16 products for the frozen weights (LoRA base, reference model) where the CPU has AVX512-BF16 (oneDNN); trainable weights, gradients and optimizer state stay float32"`
+	FP16                    bool   `key:"fp16" noeffect:"compute is float32 (or bf16 with bf16: true); weights are saved in the input dtype"`
 	DDPTimeout              int    `key:"ddp_timeout" noeffect:"single process"`
 	ReportTo                string `key:"report_to" noeffect:"logs go to trainer_log.jsonl only"`
 	RunName                 string `key:"run_name" noeffect:"no tracking service"`

@@ -85,7 +85,7 @@ func TestParseLlamaFactory(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	l.WriteResolved(&buf)
-	for _, want := range []string{"beta: 0.1  # as pref_beta", "max_length: 2048  # as cutoff_len", "bf16 (compute is float32", "trust_remote_code ("} {
+	for _, want := range []string{"beta: 0.1  # as pref_beta", "max_length: 2048  # as cutoff_len", "ddp_timeout (", "trust_remote_code ("} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("resolved config lacks %q:\n%s", want, buf.String())
 		}
