@@ -38,6 +38,10 @@ func TestLogpsGoldens(t *testing.T) {
 		{"qwen3_qknorm", true, "2"},
 		{"mistral_window", false, "2"},
 		{"llama_bf16", true, "3"},
+		// bitsandbytes 4-bit checkpoints (reference/quant/gen_bnb_model.py): float64 forwards over the dequantized weights
+		{"llama_bnb4_nf4", false, "2"},
+		{"llama_bnb4_nf4_dq", true, "3"},
+		{"llama_bnb4_fp4_dq", false, "1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+map[bool]string{false: "", true: "+adapter"}[tc.adapter], func(t *testing.T) {
@@ -52,7 +56,7 @@ func TestLogpsGoldens(t *testing.T) {
 			}
 			want := g.Full.SeqLogps
 			out := filepath.Join(t.TempDir(), "out.jsonl")
-			args := []string{"logps", "--model", dir, "--data", filepath.Join(dir, "pairs.jsonl"), "--out", out, "--batch-size", tc.batch, "--threads", "1"}
+			args := []string{"logps", "--model", dir, "--data", filepath.Join(dir, "pairs.jsonl"), "--out", out, "--batch-size", tc.batch, "--threads", "1", "--compute-dtype", "float32"}
 			if tc.adapter {
 				args = append(args, "--adapter", filepath.Join(dir, "adapter"))
 				want = g.LoRA.SeqLogps
@@ -72,7 +76,7 @@ func TestLogpsGoldens(t *testing.T) {
 					want float64
 				}{{"chosen_logps", want[i]}, {"rejected_logps", want[g.NPairs+i]}} {
 					got := r[c.key].(float64)
-					if math.Abs(got-c.want) > 1e-5*math.Max(1, math.Abs(c.want)) {
+					if !(math.Abs(got-c.want) <= 1e-5*math.Max(1, math.Abs(c.want))) {
 						t.Errorf("row %d %s = %.8g, want %.8g", i+1, c.key, got, c.want)
 					}
 				}

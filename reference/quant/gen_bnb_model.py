@@ -92,7 +92,9 @@ def main():
             lp = R.token_logps(R.forward(spec, P, ids, pos, segs), labels)
         golden = {k: base_golden[k] for k in ("ids", "labels", "positions", "segments", "n_pairs")}
         golden["case"] = name
-        golden["full"] = {"logps": lp.tolist()}
+        golden["full"] = {"logps": lp.tolist(), "seq_logps": lp.sum(-1).tolist()}
+        with open(os.path.join(src, "pairs.jsonl"), "rb") as a, open(os.path.join(d, "pairs.jsonl"), "wb") as b:
+            b.write(a.read())
         # QLoRA: the llama_bf16 adapter on the dequantized base
         acfg = json.load(open(os.path.join(src, "adapter", "adapter_config.json")))
         lw = R.read_safetensors(os.path.join(src, "adapter", "adapter_model.safetensors"))
@@ -108,7 +110,7 @@ def main():
         for f in ("adapter_config.json", "adapter_model.safetensors"):
             with open(os.path.join(src, "adapter", f), "rb") as a, open(os.path.join(d, "adapter", f), "wb") as b:
                 b.write(a.read())
-        golden["lora"] = {"logps": llp.detach().tolist(), "dlogps": base_golden["lora"]["dlogps"],
+        golden["lora"] = {"logps": llp.detach().tolist(), "seq_logps": llp.detach().sum(-1).tolist(), "dlogps": base_golden["lora"]["dlogps"],
                           "r": acfg["r"], "alpha": acfg["lora_alpha"], "rslora": False, "scale": scale}
         json.dump(golden, open(os.path.join(d, "golden.json"), "w"))
         print(name, "done")
