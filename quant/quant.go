@@ -3,7 +3,9 @@ package quant
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/preftune/preftune/hf/safetensors"
 )
@@ -193,14 +195,11 @@ func Quantize4(src []float32, shape []int, dtype safetensors.DType, t Type, bloc
 		scaled = append(scaled, 0) // bitsandbytes pads an odd tensor with a zero, quantized as any value
 	}
 	w.Packed = make([]byte, len(scaled)/2)
-	for i, x := range scaled {
-		q := byte(order[bucket(bounds, x)])
-		if i&1 == 0 {
-			w.Packed[i>>1] = q << 4
-		} else {
-			w.Packed[i>>1] |= q
+	parallel(len(w.Packed), func(lo, hi int) { // byte ranges: two values each
+		for j := lo; j < hi; j++ {
+			w.Packed[j] = byte(order[bucket(bounds, scaled[2*j])])<<4 | byte(order[bucket(bounds, scaled[2*j+1])])
 		}
-	}
+	})
 	if !double {
 		w.Absmax = absmax
 		return w, nil
@@ -240,13 +239,24 @@ func scaleBlocks(src []float32, blocksize int) (scaled, absmax []float32) {
 	n := len(src)
 	full := n - n%blocksize
 	scaled = make([]float32, n)
-	for lo := 0; lo < n; lo += blocksize {
+	absmax = make([]float32, (n+blocksize-1)/blocksize)
+	parallel(len(absmax), func(b0, b1 int) {
+		scaleRange(src, scaled, absmax, blocksize, full, b0, b1)
+	})
+	return scaled, absmax
+}
+
+// scaleRange scales blocks [b0, b1).
+func scaleRange(src, scaled, absmax []float32, blocksize, full, b0, b1 int) {
+	n := len(src)
+	for b := b0; b < b1; b++ {
+		lo := b * blocksize
 		hi := min(lo+blocksize, n)
 		var m float32
 		for _, x := range src[lo:hi] {
 			m = max(m, float32(math.Abs(float64(x))))
 		}
-		absmax = append(absmax, m)
+		absmax[b] = m
 		d := max(m, 1e-38)
 		if hi <= full {
 			inv := 1 / d
@@ -259,7 +269,6 @@ func scaleBlocks(src []float32, blocksize int) (scaled, absmax []float32) {
 			}
 		}
 	}
-	return scaled, absmax
 }
 
 func clamp1(x float32) float32 { return min(max(x, -1), 1) }
@@ -298,4 +307,24 @@ func (w *Weight4) DequantizeWithScales(dst []float32, s []float32, b0, lo, hi in
 		}
 		dst[i-lo] = v
 	}
+}
+
+// parallel runs f over [0, n) in up to GOMAXPROCS contiguous ranges.
+func parallel(n int, f func(lo, hi int)) {
+	parts := max(1, min(runtime.GOMAXPROCS(0), n/4096))
+	if parts == 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + parts - 1) / parts
+	for lo := 0; lo < n; lo += per {
+		hi := min(n, lo+per)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
 }
