@@ -77,6 +77,12 @@ func SampleRow(logits []float32, temperature, topP, u float64, probs []float64, 
 	return order[len(order)-1]
 }
 
-// Uniform24 maps 32 random bits to a float32 in [0,1) exactly representable (24 bits),
-// the form TokenSampler's u takes.
-func Uniform24(bits uint32) float32 { return float32(bits>>8) / (1 << 24) }
+// Unit32 rounds a uniform number in [0,1) (e.g. rand.Float64) to the float32 that
+// TokenSampler's u holds, staying below 1.
+func Unit32(u float64) float32 {
+	f := float32(u)
+	if f >= 1 {
+		f = math.Nextafter32(1, 0)
+	}
+	return f
+}

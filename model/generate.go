@@ -26,6 +26,12 @@ type GenerateOptions struct {
 	// FirstRow is the index of the first prompt in the whole input (GenerateBatch):
 	// prompt i samples from the stream of row FirstRow+i.
 	FirstRow int
+	// Rows, when set, is the row index of each prompt (GenerateBatch): prompt i samples
+	// from the stream of row Rows[i] (batches of rows taken out of order).
+	Rows []int
+	// RowMaxNewTokens, when set, caps each prompt's new tokens further (0 or above
+	// MaxNewTokens: MaxNewTokens), e.g. at the end of the model's context.
+	RowMaxNewTokens []int
 }
 
 // Generation is what Generate returns.
@@ -75,6 +81,19 @@ func (m *Model) generate(prompts [][]int32, opt GenerateOptions, cache *KVCache)
 		return nil, fmt.Errorf("model: top-p %v must be in (0,1]", opt.TopP)
 	}
 	B := len(prompts)
+	switch {
+	case opt.Rows != nil && len(opt.Rows) != B:
+		return nil, fmt.Errorf("model: %d row indices for %d prompts", len(opt.Rows), B)
+	case opt.RowMaxNewTokens != nil && len(opt.RowMaxNewTokens) != B:
+		return nil, fmt.Errorf("model: %d per-row token limits for %d prompts", len(opt.RowMaxNewTokens), B)
+	}
+	limit := make([]int, B)
+	for b := range limit {
+		limit[b] = opt.MaxNewTokens
+		if opt.RowMaxNewTokens != nil && opt.RowMaxNewTokens[b] > 0 {
+			limit[b] = min(limit[b], opt.RowMaxNewTokens[b])
+		}
+	}
 	which := func(b int) string {
 		if B == 1 {
 			return ""
@@ -92,9 +111,9 @@ func (m *Model) generate(prompts [][]int32, opt GenerateOptions, cache *KVCache)
 			}
 		}
 		// the last generated token is never fed back: len+MaxNewTokens−1 positions
-		if need := len(p) + opt.MaxNewTokens - 1; need > a.MaxPos {
+		if need := len(p) + limit[b] - 1; need > a.MaxPos {
 			return nil, fmt.Errorf("model: %sprompt (%d tokens) plus %d new tokens exceeds max_position_embeddings %d",
-				which(b), len(p), opt.MaxNewTokens, a.MaxPos)
+				which(b), len(p), limit[b], a.MaxPos)
 		}
 		tmax = max(tmax, len(p))
 	}
@@ -115,7 +134,11 @@ func (m *Model) generate(prompts [][]int32, opt GenerateOptions, cache *KVCache)
 	fo := ForwardOptions{NoAdapters: opt.NoAdapters, Eval: true}
 	rows := make([]*rowSampler, B)
 	for b := range rows {
-		rows[b] = newRowSampler(opt, uint64(opt.FirstRow+b), V, cache.sample == nil)
+		row := opt.FirstRow + b
+		if opt.Rows != nil {
+			row = opt.Rows[b]
+		}
+		rows[b] = newRowSampler(opt, uint64(row), V, cache.sample == nil)
 	}
 	gens := make([]*Generation, B)
 	for b := range gens {
@@ -142,7 +165,7 @@ func (m *Model) generate(prompts [][]int32, opt GenerateOptions, cache *KVCache)
 			switch {
 			case slices.Contains(opt.StopIDs, id):
 				g.Stopped, g.done = true, true
-			case len(g.IDs) == opt.MaxNewTokens:
+			case len(g.IDs) == limit[b]:
 				g.done = true
 			}
 			if g.done {
@@ -166,7 +189,7 @@ func (m *Model) pickTokens(c *KVCache, rows []*rowSampler, gens []*Generation, o
 		for b, r := range rows {
 			c.huni[b] = 0
 			if !gens[b].done {
-				c.huni[b] = kernels.Uniform24(r.rng.Uint32())
+				c.huni[b] = kernels.Unit32(r.rng.Float64())
 			}
 		}
 	}
@@ -199,14 +222,10 @@ type rowSampler struct {
 	order []int32
 }
 
-// streamKey is the PCG stream of row r: splitmix64 of r offset by a constant, so
-// neighbouring rows get unrelated streams.
-func streamKey(r uint64) uint64 {
-	z := r + 0x67656e65726174 + 0x9E3779B97F4A7C15
-	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
-	z = (z ^ z>>27) * 0x94D049BB133111EB
-	return z ^ z>>31
-}
+// streamKey is the second PCG seed of row r's stream: row 0 keeps the stream a
+// single Generate always used, and rows are a large odd constant apart, which puts
+// their PCG states at unrelated points of its period.
+func streamKey(r uint64) uint64 { return 0x67656e65726174 + r*0x9E3779B97F4A7C15 }
 
 func newRowSampler(opt GenerateOptions, row uint64, v int, host bool) *rowSampler {
 	r := &rowSampler{rng: rand.New(rand.NewPCG(opt.Seed, streamKey(row)))}
@@ -259,7 +278,7 @@ func Argmax(x []float32) int32 { return kernels.Argmax(x) }
 func (s *sampler) pick(logits []float32) int32 {
 	var u float64
 	if s.opt.Temperature > 0 {
-		u = float64(kernels.Uniform24(s.row.rng.Uint32()))
+		u = float64(kernels.Unit32(s.row.rng.Float64()))
 	}
 	return kernels.SampleRow(logits, s.opt.Temperature, s.opt.TopP, u, s.row.probs, s.row.order)
 }

@@ -87,7 +87,7 @@ func TestSampleTokens(t *testing.T) {
 		for _, tp := range [][2]float64{{0, 1}, {1, 1}, {0.7, 0.9}, {2, 0.3}} {
 			for trial := 0; trial < 20; trial++ {
 				for b := range u {
-					u[b] = kernels.Uniform24(r.Uint32())
+					u[b] = kernels.Unit32(r.Float64())
 				}
 				be.SampleTokens(ids, logits, u, B, V, tp[0], tp[1])
 				for b := 0; b < B; b++ {
@@ -108,7 +108,7 @@ func TestSampleTokens(t *testing.T) {
 	counts := make([]int, len(p))
 	const n = 20000
 	for i := 0; i < n; i++ {
-		counts[kernels.SampleRow(lg, 1, 0.7, float64(kernels.Uniform24(r.Uint32())), probs, order)]++
+		counts[kernels.SampleRow(lg, 1, 0.7, float64(kernels.Unit32(r.Float64())), probs, order)]++
 	}
 	if counts[0] != 0 || counts[2] != 0 {
 		t.Errorf("tokens outside the nucleus drawn: %v", counts)
