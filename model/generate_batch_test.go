@@ -18,10 +18,13 @@ import (
 type plainBackend struct{ kernels.Backend }
 
 // loadOn loads a fixture model (with its adapter when adapter is true) on be.
-func loadOn(t *testing.T, be kernels.Backend, name string, adapter bool) *Model {
+func loadOn(t *testing.T, be kernels.Backend, name string, adapter bool, opts ...Options) *Model {
 	t.Helper()
 	dir := filepath.Join("testdata", name)
 	var opt Options
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	if adapter {
 		lc, err := ReadAdapterConfig(filepath.Join(dir, "adapter"))
 		if err != nil {
@@ -71,9 +74,9 @@ func logitsClose(got, want []float32) (worst float64, ok bool) {
 
 // TestGenerateBatchMatchesRecompute: every row of a batch of mixed prompt lengths
 // (left-padded in one cache) gets, at every step, the logits Forward computes over
-// that row's whole sequence alone, on every fixture, with the adapters on and off,
-// through the cpu backend's cached attention and through the core-op fallback (both
-// under the checking backend).
+// that row's whole sequence alone, on every fixture, without and with an adapter
+// (on, and off: the base model), with gate/up fused, through the cpu backend's cached
+// attention and through the core-op fallback (both under the checking backend).
 func TestGenerateBatchMatchesRecompute(t *testing.T) {
 	backends := map[string]kernels.Backend{
 		"cpu":      testBackend(),
@@ -81,11 +84,12 @@ func TestGenerateBatchMatchesRecompute(t *testing.T) {
 	}
 	for _, bn := range []string{"cpu", "fallback"} {
 		for _, name := range cases {
-			for _, adapter := range []bool{false, true} {
-				label := fmt.Sprintf("%s/%s/adapter=%v", bn, name, adapter)
+			for _, mode := range []string{"base", "adapter", "adapter-off", "fused", "fused+adapter"} {
+				label := fmt.Sprintf("%s/%s/%s", bn, name, mode)
 				t.Run(label, func(t *testing.T) {
-					m := loadOn(t, backends[bn], name, adapter)
-					opt := GenerateOptions{MaxNewTokens: 6, KeepLogits: true}
+					adapter := strings.Contains(mode, "adapter")
+					m := loadOn(t, backends[bn], name, adapter, Options{FuseGateUp: strings.HasPrefix(mode, "fused")})
+					opt := GenerateOptions{MaxNewTokens: 6, KeepLogits: true, NoAdapters: mode == "adapter-off"}
 					gens, err := m.GenerateBatch(mixedPrompts, opt)
 					if err != nil {
 						t.Fatal(err)
@@ -94,7 +98,7 @@ func TestGenerateBatchMatchesRecompute(t *testing.T) {
 					for r, g := range gens {
 						seq := slices.Clone(mixedPrompts[r])
 						for s, id := range g.IDs {
-							if err := m.NextTokenLogits(seq, ForwardOptions{}, want); err != nil {
+							if err := m.NextTokenLogits(seq, ForwardOptions{NoAdapters: opt.NoAdapters}, want); err != nil {
 								t.Fatal(err)
 							}
 							if d, ok := logitsClose(g.Logits[s], want); !ok {
