@@ -58,7 +58,7 @@ var mixedPrompts = [][]int32{
 	{8, 1},
 }
 
-// logitTol is the cached-vs-recomputed tolerance: 1e-5 relative to the logits' scale
+// logitsClose applies the cached-vs-recomputed tolerance: 1e-5 relative to the logits' scale
 // (absolute near zero), the engine's log-prob tolerance; NaN fails.
 func logitsClose(got, want []float32) (worst float64, ok bool) {
 	scale := 1.0
