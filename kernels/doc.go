@@ -52,6 +52,16 @@
 // with the prompt as parent, so both completions attend to one copy of the
 // prompt's keys and values and the backward accumulates both into it.
 //
+// # Generation
+//
+// CachedAttention (optional) attends the newest T steps of B rows to a step-major KV
+// cache [steps, B, NKV, HD] with a per-row first step (left padding);
+// CachedAttentionFallback computes the same from core ops (a row gather with
+// EmbeddingForward, AttentionForward, a gather back). TokenSampler (optional) picks
+// each row's next token on the device from a per-row uniform number; SampleRow is the
+// one sampling rule (greedy, temperature, top-p) every backend and the host fallback
+// apply, so a given uniform number gives the same token everywhere.
+//
 // # Log-probabilities of labels
 //
 // LogSoftmaxGatherForward/Backward work on any number of token rows, so the

@@ -52,6 +52,17 @@
 // Backward (gradient checkpointing). The LM head runs only on labelled positions,
 // in chunks bounded by Options.LogitsBudget.
 //
+// # Generation
+//
+// Generate and GenerateBatch decode with a KVCache: the prompts (left-padded to the
+// longest, each row with its own positions) are prefilled in one forward, then every
+// step runs one token per row. The forward is the training layer's (layerForwardOn)
+// over the cache's one-layer scratch, with k and v written into the cache (backend
+// buffers, step-major) and attention through kernels.CachedAttention or its core-op
+// fallback; the next tokens are picked by kernels.TokenSampler or, without one, by
+// kernels.SampleRow on the host. Each row samples from its own PCG stream of
+// (Seed, row index), so its tokens do not depend on the batch it ran in.
+//
 // # Shapes
 //
 // N = B·T tokens, C hidden size, NH/NKV query/key-value heads, HD head dim, F ffn

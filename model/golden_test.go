@@ -98,18 +98,9 @@ var (
 	beTest kernels.Backend
 )
 
-// kvBackend is the plain CPU backend for the KV-cache generation tests: the cache's
-// layer forward still keeps its buffers in host memory (it does not yet share the
-// training layer's code), which the checking backend rightly refuses.
-func kvBackend() kernels.Backend {
-	kvOnce.Do(func() { kvTest = cpu.New(2) })
-	return kvTest
-}
-
-var (
-	kvOnce sync.Once
-	kvTest kernels.Backend
-)
+// kvBackend is the backend of the KV-cache generation tests: the checking backend,
+// as for every model test (the cache and its scratch live in backend buffers).
+func kvBackend() kernels.Backend { return testBackend() }
 
 func testBackend() kernels.Backend {
 	// the checking backend: any buffer the model did not get from Alloc fails the test

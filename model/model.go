@@ -542,8 +542,9 @@ func scatter(dst, src []float32, idx []int32) []float32 {
 }
 
 // linearForward: out[N,out] (= or +=) x[N,in]·Wᵀ + b, plus scale·B·A·dropout(x) when the
-// module has an adapter and adapters are on.
-func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, useLoRA, dropout bool, layer int) {
+// module has an adapter and adapters are on. u is the adapter's [N,r] scratch: nil for
+// its own planned buffer (saved for the backward), or an inference forward's.
+func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, useLoRA, dropout bool, layer int, u []float32) {
 	x = x[:n*li.in]
 	out = out[:n*li.out]
 	m.baseForward(li, out, x, n, accumulate)
@@ -552,26 +553,33 @@ func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, u
 	}
 	ad := li.lora
 	r := m.lora.R
+	if u == nil {
+		u = ad.u
+	}
 	xin := x
 	if dropout {
 		m.be.DropoutMask(ad.mask[:n*li.in], float32(m.lora.Dropout), m.dropoutKey(layer, li.mod))
 		xin = m.acts.dxd[:n*li.in] // scratch: dropped input
 		m.be.Mul(xin, x, ad.mask[:n*li.in])
 	}
-	m.be.LinearForward(ad.u[:n*r], xin, ad.a, nil, n, li.in, r, 1, false)
-	m.be.LinearForward(out, ad.u[:n*r], ad.b, nil, n, r, li.out, m.loraScale, true)
+	m.be.LinearForward(u[:n*r], xin, ad.a, nil, n, li.in, r, 1, false)
+	m.be.LinearForward(out, u[:n*r], ad.b, nil, n, r, li.out, m.loraScale, true)
 }
 
 // adapterForwardCols: out[N, off:off+li.out] (row stride ld) += scale·B·A·x for li's
-// adapter, when it has one (no dropout: FuseGateUp is off with dropout).
-func (m *Model) adapterForwardCols(li *linear, out []float32, off, ld int, x []float32, n int) {
+// adapter, when it has one (no dropout: FuseGateUp is off with dropout); u as in
+// linearForward.
+func (m *Model) adapterForwardCols(li *linear, out []float32, off, ld int, x []float32, n int, u []float32) {
 	ad := li.lora
 	if ad == nil {
 		return
 	}
 	r := m.lora.R
-	m.be.LinearForward(ad.u[:n*r], x[:n*li.in], ad.a, nil, n, li.in, r, 1, false)
-	m.be.Sgemm(false, true, n, li.out, r, m.loraScale, ad.u, r, ad.b, r, 1, out[off:], ld)
+	if u == nil {
+		u = ad.u
+	}
+	m.be.LinearForward(u[:n*r], x[:n*li.in], ad.a, nil, n, li.in, r, 1, false)
+	m.be.Sgemm(false, true, n, li.out, r, m.loraScale, u, r, ad.b, r, 1, out[off:], ld)
 }
 
 // adapterBackwardCols: the adapter part of linearBackward for an output gradient held in
@@ -760,42 +768,58 @@ type stepShape struct {
 	b, t, n       int
 	lora, dropout bool
 	par           []int32 // parent segments [N] (shared prompts), nil when none
+	// kv is set for a forward through a KV cache (generation): attention reads the
+	// cache, into which the layer's k and v are written (layerActs.k/v are views of it).
+	kv *kvStep
+	// loraU is the adapters' [N,r] scratch of an inference forward (nil: their own).
+	loraU []float32
 }
 
 // layerForward: res[l+1][N,C] = layer_l(res[l][N,C]), saving what layerBackward needs.
 func (m *Model) layerForward(l int, st stepShape) {
+	A := &m.acts
+	m.layerForwardOn(l, &m.layers[l].acts, A.res[l], A.res[l+1], A.pos, st)
+}
+
+// layerForwardOn is decoder layer l: out[N,C] = layer_l(x[N,C]) at positions pos[N],
+// its activations written to s. Training (layerForward) and cached decoding
+// (KVCache) both run it; with st.kv the attention reads the KV cache, where s.k and
+// s.v point, and out may alias x (nothing is saved for a backward).
+func (m *Model) layerForwardOn(l int, s *layerActs, x, out []float32, pos []int32, st stepShape) {
 	a := &m.arch
 	A := &m.acts
 	be := m.be
-	n, useLoRA, dropout := st.n, st.lora, st.dropout
+	n, useLoRA, dropout, u := st.n, st.lora, st.dropout, st.loraU
 	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
 	L := &m.layers[l]
-	s := &L.acts
-	x := A.res[l][:n*C]
+	x = x[:n*C]
 	be.RMSNormForward(s.h1[:n*C], s.rstd1[:n], x, L.ln1, n, C, a.Eps)
 	q, k := s.q[:n*QD], s.k[:n*KD]
 	if a.QKNorm {
 		q, k = s.qr[:n*QD], s.kr[:n*KD]
 	}
-	m.linearForward(&L.q, q, s.h1, n, false, useLoRA, dropout, l)
-	m.linearForward(&L.k, k, s.h1, n, false, useLoRA, dropout, l)
-	m.linearForward(&L.v, s.v[:n*KD], s.h1, n, false, useLoRA, dropout, l)
+	m.linearForward(&L.q, q, s.h1, n, false, useLoRA, dropout, l, u)
+	m.linearForward(&L.k, k, s.h1, n, false, useLoRA, dropout, l, u)
+	m.linearForward(&L.v, s.v[:n*KD], s.h1, n, false, useLoRA, dropout, l, u)
 	if a.QKNorm {
 		be.RMSNormForward(s.q[:n*QD], s.rq[:n*a.Heads], q, L.qnorm, n*a.Heads, a.HeadDim, a.Eps)
 		be.RMSNormForward(s.k[:n*KD], s.rk[:n*a.KVHeads], k, L.knorm, n*a.KVHeads, a.HeadDim, a.Eps)
 	}
-	be.RoPEForward(s.q[:n*QD], A.pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
-	be.RoPEForward(s.k[:n*KD], A.pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
-	if st.par != nil {
+	be.RoPEForward(s.q[:n*QD], pos[:n], m.cos, m.sin, n, a.Heads, a.HeadDim)
+	be.RoPEForward(s.k[:n*KD], pos[:n], m.cos, m.sin, n, a.KVHeads, a.HeadDim)
+	switch {
+	case st.kv != nil:
+		st.kv.attend(m, l, s.att[:n*QD], s.q[:n*QD])
+	case st.par != nil:
 		m.shared.AttentionForwardShared(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n], st.par,
 			st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
-	} else {
+	default:
 		be.AttentionForward(s.att[:n*QD], s.lse[:n*a.Heads], s.q[:n*QD], s.k[:n*KD], s.v[:n*KD], A.seg[:n],
 			st.b, st.t, a.Heads, a.KVHeads, a.HeadDim, a.window(l))
 	}
 	// xmid = x + o_proj(att)
 	be.Copy(s.xmid[:n*C], x)
-	m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l)
+	m.linearForward(&L.o, s.xmid[:n*C], s.att, n, true, useLoRA, dropout, l, u)
 	be.RMSNormForward(s.h2[:n*C], s.rstd2[:n], s.xmid[:n*C], L.ln2, n, C, a.Eps)
 	if m.fuseGU {
 		gu := s.gu[:2*n*F]
@@ -805,18 +829,18 @@ func (m *Model) layerForward(l int, st stepShape) {
 			be.LinearForward(gu, s.h2[:n*C], L.gu, nil, n, C, 2*F, 1, false)
 		}
 		if useLoRA {
-			m.adapterForwardCols(&L.gate, gu, 0, 2*F, s.h2, n)
-			m.adapterForwardCols(&L.up, gu, F, 2*F, s.h2, n)
+			m.adapterForwardCols(&L.gate, gu, 0, 2*F, s.h2, n, u)
+			m.adapterForwardCols(&L.up, gu, F, 2*F, s.h2, n, u)
 		}
 		m.fused.SwiGLUForwardFused(s.act[:n*F], gu, n, F)
 	} else {
-		m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l)
-		m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l)
+		m.linearForward(&L.gate, s.gate[:n*F], s.h2, n, false, useLoRA, dropout, l, u)
+		m.linearForward(&L.up, s.up[:n*F], s.h2, n, false, useLoRA, dropout, l, u)
 		be.SwiGLUForward(s.act[:n*F], s.gate[:n*F], s.up[:n*F], n*F)
 	}
-	// res[l+1] = xmid + down_proj(act)
-	be.Copy(A.res[l+1][:n*C], s.xmid[:n*C])
-	m.linearForward(&L.down, A.res[l+1][:n*C], s.act, n, true, useLoRA, dropout, l)
+	// out = xmid + down_proj(act)
+	be.Copy(out[:n*C], s.xmid[:n*C])
+	m.linearForward(&L.down, out[:n*C], s.act, n, true, useLoRA, dropout, l, u)
 }
 
 // layerBackward: given dres[N,C] = dL/d(res[l+1]), accumulates layer l's parameter

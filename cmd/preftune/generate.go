@@ -13,6 +13,8 @@ import (
 
 const generateUsage = `usage: preftune generate --model DIR [--adapter DIR] (--prompt TEXT | --messages FILE)
                         [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
+       preftune generate --model DIR [--adapter DIR] --data prompts.jsonl --out gens.jsonl
+                        [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] [--batch-size B]
 
 Continues a prompt with a Hugging Face causal LM (optionally with a PEFT LoRA adapter),
 using a KV cache: one pass over the prompt, then one incremental step per token. With
@@ -25,6 +27,15 @@ token or after --max-new-tokens tokens. The continuation is printed to stdout; w
 --prompt is encoded as the tokenizer does with special tokens (e.g. Llama's BOS);
 --messages is a JSON array of {"role", "content"} messages rendered with the model's
 chat template and an assistant generation prompt.
+
+--data reads JSON Lines prompt rows, {"prompt": TEXT} or {"prompt": [messages]} (or
+{"messages": [...]}), the latter rendered with the chat template as in training, and
+writes one row per prompt to --out (atomically, in input order):
+{"prompt", "completion", "token_ids", "stopped"} plus the row's "reference", "answer"
+and "id" fields, which is what ` + "`preftune judge`" + ` reads. Prompts run --batch-size at a time
+through one batched KV cache; row i samples from a stream of (--seed, i), so the
+output does not depend on --batch-size. Without --max-new-tokens each row stops at
+the end of the model's context at the latest.
 
 flags:
 `
@@ -54,6 +65,9 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print a JSON object instead of the text")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	computeDType := computeDTypeFlag(fs)
+	dataPath := fs.String("data", "", "JSONL prompt rows to generate for (batch mode; needs --out)")
+	outPath := fs.String("out", "", "JSONL file the --data generations are written to")
+	batchSize := fs.Int("batch-size", 8, "prompts decoded together with --data")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -65,14 +79,27 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return badInputf("unexpected argument %q", fs.Arg(0))
 	case *modelDir == "":
 		return badInputf("--model is required")
-	case promptSet == (*messagesPath != ""):
-		return badInputf("give exactly one of --prompt and --messages")
+	case *dataPath != "" && (promptSet || *messagesPath != ""):
+		return badInputf("give exactly one of --prompt, --messages and --data")
+	case *dataPath == "" && *outPath != "":
+		return badInputf("--out is for --data (batch mode); single prompts print to stdout")
+	case *dataPath == "" && set["batch-size"]:
+		return badInputf("--batch-size is for --data (batch mode)")
+	case *dataPath == "" && promptSet == (*messagesPath != ""):
+		return badInputf("give exactly one of --prompt and --messages (or --data for a file of prompts)")
 	case *maxNew <= 0:
 		return badInputf("--max-new-tokens: %d must be positive", *maxNew)
 	case !(*temperature >= 0):
 		return badInputf("--temperature: %v must be ≥ 0", *temperature)
 	case !(*topP > 0 && *topP <= 1):
 		return badInputf("--top-p: %v must be in (0,1]", *topP)
+	}
+	if *dataPath != "" {
+		return runGenerateData(generateDataArgs{
+			modelDir: *modelDir, adapterDir: *adapterDir, data: *dataPath, out: *outPath,
+			maxNew: *maxNew, maxNewSet: set["max-new-tokens"], temperature: *temperature, topP: *topP,
+			seed: *seed, batchSize: *batchSize, threads: *threads, computeDType: *computeDType,
+		}, stdout)
 	}
 	tok, err := tokenizer.Load(*modelDir)
 	if err != nil {

@@ -40,9 +40,10 @@
 // so a test can assert that a loop runs on the backend ("SegmentSum" called
 // once per step) rather than on the host.
 //
-// The optional interfaces kernels.SharedPromptAttention and kernels.FusedSwiGLU
-// are implemented by the value Wrap returns exactly when the inner implements
-// them, so a model's type assertion sees the inner's capabilities. *Backend
+// The optional interfaces kernels.SharedPromptAttention, kernels.FusedSwiGLU,
+// kernels.CachedAttention and kernels.TokenSampler are implemented by the value
+// Wrap returns exactly when the inner implements them, so a model's type
+// assertion sees the inner's capabilities. *Backend
 // itself implements neither.
 package check
 
@@ -85,6 +86,8 @@ type Backend struct {
 	inner  kernels.Backend
 	shared kernels.SharedPromptAttention // inner's, or nil
 	fused  kernels.FusedSwiGLU           // inner's, or nil
+	cached kernels.CachedAttention       // inner's, or nil
+	sample kernels.TokenSampler          // inner's, or nil
 
 	mu     sync.Mutex
 	live   []region // sorted by base, disjoint
@@ -99,37 +102,23 @@ func New(inner kernels.Backend) *Backend {
 	b := &Backend{inner: inner, counts: map[string]int{}}
 	b.shared, _ = inner.(kernels.SharedPromptAttention)
 	b.fused, _ = inner.(kernels.FusedSwiGLU)
+	b.cached, _ = inner.(kernels.CachedAttention)
+	b.sample, _ = inner.(kernels.TokenSampler)
 	return b
 }
 
-// Wrap returns a checker forwarding to inner that implements
-// kernels.SharedPromptAttention and kernels.FusedSwiGLU exactly when inner
-// does. Of recovers the *Backend (for Counts).
+// Wrap returns a checker forwarding to inner that implements each optional
+// interface (kernels.SharedPromptAttention, FusedSwiGLU, CachedAttention,
+// TokenSampler) exactly when inner does. Of recovers the *Backend (for Counts).
 func Wrap(inner kernels.Backend) kernels.Backend {
-	b := New(inner)
-	switch {
-	case b.shared != nil && b.fused != nil:
-		return withBoth{b}
-	case b.shared != nil:
-		return withShared{b}
-	case b.fused != nil:
-		return withFused{b}
-	}
-	return b
+	return wrap(New(inner))
 }
 
 // Of returns the checker behind be (a value from Wrap or New, or Open("check…")),
 // or nil when be is not a checker.
 func Of(be kernels.Backend) *Backend {
-	switch c := be.(type) {
-	case *Backend:
-		return c
-	case withShared:
-		return c.Backend
-	case withFused:
-		return c.Backend
-	case withBoth:
-		return c.Backend
+	if c, ok := be.(interface{ checker() *Backend }); ok {
+		return c.checker()
 	}
 	return nil
 }

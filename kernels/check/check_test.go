@@ -130,6 +130,12 @@ func opCases() []opCase {
 			be.(kernels.SharedPromptAttention).AttentionBackwardShared(e.f("dq", nq), e.f("dk", nk), e.f("dv", nk), e.f("dout", nq),
 				e.f("q", nq), e.f("k", nk), e.f("v", nk), e.f("out", nq), e.f("lse", nl), e.i("seg", b*t), e.i("parent", b*t), b, t, nh, nkv, hd, 0)
 		}},
+		{"AttentionForwardCached", nil, func(be kernels.Backend, e *env) {
+			be.(kernels.CachedAttention).AttentionForwardCached(e.f("out", nq), e.f("q", nq), e.f("k", nk), e.f("v", nk), e.i("start", b), 0, t, b, nh, nkv, hd, 0)
+		}},
+		{"SampleTokens", nil, func(be kernels.Backend, e *env) {
+			be.(kernels.TokenSampler).SampleTokens(e.i("ids", n), e.f("logits", n*v), e.f("u", n), n, v, 1, 0.9)
+		}},
 		{"SwiGLUForward", nil, func(be kernels.Backend, e *env) {
 			be.SwiGLUForward(e.f("out", ne), e.f("gate", ne), e.f("up", ne), ne)
 		}},
@@ -217,6 +223,8 @@ func TestOpsCovered(t *testing.T) {
 		reflect.TypeFor[kernels.Backend](),
 		reflect.TypeFor[kernels.SharedPromptAttention](),
 		reflect.TypeFor[kernels.FusedSwiGLU](),
+		reflect.TypeFor[kernels.CachedAttention](),
+		reflect.TypeFor[kernels.TokenSampler](),
 	} {
 		for i := range it.NumMethod() {
 			if name := it.Method(i).Name; !skip[name] && !have[name] {

@@ -35,6 +35,8 @@ type Backend struct {
 	attnK0        []int32 // first visible key per (row, query block)
 
 	lp loops // arguments of the parallel loops (see chunker)
+
+	gen genState // generation kernels (cached.go)
 }
 
 // loops holds one argument struct per parallel loop. A kernel fills its
