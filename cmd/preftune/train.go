@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"golang.org/x/term"
@@ -67,9 +65,16 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if f, ok := stderr.(*os.File); ok {
 		terminal = term.IsTerminal(int(f.Fd()))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if !cfg.DoTrain {
+		return evalOnly(cfg, stdout, stderr, terminal)
+	}
+	ctx, sig, stop := stopOnSignals(stderr)
 	defer stop()
-	sum, err := train.Run(ctx, cfg, train.Options{Log: stderr, Terminal: terminal})
+	sum, err := train.Run(ctx, cfg, train.Options{Log: stderr, Terminal: terminal, AfterStep: trainAfterStep})
+	var stopped *train.StoppedError
+	if errors.As(err, &stopped) {
+		return &exitError{code: signalExitCode(sig()), err: err}
+	}
 	if err != nil {
 		var se *train.SetupError
 		if errors.As(err, &se) {
