@@ -119,7 +119,8 @@ func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error)
 		return nil, err
 	}
 	defer t.closeReports()
-	return t.finishRun(t.loop(ctx))
+	sum, err := t.loop(ctx)
+	return t.finishRun(ctx, sum, err)
 }
 
 func logOf(opt Options) io.Writer {

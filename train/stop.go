@@ -15,8 +15,8 @@ import (
 // that the file still loads as a config.
 const ArgsFile = "training_args.yaml"
 
-// StoppedError is what Run returns when its context is cancelled (SIGINT/SIGTERM in
-// the CLI): the optimizer step under way was finished and, when any step was done,
+// StoppedError is what Run returns when its context is cancelled with cause
+// ErrStopRequested (SIGINT/SIGTERM in the CLI): the optimizer step under way was finished and, when any step was done,
 // checkpoint-N written (whatever save_strategy says: transformers saves on interruption
 // only through a callback; preftune always saves one), so resume_from_checkpoint: true
 // continues from it.
@@ -34,6 +34,12 @@ func (e *StoppedError) Error() string {
 }
 
 func (e *StoppedError) Unwrap() error { return e.Cause }
+
+// ErrStopRequested, as the cause of the run's context (context.WithCancelCause), asks
+// for a graceful stop: the run finishes the optimizer step under way, writes a
+// checkpoint and returns a *StoppedError. A context cancelled for any other cause stops
+// the run between steps without a checkpoint, as a kill there would.
+var ErrStopRequested = errors.New("stop requested")
 
 // beginRun is what Run does after the setup and before the first step: the resolved
 // config and version in training_args.yaml, and the report_to integrations.
@@ -63,10 +69,10 @@ func (t *trainer) writeArgsFile() error {
 // finishRun turns the loop's result into Run's: on a cancelled context a checkpoint
 // and a *StoppedError; on success the summary's metrics are also reported
 // (train/train_runtime, ... in TensorBoard, as the Trainer logs them at the end).
-func (t *trainer) finishRun(sum *Summary, err error) (*Summary, error) {
+func (t *trainer) finishRun(ctx context.Context, sum *Summary, err error) (*Summary, error) {
 	if err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, t.stopped(err)
+		if errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), ErrStopRequested) {
+			return nil, t.stopped(context.Cause(ctx))
 		}
 		return nil, err
 	}

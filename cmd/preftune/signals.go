@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/preftune/preftune/train"
 )
 
 // exitError ends the process with its own exit code (a stopped run: 128 + signal).
@@ -63,7 +65,7 @@ func stopOnSignals(stderr io.Writer) (ctx context.Context, received func() os.Si
 					os.Exit(signalExitCode(s))
 				}
 				fmt.Fprintf(stderr, "\npreftune: %v: finishing the current optimizer step and writing a checkpoint (send it again to abort at once)\n", s)
-				cancel(fmt.Errorf("signal %v", s))
+				cancel(fmt.Errorf("%w: signal %v", train.ErrStopRequested, s))
 			}
 		}
 	}()
