@@ -11,9 +11,9 @@ import (
 // strings YAML would otherwise read as other types.
 func TestMarshalYAMLRoundTrip(t *testing.T) {
 	cases := map[string]string{
-		"TRL": "model_name_or_path: m\ndataset: 'a.json,b.json'\noutput_dir: 'out dir/x: y'\nbeta: 0.25\nloss_type: [sigmoid, sft]\nloss_weights: [1, 0.5]\nrpo_alpha: 0.3\nreport_to: [tensorboard, wandb]\nrun_name: 'yes'\nlearning_rate: 5.0e-7\n",
+		"TRL":           "model_name_or_path: m\ndataset: 'a.json,b.json'\noutput_dir: 'out dir/x: y'\nbeta: 0.25\nloss_type: [sigmoid, sft]\nloss_weights: [1, 0.5]\nrpo_alpha: 0.3\nreport_to: [tensorboard, wandb]\nrun_name: 'yes'\nlearning_rate: 5.0e-7\n",
 		"LLaMA-Factory": "stage: dpo\nmodel_name_or_path: m\ndataset: dpo_en_demo\ndataset_dir: data\noutput_dir: o\npref_beta: 0.1\ncutoff_len: 512\nreport_to: none\nbf16: true\n",
-		"eval only": "model_name_or_path: m\neval_dataset: e.jsonl\noutput_dir: o\ndo_train: false\ndo_eval: true\n",
+		"eval only":     "model_name_or_path: m\neval_dataset: e.jsonl\noutput_dir: o\ndo_train: false\ndo_eval: true\n",
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {
