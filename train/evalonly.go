@@ -182,3 +182,44 @@ func (t *trainer) evalMetrics() (map[string]float64, error) {
 	}
 	return vals, nil
 }
+
+// finalEval is LLaMA-Factory's (and TRL's example scripts') evaluation after training
+// under do_eval: true: the trained policy on the eval split, written to
+// output_dir/eval_results.json (with epoch, as Trainer.save_metrics writes it) and
+// reported to TensorBoard at the last step. Without do_eval or an eval split it does
+// nothing.
+func (t *trainer) finalEval() error {
+	if !t.c.DoEval || len(t.eval) == 0 {
+		return nil
+	}
+	start := time.Now()
+	vals, err := t.evalMetrics()
+	if err != nil {
+		return err
+	}
+	el := time.Since(start).Seconds()
+	bs := t.c.PerDeviceEvalBatchSize
+	vals["eval_runtime"] = el
+	if el > 0 {
+		vals["eval_samples_per_second"] = float64(len(t.eval)) / el
+		vals["eval_steps_per_second"] = float64((len(t.eval)+bs-1)/bs) / el
+	}
+	epoch := float64(t.step) / float64(t.stepsPerEpoch)
+	if err := t.report(t.step, epoch, vals); err != nil {
+		return err
+	}
+	vals["epoch"] = epoch
+	if !IsRankZero() {
+		return nil
+	}
+	raw, err := json.MarshalIndent(vals, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(t.c.OutputDir, EvalResultsFile)
+	if err := atomicfile.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(t.log, "do_eval: eval_loss %.6g on %d examples; wrote %s\n", vals["eval_loss"], len(t.eval), path)
+	return nil
+}

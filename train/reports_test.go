@@ -217,6 +217,27 @@ func TestEvaluateOnly(t *testing.T) {
 		t.Fatalf("no evaluation at step 4 in %v", entries)
 	}
 	before := fileBytes(t, filepath.Join(out, "trainer_log.jsonl"))
+	if _, err := os.Stat(filepath.Join(out, EvalResultsFile)); err == nil {
+		t.Errorf("%s written by a training run without do_eval", EvalResultsFile)
+	}
+	// do_eval: true with training: eval_results.json of the trained policy, equal to
+	// the trainer's evaluation at the last step
+	outE := filepath.Join(dir, "outE")
+	if _, err := runConfig(t, evalYAML(modelDir, dataPath, evalPath, outE), "--do_eval", "true"); err != nil {
+		t.Fatal(err)
+	}
+	var final map[string]float64
+	if err := json.Unmarshal(fileBytes(t, filepath.Join(outE, EvalResultsFile)), &final); err != nil {
+		t.Fatal(err)
+	}
+	if final["epoch"] != entries[len(entries)-1].Epoch {
+		t.Errorf("do_eval epoch %v, want %v", final["epoch"], entries[len(entries)-1].Epoch)
+	}
+	for _, k := range []string{"eval_loss", "eval_rewards/margins", "eval_logps/chosen"} {
+		if d := math.Abs(final[k] - last[k]); !(d <= 1e-9*math.Max(1, math.Abs(last[k]))) {
+			t.Errorf("do_eval %s = %v, the trainer's eval at the last step %v", k, final[k], last[k])
+		}
+	}
 
 	evalOut := filepath.Join(dir, "evalout")
 	y := fmt.Sprintf("model_name_or_path: %s\nadapter_name_or_path: %s\neval_dataset: %s\noutput_dir: %s\nfinetuning_type: lora\nper_device_eval_batch_size: 3\nbeta: 0.3\ndo_train: false\ndo_eval: true\n",

@@ -50,8 +50,11 @@ func (t *trainer) beginRun() error {
 	return t.openReports()
 }
 
-// writeArgsFile writes output_dir/training_args.yaml (atomically).
+// writeArgsFile writes output_dir/training_args.yaml (atomically; rank 0 only).
 func (t *trainer) writeArgsFile() error {
+	if !IsRankZero() {
+		return nil
+	}
 	info := buildinfo.Read()
 	if t.opt.Backend != "" {
 		info.Backend = t.opt.Backend
@@ -74,6 +77,9 @@ func (t *trainer) finishRun(ctx context.Context, sum *Summary, err error) (*Summ
 		if errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), ErrStopRequested) {
 			return nil, t.stopped(context.Cause(ctx))
 		}
+		return nil, err
+	}
+	if err := t.finalEval(); err != nil {
 		return nil, err
 	}
 	rerr := t.report(sum.GlobalStep, sum.Epoch, map[string]float64{

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -212,4 +213,75 @@ func TestSignals(t *testing.T) {
 			t.Errorf("resumed run's model.safetensors differs from the uninterrupted run's (%v)", err)
 		}
 	})
+}
+
+// TestSignalBuiltBinary sends SIGINT to a `go build`-built preftune in the middle of a
+// long run: it stops at the step it names, exits 130, and its checkpoint holds exactly
+// that many steps with the log lines up to it.
+func TestSignalBuiltBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "preftune")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "out")
+	cfg := tinyRun(t, dir, 12, out, "save_strategy: \"no\"\n")
+	cmd := exec.Command(bin, "train", cfg, "--max_steps", "1000000")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(out, "trainer_log.jsonl")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		raw, _ := os.ReadFile(logPath)
+		if bytes.Count(raw, []byte("\n")) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no 3 log lines in time:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-waited:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		<-waited
+		t.Fatalf("SIGINT did not stop the run:\n%s", stderr.String())
+	}
+	if c := exitCode(err); c != 130 {
+		t.Fatalf("exit %d, want 130\n%s", c, stderr.String())
+	}
+	m := regexp.MustCompile(`stopped at step (\d+); resume with resume_from_checkpoint: true`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no stop message:\n%s", stderr.String())
+	}
+	n, _ := strconv.Atoi(m[1])
+	var st struct {
+		GlobalStep int `json:"global_step"`
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "checkpoint-"+m[1], "trainer_state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || st.GlobalStep != n {
+		t.Errorf("checkpoint-%d global_step %d (%v)", n, st.GlobalStep, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoint-"+m[1], "checkpoint_manifest.json")); err != nil {
+		t.Error(err)
+	}
+	logRaw, _ := os.ReadFile(logPath)
+	if lines := bytes.Count(logRaw, []byte("\n")); lines != n {
+		t.Errorf("trainer_log.jsonl has %d lines after a stop at step %d (logging_steps 1)", lines, n)
+	}
 }
