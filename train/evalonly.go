@@ -152,6 +152,9 @@ func (t *trainer) setupEval() error {
 	if err := t.setupReference(arch); err != nil {
 		return err
 	}
+	if t.st.refMode == refModel && c.RefModel == "" {
+		fmt.Fprintf(t.log, "warning: no ref_model: the reference is a copy of the evaluated model itself, so every reward is 0; set ref_model to the base model to evaluate a fully fine-tuned one\n")
+	}
 	fmt.Fprintf(t.log, "policy: %s%s\nreference: %s\n", c.ModelNameOrPath, map[bool]string{true: " + adapter " + c.AdapterNameOrPath}[c.AdapterNameOrPath != ""], t.refDesc)
 	t.stepsPerEpoch = 1
 	return nil

@@ -24,6 +24,8 @@ output_dir/eval_results.json gets TRL's eval_loss, eval_rewards/chosen, /rejecte
 /accuracies, /margins, eval_logps/chosen, /rejected, eval_logits/chosen, /rejected
 (the metrics the loss reports), eval_runtime and eval_samples_per_second. Nothing
 else in output_dir is changed. The metrics are also printed, one per line.
+To evaluate a fully fine-tuned model, set ref_model to its base model (without it the
+reference is the evaluated model itself and every reward is 0).
 `
 
 func init() {

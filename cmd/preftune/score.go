@@ -32,9 +32,9 @@ One JSON line per example, in input order:
   listwise: {"row", "rewards", "logps", "ref_logps"}.
 Text is tokenized with the tokenizer and chat template of --tokenizer (default --model).
 For pairs, the last line on stderr is the mean reward accuracy (chosen reward >
-rejected) and mean margin. Without --beta, β is read from the adapter's
-training_args.yaml (beta or pref_beta; for a checkpoint-N dir, the run dir's) when
-present, else 0.1.
+rejected) and mean margin. Without --beta, β is read from the training_args.yaml of
+the adapter (or, with --ref-model, of --model: a fully fine-tuned output_dir) — beta or
+pref_beta; for a checkpoint-N dir, the run dir's — when present, else 0.1.
 
 flags:
 `
@@ -93,10 +93,14 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	betaFrom := "--beta"
 	if !flagSet(fs, "beta") {
 		betaFrom = "default"
-		if *adapterDir != "" {
-			b, from, ok, err := adapterBeta(*adapterDir)
+		trained, flagName := *adapterDir, "--adapter"
+		if trained == "" {
+			trained, flagName = *modelDir, "--model" // a fully fine-tuned output_dir
+		}
+		{
+			b, from, ok, err := adapterBeta(trained)
 			if err != nil {
-				return badInputf("--adapter: %w", err)
+				return badInputf("%s: %w", flagName, err)
 			}
 			if ok {
 				*beta, betaFrom = b, "from "+from
