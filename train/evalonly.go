@@ -72,8 +72,10 @@ func Evaluate(ctx context.Context, cfg *config.Loaded, opt Options) (map[string]
 		vals["eval_samples_per_second"] = float64(len(t.eval)) / el
 		vals["eval_steps_per_second"] = float64((len(t.eval)+bs-1)/bs) / el
 	}
-	if err := t.report(0, 0, vals); err != nil {
-		return nil, err
+	if t.tb != nil { // step 0 and no epoch, as Trainer.evaluate logs without training
+		if err := t.tb.Log(0, vals); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.closeReports(); err != nil {
 		return nil, err

@@ -323,10 +323,30 @@ func TestEvaluateOnly(t *testing.T) {
 		}
 		lossSum += -math.Log(1/(1+math.Exp(-(c-r)))) / 7
 	}
-	l, _ := config.Parse([]byte(y), nil)
+	tbDir := filepath.Join(dir, "evaltb")
+	l, _ := config.Parse([]byte(y), []string{"--report_to", "tensorboard", "--logging_dir", tbDir})
 	vals, err := Evaluate(context.Background(), l, Options{Log: testLog{t}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(tbDir, "events.out.tfevents.*"))
+	if len(files) != 1 {
+		t.Fatalf("evaluation-only event files %v", files)
+	}
+	tags := map[string]float64{}
+	for _, e := range readEventsReference(t, files[0])[1:] {
+		if e.Step != 0 {
+			t.Errorf("evaluation-only event at step %d", e.Step)
+		}
+		tags[e.Tag], _ = e.Value.(float64)
+	}
+	for k, v := range vals {
+		if g, ok := tags[hfTag(k)]; !ok || !(g == float64(float32(v))) {
+			t.Errorf("event file %s = %v (present %v), eval_results %v", hfTag(k), g, ok, v)
+		}
+	}
+	if len(tags) != len(vals) {
+		t.Errorf("event file tags %v, eval_results keys %v", tags, vals)
 	}
 	for k, w := range map[string]float64{"eval_rewards/chosen": ch, "eval_rewards/rejected": rj, "eval_rewards/accuracies": acc, "eval_loss": lossSum, "eval_rewards/margins": ch - rj} {
 		if d := math.Abs(vals[k] - w); !(d <= 1e-5) {

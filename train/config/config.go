@@ -108,7 +108,7 @@ type Config struct {
 	DisableDropout       bool    `key:"disable_dropout" help:"TRL: no dropout in training forwards (this includes LoRA dropout, as TRL's disable_dropout_in_model does)"`
 
 	// evaluation-only runs and reporting (reportto.go)
-	DoEval     bool     `key:"do_eval" help:"with do_train: false, evaluate the model (and adapter) on the eval split into eval_results.json"`
+	DoEval     bool     `key:"do_eval" help:"evaluate on the eval split into eval_results.json: after training, or alone with do_train: false"`
 	ReportTo   []string `key:"report_to" help:"tensorboard or all: TensorBoard event files under logging_dir; none; other services are ignored with a warning"`
 	LoggingDir string   `key:"logging_dir" help:"TensorBoard log dir (default output_dir/runs/<Mon DD_HH-MM-SS>_<host>, as transformers)"`
 
