@@ -42,4 +42,12 @@
 // same config gives bit-identical weights. A checkpoint holds float32 weights, the
 // optimizer moments, the scheduler step, the data position and the LoRA dropout stream; resuming from it
 // continues bit for bit as if never stopped.
+//
+// Around the loop (stop.go, tensorboard.go, evalonly.go): the resolved config is saved
+// as output_dir/training_args.yaml; report_to tensorboard mirrors every log entry to
+// an event file (package report/tensorboard) under logging_dir; a context cancelled
+// with cause ErrStopRequested (the CLI's SIGINT/SIGTERM) ends the run after the step
+// under way with a checkpoint and a *StoppedError, while any other cancellation stops
+// between steps as a kill would; do_eval: true evaluates the trained policy into
+// eval_results.json, and Evaluate is the evaluation-only run (do_train: false).
 package train

@@ -14,6 +14,7 @@ import (
 	"github.com/preftune/preftune/loss"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
+	"github.com/preftune/preftune/report/tensorboard"
 	"github.com/preftune/preftune/train/config"
 )
 
@@ -77,6 +78,7 @@ type trainer struct {
 	history       []report.Entry
 	tlog          *report.Log
 	refDesc       string
+	tb            *tensorboard.Writer // report_to tensorboard (tensorboard.go)
 
 	acc accum // logging interval
 }
@@ -113,7 +115,12 @@ func Run(ctx context.Context, cfg *config.Loaded, opt Options) (*Summary, error)
 		return nil, err
 	}
 	defer done()
-	return t.loop(ctx)
+	if err := t.beginRun(); err != nil {
+		return nil, err
+	}
+	defer t.closeReports()
+	sum, err := t.loop(ctx)
+	return t.finishRun(ctx, sum, err)
 }
 
 func logOf(opt Options) io.Writer {
@@ -526,34 +533,18 @@ func (t *trainer) writeLog() error {
 	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
 	t.history = append(t.history, e)
 	a.reset()
-	return t.tlog.Append(e)
+	return t.record(e)
 }
 
 // evaluate runs the eval set (no gradients, no dropout) and logs eval_ metrics,
 // averaged over examples.
 func (t *trainer) evaluate() error {
-	bs := t.c.PerDeviceEvalBatchSize
-	var lossSum, n float64
-	metrics := map[string]float64{}
-	for s := 0; s < len(t.eval); s += bs {
-		its := t.eval[s:min(s+bs, len(t.eval))]
-		res, err := t.st.micro(its, 0, false)
-		if err != nil {
-			return fmt.Errorf("evaluation at step %d: %w", t.step, err)
-		}
-		w := float64(len(its))
-		lossSum += w * res.loss
-		n += w
-		for k, v := range res.metrics {
-			metrics["eval_"+k] += w * v
-		}
-	}
-	vals := map[string]float64{"eval_loss": lossSum / n}
-	for k, v := range metrics {
-		vals[k] = v / n
+	vals, err := t.evalMetrics()
+	if err != nil {
+		return err
 	}
 	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
 	t.history = append(t.history, e)
 	fmt.Fprintf(t.log, "eval step %d: loss %.4f\n", t.step, vals["eval_loss"])
-	return t.tlog.Append(e)
+	return t.record(e)
 }

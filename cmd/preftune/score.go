@@ -31,6 +31,10 @@ One JSON line per example, in input order:
   unpaired: {"row", "reward", "logps", "ref_logps", "label"};
   listwise: {"row", "rewards", "logps", "ref_logps"}.
 Text is tokenized with the tokenizer and chat template of --tokenizer (default --model).
+For pairs, the last line on stderr is the mean reward accuracy (chosen reward >
+rejected) and mean margin. Without --beta, β is read from the training_args.yaml of
+the adapter (or, with --ref-model, of --model: a fully fine-tuned output_dir) — beta or
+pref_beta; for a checkpoint-N dir, the run dir's — when present, else 0.1.
 
 flags:
 `
@@ -61,7 +65,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	dataPath := fs.String("data", "", "dataset to score")
 	datasetDir := fs.String("dataset-dir", "", "LLaMA-Factory dataset_dir (for dataset names)")
 	tokDir := fs.String("tokenizer", "", "tokenizer dir (default: --model)")
-	beta := fs.Float64("beta", 0.1, "DPO beta")
+	beta := fs.Float64("beta", 0.1, "DPO beta (default: the adapter's training_args.yaml beta/pref_beta when present, else 0.1)")
 	outPath := fs.String("out", "", "output JSON Lines file (default: stdout)")
 	batchSize := fs.Int("batch-size", 8, "sequences per forward pass")
 	maxLength := fs.Int("max-length", 0, "truncate prompt+response to this many tokens (TRL max_length; 0: no limit)")
@@ -86,6 +90,23 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	if *tokDir == "" {
 		*tokDir = *modelDir
+	}
+	betaFrom := "--beta"
+	if !flagSet(fs, "beta") {
+		betaFrom = "default"
+		trained, flagName := *adapterDir, "--adapter"
+		if trained == "" {
+			trained, flagName = *modelDir, "--model" // a fully fine-tuned output_dir
+		}
+		{
+			b, from, ok, err := adapterBeta(trained)
+			if err != nil {
+				return badInputf("%s: %w", flagName, err)
+			}
+			if ok {
+				*beta, betaFrom = b, "from "+from
+			}
+		}
 	}
 
 	ds, err := data.Load(*dataPath, data.Options{DatasetDir: *datasetDir, Policy: data.PolicyStrict})
@@ -133,22 +154,29 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	k := 0
+	var sum pairSummary
 	for _, tk := range tks {
 		n := len(tk.Completions)
 		row := scoreRow(tk, *beta, logps[k:k+n], refLogps[k:k+n])
+		if c, ok := row["chosen_reward"].(float64); ok {
+			sum.add(c, row["rejected_reward"].(float64))
+		}
 		k += n
 		if err := enc.Encode(row); err != nil {
 			return fmt.Errorf("encoding row %d: %w", tk.Row, err)
 		}
 	}
 	if *outPath == "" {
-		_, err := stdout.Write(buf.Bytes())
-		return err
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	} else {
+		if err := atomicfile.WriteFile(*outPath, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "scored %d examples into %s\n", len(tks), *outPath)
 	}
-	if err := atomicfile.WriteFile(*outPath, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "scored %d examples into %s\n", len(tks), *outPath)
+	sum.write(stderr, *beta, betaFrom)
 	return nil
 }
 

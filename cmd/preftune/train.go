@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"golang.org/x/term"
@@ -27,6 +25,14 @@ printed first.
 Outputs in output_dir: the trained model (model.safetensors in the input dtype, or a
 PEFT adapter under finetuning_type: lora), trainer_log.jsonl, train_results.json,
 checkpoint-N/ every save_steps, and with plot_loss the loss and reward plots.
+training_args.yaml is the resolved config (with preftune version's lines); with
+do_eval: true, eval_results.json; with report_to: tensorboard, event files under
+logging_dir. do_train: false with do_eval: true only evaluates (as preftune eval).
+
+SIGINT (ctrl-C) or SIGTERM: the optimizer step under way is finished, a checkpoint
+written, and the run exits 130 / 143 with "stopped at step N; resume with
+resume_from_checkpoint: true". A second signal exits at once; the last complete
+checkpoint stays intact.
 `
 
 func init() {
@@ -67,9 +73,16 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if f, ok := stderr.(*os.File); ok {
 		terminal = term.IsTerminal(int(f.Fd()))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if !cfg.DoTrain {
+		return evalOnly(cfg, stdout, stderr, terminal)
+	}
+	ctx, sig, stop := stopOnSignals(stderr)
 	defer stop()
-	sum, err := train.Run(ctx, cfg, train.Options{Log: stderr, Terminal: terminal})
+	sum, err := train.Run(ctx, cfg, train.Options{Log: stderr, Terminal: terminal, AfterStep: trainAfterStep})
+	var stopped *train.StoppedError
+	if errors.As(err, &stopped) {
+		return &exitError{code: signalExitCode(sig()), err: err}
+	}
 	if err != nil {
 		var se *train.SetupError
 		if errors.As(err, &se) {

@@ -115,8 +115,13 @@ type Config struct {
 	SaveOnlyModel        bool    `key:"save_only_model" help:"checkpoints without optimizer/scheduler/RNG state (cannot resume)"`
 	ResumeFromCheckpoint string  `key:"resume_from_checkpoint" help:"true: newest checkpoint in output_dir; or a checkpoint dir"`
 	PlotLoss             bool    `key:"plot_loss" help:"write training_loss.png and reward plots"`
-	DoTrain              bool    `key:"do_train" help:"must be true (evaluation-only runs are not supported)"`
+	DoTrain              bool    `key:"do_train" help:"train (false with do_eval: true: evaluate only, as preftune eval)"`
 	DisableDropout       bool    `key:"disable_dropout" help:"TRL: no dropout in training forwards (this includes LoRA dropout, as TRL's disable_dropout_in_model does)"`
+
+	// evaluation-only runs and reporting (reportto.go)
+	DoEval     bool     `key:"do_eval" help:"evaluate on the eval split into eval_results.json: after training, or alone with do_train: false"`
+	ReportTo   []string `key:"report_to" help:"tensorboard or all: TensorBoard event files under logging_dir; none; other services are ignored with a warning"`
+	LoggingDir string   `key:"logging_dir" help:"TensorBoard log dir (default output_dir/runs/<Mon DD_HH-MM-SS>_<host>, as transformers)"`
 
 	// accepted without effect (see Ignored)
 	TrustRemoteCode         bool   `key:"trust_remote_code" noeffect:"no remote code is ever run"`
@@ -126,7 +131,6 @@ type Config struct {
 	BF16                    bool   `key:"bf16" help:"bf16 products for the frozen weights (LoRA base, reference model) where the CPU has AVX512-BF16 (oneDNN); trainable weights, gradients and optimizer state stay float32"`
 	FP16                    bool   `key:"fp16" noeffect:"compute is float32 (or bf16 with bf16: true); weights are saved in the input dtype"`
 	DDPTimeout              int    `key:"ddp_timeout" noeffect:"single process"`
-	ReportTo                string `key:"report_to" noeffect:"logs go to trainer_log.jsonl only"`
 	RunName                 string `key:"run_name" noeffect:"no tracking service"`
 }
 

@@ -16,7 +16,7 @@
 // finetuning_type lora, lora_rank 8, lora_alpha 2·rank, lora_target all, plot_loss).
 //
 // A few keys exist in those files only to steer hardware or services that a
-// single-process CPU trainer does not have (bf16, ddp_timeout, report_to,
+// single-process CPU trainer does not have (bf16, ddp_timeout,
 // preprocessing_num_workers, ...). They are accepted so that existing files run
 // unchanged, and Resolved lists them as having no effect.
 package config

@@ -39,12 +39,17 @@ func (l *Loaded) Validate() error {
 	switch {
 	case c.ModelNameOrPath == "":
 		return bad("model_name_or_path", "required")
-	case c.Dataset == "":
+	case c.Dataset == "" && (c.DoTrain || c.EvalDataset == ""):
 		return bad("dataset", "required")
 	case c.OutputDir == "":
 		return bad("output_dir", "required")
-	case !c.DoTrain:
-		return bad("do_train", "false is not supported: preftune train always trains")
+	case !c.DoTrain && !c.DoEval:
+		return bad("do_train", "false needs do_eval: true (an evaluation-only run); with both false there is nothing to do")
+	case !c.DoTrain && c.EvalDataset == "" && c.ValSize <= 0:
+		return bad("do_eval", "an evaluation-only run needs eval_dataset (or val_size, to evaluate on the part of dataset a training run holds out)")
+	}
+	if err := l.normalizeReportTo(); err != nil {
+		return err
 	}
 	if err := c.validateQuant(bad); err != nil {
 		return err
