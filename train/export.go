@@ -1,8 +1,13 @@
 package train
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/preftune/preftune/atomicfile"
 
 	"github.com/preftune/preftune/model"
 )
@@ -28,19 +33,60 @@ func Export(modelDir, adapterDir, outDir string) error {
 	if err := m.LoadAdapter(adapterDir); err != nil {
 		return fmt.Errorf("adapter: %w", err)
 	}
-	if err := mergeLoRA(m); err != nil {
+	ts := m.Tensors()
+	quantized := false
+	for i, t := range ts {
+		if t.Packed == nil {
+			continue
+		}
+		// a bitsandbytes 4-bit base: merged into its dequantized weights, which are saved
+		// in their 16-bit dtype (transformers' dequantize(); re-quantizing would add a
+		// second rounding of the adapter's contribution)
+		quantized = true
+		ts[i].Data = make([]float32, t.Packed.Rows*t.Packed.Cols)
+		t.Packed.DequantizeRows(ts[i].Data, 0, t.Packed.Rows, 0)
+	}
+	if err := mergeLoRAInto(m, ts); err != nil {
 		return err
 	}
-	if err := SaveModel(outDir, modelDir, m.Tensors()); err != nil {
+	if err := SaveModel(outDir, modelDir, ts); err != nil {
 		return err
+	}
+	if quantized {
+		if err := dropQuantizationConfig(outDir); err != nil {
+			return err
+		}
 	}
 	return copyFiles(modelDir, outDir, TokenizerFiles)
 }
 
+// dropQuantizationConfig removes quantization_config from dir/config.json: the merged
+// model is 16-bit.
+func dropQuantizationConfig(dir string) error {
+	path := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	delete(cfg, "quantization_config")
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(out, '\n'), 0o644)
+}
+
 // mergeLoRA adds scale·B·A into every adapted base weight (float64 accumulation).
-func mergeLoRA(m *model.Model) error {
+func mergeLoRA(m *model.Model) error { return mergeLoRAInto(m, m.Tensors()) }
+
+// mergeLoRAInto is mergeLoRA into the base tensors ts (m's, with float32 Data).
+func mergeLoRAInto(m *model.Model, ts []model.Tensor) error {
 	base := map[string]model.Tensor{}
-	for _, t := range m.Tensors() {
+	for _, t := range ts {
 		base[t.Name] = t
 	}
 	lora := map[string]model.Tensor{}

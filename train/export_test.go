@@ -1,10 +1,14 @@
 package train
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/kernels/cpu"
 	"github.com/preftune/preftune/model"
 )
@@ -64,5 +68,74 @@ func TestExportMergesAdapter(t *testing.T) {
 	}
 	if !(diff >= 1e-3) {
 		t.Errorf("the adapter barely changes the model (%g): the test would not see a missing merge", diff)
+	}
+}
+
+// A bitsandbytes 4-bit base: export merges into the dequantized weights and writes a
+// 16-bit model without quantization_config, whose log-probs are the reference's
+// (reference/quant/gen_bnb_model.py: merge_and_unload in float64 over bitsandbytes'
+// dequantized weights, rounded to bf16, float64 forward).
+func TestExportDequantizes4bitBase(t *testing.T) {
+	for _, name := range []string{"llama_bnb4_nf4", "llama_bnb4_nf4_dq"} {
+		t.Run(name, func(t *testing.T) {
+			base := filepath.Join("..", "model", "testdata", name)
+			out := t.TempDir()
+			if err := Export(base, filepath.Join(base, "adapter"), out); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(filepath.Join(out, "config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(raw), "quantization_config") {
+				t.Fatal("merged config.json keeps quantization_config")
+			}
+			st, err := safetensors.OpenModel(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ti := range st.Tensors() {
+				if ti.DType != safetensors.BF16 {
+					t.Errorf("%s saved as %s, want BF16", ti.Name, ti.DType)
+				}
+			}
+			st.Close()
+			var g struct {
+				IDs, Labels, Positions, Segments [][]int32
+				Merged                           struct{ Logps [][]float64 }
+			}
+			graw, err := os.ReadFile(filepath.Join(base, "golden.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(graw, &g); err != nil {
+				t.Fatal(err)
+			}
+			be := cpu.New(1)
+			defer be.Close()
+			m, err := model.Load(out, be, model.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &model.Batch{B: len(g.IDs), T: len(g.IDs[0])}
+			for r := range g.IDs {
+				b.IDs = append(b.IDs, g.IDs[r]...)
+				b.Labels = append(b.Labels, g.Labels[r]...)
+				b.Positions = append(b.Positions, g.Positions[r]...)
+				b.Segments = append(b.Segments, g.Segments[r]...)
+			}
+			o, err := m.Forward(b, model.ForwardOptions{Eval: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r, row := range g.Merged.Logps {
+				for c, w := range row {
+					got := float64(o.LogProbs[r*b.T+c])
+					if e := math.Abs(got-w) / math.Max(1, math.Abs(w)); !(e <= 1e-5) {
+						t.Errorf("logp[%d,%d] = %.8g, reference %.8g", r, c, got, w)
+					}
+				}
+			}
+		})
 	}
 }

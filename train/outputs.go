@@ -11,6 +11,7 @@ import (
 
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/quant"
 	"github.com/preftune/preftune/report"
 )
 
@@ -114,6 +115,10 @@ func SaveModel(dir, srcDir string, ts []model.Tensor) error {
 		dt := safetensors.F32
 		if info, ok := st.Tensor(t.Name); ok && (info.DType == safetensors.BF16 || info.DType == safetensors.F16) {
 			dt = info.DType
+		} else if quant.IsQuantized(st, t.Name) { // a dequantized 4-bit weight: its source dtype
+			if w, err := quant.FromTensors(st, t.Name); err == nil && w.DType != safetensors.F32 {
+				dt = w.DType
+			}
 		}
 		out[i] = safetensors.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, F32: t.Data}
 	}

@@ -110,6 +110,19 @@ def main():
         for f in ("adapter_config.json", "adapter_model.safetensors"):
             with open(os.path.join(src, "adapter", f), "rb") as a, open(os.path.join(d, "adapter", f), "wb") as b:
                 b.write(a.read())
+        # merge_and_unload into the dequantized base, saved as bf16 (what preftune export writes)
+        merged = dict(deq)
+        with torch.no_grad():
+            for k in lw:
+                if not k.endswith(".lora_A.weight"):
+                    continue
+                mod = k[: -len(".lora_A.weight")]
+                A = torch.tensor(lw[k], dtype=torch.float64)
+                B = torch.tensor(lw[mod + ".lora_B.weight"], dtype=torch.float64)
+                W = torch.tensor(deq[mod + ".weight"], dtype=torch.float64) + scale * (B @ A)
+                merged[mod + ".weight"] = W.float().to(torch.bfloat16).float().numpy()
+            mlp = R.token_logps(R.forward(spec, R.Params(merged, requires_grad=False), ids, pos, segs), labels)
+        golden["merged"] = {"logps": mlp.tolist()}
         golden["lora"] = {"logps": llp.detach().tolist(), "seq_logps": llp.detach().sum(-1).tolist(), "dlogps": base_golden["lora"]["dlogps"],
                           "r": acfg["r"], "alpha": acfg["lora_alpha"], "rslora": False, "scale": scale}
         json.dump(golden, open(os.path.join(d, "golden.json"), "w"))
