@@ -43,6 +43,9 @@ type Options struct {
 	// RPOAlpha adds RPOAlpha × the NLL of the chosen completion to the DPO loss (TRL's
 	// rpo_alpha); 0 (the default) is plain DPO.
 	RPOAlpha float64
+	// BF16 trains with the frozen base kept in bf16 and its products in bf16 (torch_dtype:
+	// bfloat16, bf16: true): the CPU bf16 path.
+	BF16 bool
 
 	// HeldOut evaluates only the first HeldOut held-out prompts (default all 200); a
 	// reduced setting for tests.
@@ -321,7 +324,7 @@ eval_steps: %d
 per_device_eval_batch_size: 64
 pref_loss: sigmoid
 pref_beta: %g
-%sprecompute_ref_log_probs: true
+%s%sprecompute_ref_log_probs: true
 learning_rate: %g
 lr_scheduler_type: linear
 warmup_ratio: 0.1
@@ -337,8 +340,15 @@ plot_loss: true
 seed: %d
 output_dir: %q
 overwrite_output_dir: true
-`, p.SFTModel, o.LoRARank, 2*o.LoRARank, p.Train, p.HeldOut, max(1, o.Steps/5), o.Beta, rpoLine(o.RPOAlpha), o.LR, o.Steps, o.BatchPairs,
+`, p.SFTModel, o.LoRARank, 2*o.LoRARank, p.Train, p.HeldOut, max(1, o.Steps/5), o.Beta, rpoLine(o.RPOAlpha), bf16Lines(o.BF16), o.LR, o.Steps, o.BatchPairs,
 		max(1, o.Steps/20), o.Seed, p.DPO)
+}
+
+func bf16Lines(on bool) string {
+	if !on {
+		return ""
+	}
+	return "torch_dtype: bfloat16\nbf16: true\n"
 }
 
 func rpoLine(a float64) string {

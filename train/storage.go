@@ -68,9 +68,17 @@ func describeWeights(m *model.Model) string {
 			ks = append(ks, k)
 		}
 	}
-	s := fmt.Sprintf("base weights %.2f GiB float32", float64(f32)/(1<<30))
+	s := "base weights " + humanBytes(f32) + " float32"
 	if packed > 0 {
-		s += fmt.Sprintf(" + %.2f GiB frozen in %s", float64(packed)/(1<<30), strings.Join(ks, "/"))
+		s += " + " + humanBytes(packed) + " frozen in " + strings.Join(ks, "/")
 	}
 	return s + ", frozen-weight compute " + m.ComputeDType()
+}
+
+// humanBytes is n in MiB below 1 GiB, else GiB.
+func humanBytes(n int64) string {
+	if n < 1<<30 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 }

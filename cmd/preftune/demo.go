@@ -42,6 +42,7 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", demo.DefaultSeed, "seed of the data split, LoRA init, data order and sampling")
 	steps := fs.Int("steps", 0, "DPO optimizer steps (0: the demo's default)")
 	heldOut := fs.Int("heldout", 0, "evaluate only this many held-out prompts (0: all)")
+	bf16 := fs.Bool("bf16", false, "train the DPO adapter on a bf16 base with bf16 products (torch_dtype: bfloat16, bf16: true)")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *heldOut < 0:
 		return badInputf("--heldout: %d must not be negative", *heldOut)
 	}
-	res, err := demo.Run(demo.Options{Out: *out, Seed: *seed, Steps: *steps, HeldOut: *heldOut, Log: stdout, Terminal: demoTerminal(stdout)})
+	res, err := demo.Run(demo.Options{Out: *out, Seed: *seed, Steps: *steps, HeldOut: *heldOut, BF16: *bf16, Log: stdout, Terminal: demoTerminal(stdout)})
 	if err != nil {
 		return err
 	}
