@@ -2,7 +2,7 @@
 # Side-by-side: `preftune train` itself (what users run) against the PyTorch eager peer
 # (../shared/peer/torch_dpo_step.py), same model, same pairs, alternating A B A B.
 #
-#   bench/train_vs_peer.sh [-r ROUNDS] [-s STEPS] [-w WORKDIR] [-a none|bf16] [CONFIG ...]
+#   bench/train_vs_peer.sh [-r ROUNDS] [-s STEPS] [-w WORKDIR] [-a none|bf16] [-t float32|bfloat16] [-q] [CONFIG ...]
 #
 # CONFIG: small-full (preset small, full FT, precomputed ref, 2 pairs/step),
 #         small-lora (preset small, LoRA r16, live ref, 2 pairs/step),
@@ -14,15 +14,17 @@
 # are its own JSON line (median step time after a warm-up step, ru_maxrss). -a bf16
 # runs the peer with --autocast bf16 (PyTorch's CPU bf16 path). One JSON line per run
 # in WORKDIR/results/CONFIG.{preftune,peer}.jsonl; a summary table at the end.
+# -t bfloat16 runs preftune with bf16: true (bf16 products of the frozen weights);
+# -q with load_in_4bit: true (NF4, double quant) for the LoRA configs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEER_DIR=${PEER_DIR:-$ROOT/../shared/peer}
 PYTHON=${PYTHON:-/usr/bin/python3}
-ROUNDS=2 STEPS=3 AUTOCAST=none
+ROUNDS=2 STEPS=3 AUTOCAST=none COMPUTE=float32 QUANT=0
 WORK=${TMPDIR:-/tmp}/preftune-train-vs-peer
-while getopts "r:s:w:a:" o; do
+while getopts "r:s:w:a:t:q" o; do
 	case $o in
-	r) ROUNDS=$OPTARG ;; s) STEPS=$OPTARG ;; w) WORK=$OPTARG ;; a) AUTOCAST=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;; s) STEPS=$OPTARG ;; w) WORK=$OPTARG ;; a) AUTOCAST=$OPTARG ;; t) COMPUTE=$OPTARG ;; q) QUANT=1 ;;
 	*) sed -n '2,18p' "$0"; exit 2 ;;
 	esac
 done
@@ -69,6 +71,8 @@ logging_steps: 1000
 plot_loss: false
 precompute_ref_log_probs: $ref
 $lora
+$( [ "$COMPUTE" = bfloat16 ] && echo "bf16: true" )
+$( [ "$QUANT" = 1 ] && [ -n "$lora" ] && [ "$lora" != "finetuning_type: full" ] && printf 'load_in_4bit: true\nbnb_4bit_use_double_quant: true' )
 Y
 }
 run_train() { # config dir steps → prints "runtime rss_mb"
@@ -90,12 +94,12 @@ for cfg in "${CONFIGS[@]}"; do
 		# shellcheck disable=SC2046
 		"$PYTHON" "$PEER_DIR/torch_dpo_step.py" --model "$dir/model" --data "$dir/pairs.jsonl" --steps "$STEPS" --autocast "$AUTOCAST" $(peer_args "$cfg") | tail -1 | tee -a "$pp" >&2
 	done
-	"$PYTHON" - "$cfg" "$pf" "$pp" "$AUTOCAST" <<'PY'
+	"$PYTHON" - "$cfg" "$pf" "$pp" "$AUTOCAST" "$COMPUTE$([ "$QUANT" = 1 ] && echo ', nf4')" <<'PY'
 import json, statistics, sys
-cfg, pf, pp, ac = sys.argv[1:]
+cfg, pf, pp, ac = sys.argv[1:5]
 a = [json.loads(l) for l in open(pf)]; b = [json.loads(l) for l in open(pp)]
 ma = statistics.median(x["pairs_per_s"] for x in a); mb = statistics.median(x["pairs_per_s"] for x in b)
 ra = max(x["peak_rss_mb"] for x in a); rb = max(x["peak_rss_mb"] for x in b)
-print(f"| {cfg} (peer autocast {ac}) | train {ma:.3f} pairs/s, peer {mb:.3f} → {ma/mb:.2f}× | RSS train {ra:.0f} MB, peer {rb:.0f} MB → {ra/rb:.2f}× |")
+print(f"| {cfg} (peer autocast {ac}, train compute {sys.argv[5]}) | train {ma:.3f} pairs/s, peer {mb:.3f} → {ma/mb:.2f}× | RSS train {ra:.0f} MB, peer {rb:.0f} MB → {ra/rb:.2f}× |")
 PY
 done

@@ -63,6 +63,8 @@ type benchResult struct {
 	GFLOPs      float64 `json:"gflops"`
 	MFU         float64 `json:"mfu"`
 	PeakGFLOPs  float64 `json:"sgemm_peak_gflops"`
+	BF16Peak    float64 `json:"bf16_gemm_peak_gflops,omitempty"` // the backend's bf16 GEMM (kernels.BF16Matmul), same product
+	BF16Ratio   float64 `json:"bf16_over_sgemm,omitempty"`
 	StepGFLOP   float64 `json:"step_gflop"`
 	LastLoss    float64 `json:"last_loss"`
 	ActivationM float64 `json:"activation_mb"`
@@ -91,6 +93,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	checkpoint := fs.Bool("checkpoint", false, "gradient checkpointing")
 	backend := fs.String("backend", "", "compute backend (kernels.Open name; default $PREFTUNE_BACKEND or cpu)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
+	computeDType := fs.String("compute-dtype", "float32", "frozen weights' products: float32, or bfloat16 (train's bf16: true)")
+	loadIn4bit := fs.Bool("load-in-4bit", false, "QLoRA: the LoRA base quantized to NF4 on load (train's load_in_4bit: true)")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -133,6 +137,16 @@ gradient_checkpointing: %t
 precompute_ref_log_probs: %t
 threads: %d
 `, *modelDir, *dataPath, filepath.Join(scratch, "run"), *beta, *lr, *batchPairs, *steps+1, *checkpoint, *ref == "precompute", *threads)
+	switch *computeDType {
+	case "float32":
+	case "bfloat16":
+		yaml += "bf16: true\n"
+	default:
+		return badInputf("--compute-dtype: %q: want float32 or bfloat16", *computeDType)
+	}
+	if *loadIn4bit {
+		yaml += "load_in_4bit: true\nbnb_4bit_use_double_quant: true\n"
+	}
 	if *loraR > 0 {
 		yaml += fmt.Sprintf("finetuning_type: lora\nlora_rank: %d\nlora_alpha: %g\nlora_dropout: 0\nlora_target: all\n", *loraR, *loraAlpha)
 	}
@@ -145,6 +159,7 @@ threads: %d
 		return badInput(err)
 	}
 	peak := sgemmPeak(be)
+	bf16Peak := bf16GemmPeak(be)
 	be.Close()
 	opt := train.Options{Plain: *plain, Backend: *backend, CacheDir: filepath.Join(scratch, "cache")}
 	var times []float64
@@ -197,6 +212,12 @@ threads: %d
 	}
 	if peak > 0 {
 		res.MFU = round(timedFLOPs/total/peak, 3)
+	}
+	if bf16Peak > 0 {
+		res.BF16Peak = round(bf16Peak/1e9, 1)
+		if peak > 0 {
+			res.BF16Ratio = round(bf16Peak/peak, 2)
+		}
 	}
 	line, err := json.Marshal(res)
 	if err != nil {
@@ -252,4 +273,32 @@ func cpuSeconds() float64 {
 func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
+}
+
+// bf16GemmPeak is sgemmPeak for the backend's bf16 GEMM (0 when it has none here).
+func bf16GemmPeak(be kernels.Backend) float64 {
+	bf, ok := be.(kernels.BF16Matmul)
+	if !ok || bf.BF16Ready() != nil {
+		return 0
+	}
+	const n = 1024
+	host := make([]float32, n*n)
+	for i := range host {
+		host[i] = float32(i%7) * 0.1
+	}
+	x := be.Alloc(n * n)
+	be.Upload(x, host)
+	a, b := bf.AllocBF16(n*n), bf.AllocBF16(n*n)
+	bf.ToBF16(a, x)
+	bf.ToBF16(b, x)
+	c := be.Alloc(n * n)
+	bf.GemmBF16(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+	best := math.Inf(1)
+	for range 10 {
+		t0 := time.Now()
+		bf.GemmBF16(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		be.Sync()
+		best = min(best, time.Since(t0).Seconds())
+	}
+	return 2 * n * n * n / best
 }
