@@ -1,0 +1,58 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+)
+
+// What an argument names, which decides the files picked.
+const (
+	ForModel   = "model"
+	ForAdapter = "adapter"
+)
+
+// Dir resolves a model or adapter argument (what is ForModel or ForAdapter): a local
+// path, or anything that does not look like a repo id, is returned as is; a repo id is
+// resolved to its snapshot directory. hub says whether it was a repo id.
+func (s Settings) Dir(ctx context.Context, arg, revision, what string) (dir string, hub bool, err error) {
+	if !LooksLikeRepoID(arg) {
+		return arg, false, nil
+	}
+	pick := ModelPicker
+	if what == ForAdapter {
+		pick = AdapterPicker
+	}
+	snap, err := s.Resolve(ctx, arg, Model, revision, pick)
+	if err != nil {
+		return "", true, notLocal(arg, err)
+	}
+	return snap.Dir, true, nil
+}
+
+// DatasetFiles resolves a dataset argument: a local path (or anything that does not
+// look like a repo id) is returned as is; a dataset repo id gives the local paths of
+// its split's data files (Splits).
+func (s Settings) DatasetFiles(ctx context.Context, arg, revision, split string) (files []string, hub bool, err error) {
+	if !LooksLikeRepoID(arg) {
+		return []string{arg}, false, nil
+	}
+	snap, err := s.Resolve(ctx, arg, Dataset, revision, SplitPicker(split))
+	if err != nil {
+		return nil, true, notLocal(arg, err)
+	}
+	for _, f := range snap.Files {
+		files = append(files, filepath.Join(snap.Dir, filepath.FromSlash(f)))
+	}
+	return files, true, nil
+}
+
+// notLocal says, for a repo the Hub does not know, that the argument was no local
+// path either (it may be a mistyped one).
+func notLocal(arg string, err error) error {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotCached) {
+		return fmt.Errorf("%s is not a local file or directory, so it was looked up as a Hugging Face Hub id: %w", arg, err)
+	}
+	return err
+}
