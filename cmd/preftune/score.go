@@ -83,6 +83,10 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *beta <= 0 || math.IsNaN(*beta) || math.IsInf(*beta, 0):
 		return badInputf("--beta: %v must be positive", *beta)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model"}, hubArg{"ref-model", refDir, "model"},
+		hubArg{"adapter", adapterDir, "adapter"}, hubArg{"tokenizer", tokDir, "model"}, hubArg{"data", dataPath, "data"}); err != nil {
+		return err
+	}
 	if *tokDir == "" {
 		*tokDir = *modelDir
 	}

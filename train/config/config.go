@@ -34,6 +34,11 @@ type Config struct {
 
 	GradientCheckpointing bool `key:"gradient_checkpointing" help:"recompute layer activations in backward"`
 
+	// Hugging Face Hub (a model or dataset argument that is no local path but looks like org/name)
+	ModelRevision     string `key:"model_revision" alias:"revision" help:"Hub branch, tag or commit of model_name_or_path, ref_model and the adapters (default main)"`
+	DatasetTrainSplit string `key:"dataset_train_split" help:"split of a Hub dataset repo used for training (default train)"`
+	DatasetTestSplit  string `key:"dataset_test_split" help:"split of a Hub dataset repo used for evaluation (default test)"`
+
 	// data
 	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs or LLaMA-Factory names, comma-separated"`
 	EvalDataset         string  `key:"eval_dataset" help:"evaluation data (same forms as dataset)"`
