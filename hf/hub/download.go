@@ -204,6 +204,14 @@ var errRestart = errors.New("range ignored")
 // length afterwards and, when the response tells it, the file's total size. A server
 // that ignores Range (200) restarts the file from byte 0, as huggingface_hub does.
 func (s *Settings) getOnce(ctx context.Context, f *os.File, m *fileMeta, have int64, bar *progressbar.ProgressBar) (int64, int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timeout := s.ReadTimeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	watchdog := time.AfterFunc(timeout, func() { cancel(errStalled) })
+	defer watchdog.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.location, nil)
 	if err != nil {
 		return have, -1, err
@@ -214,6 +222,9 @@ func (s *Settings) getOnce(ctx context.Context, f *os.File, m *fileMeta, have in
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {
+		if context.Cause(ctx) == errStalled {
+			err = errStalled
+		}
 		return have, -1, err
 	}
 	defer resp.Body.Close()
@@ -266,8 +277,29 @@ func (s *Settings) getOnce(ctx context.Context, f *os.File, m *fileMeta, have in
 	default:
 		return have, -1, fmt.Errorf("GET %s: unexpected HTTP %d", m.location, resp.StatusCode)
 	}
-	n, err := io.Copy(writerWithBar(f, bar), resp.Body)
+	n, err := io.Copy(writerWithBar(f, bar), &stallReader{resp.Body, watchdog, timeout})
+	if err != nil && context.Cause(ctx) == errStalled {
+		err = errStalled
+	}
 	return have + n, total, err
+}
+
+// errStalled: no bytes arrived for ReadTimeout (retried like a cut connection).
+var errStalled = errors.New("transfer stalled")
+
+// stallReader re-arms the watchdog on every read that brings bytes.
+type stallReader struct {
+	r       io.Reader
+	t       *time.Timer
+	timeout time.Duration
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.t.Reset(s.timeout)
+	}
+	return n, err
 }
 
 func writerWithBar(f *os.File, bar *progressbar.ProgressBar) io.Writer {

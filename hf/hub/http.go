@@ -77,6 +77,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // backoff is the wait before retry n (0-based): Backoff·2ⁿ, at most 8 s.
 func (s *Settings) backoff(n int) time.Duration {
+	if s.Backoff <= 0 {
+		return 0
+	}
 	d := s.Backoff << n
 	if d > 8*time.Second || d <= 0 {
 		d = 8 * time.Second

@@ -242,6 +242,30 @@ func TestResumeAfterCut(t *testing.T) {
 			t.Errorf("%d GETs, want 2 (cut, then resumed)", n)
 		}
 	})
+	t.Run("stalled transfer", func(t *testing.T) {
+		srv := hubtest.New(t)
+		srv.Add("model", "org/tiny", files, false)
+		s := settings(t, srv)
+		s.ReadTimeout = 200 * time.Millisecond
+		srv.StallNext("model.safetensors", half)
+		snap, err := s.Resolve(context.Background(), "org/tiny", Model, "", ModelPicker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(filepath.Join(snap.Dir, "model.safetensors"))
+		if !bytes.Equal(got, w) {
+			t.Fatal("blob differs")
+		}
+		var ranges []string
+		for _, r := range srv.Requests() {
+			if r.Server == "cdn" && r.Method == "GET" {
+				ranges = append(ranges, r.Range)
+			}
+		}
+		if len(ranges) != 2 || ranges[1] != "bytes=32768-" {
+			t.Errorf("CDN GET ranges %q, want a resume from byte 32768", ranges)
+		}
+	})
 	t.Run("server ignores Range", func(t *testing.T) {
 		srv := hubtest.New(t)
 		srv.Add("model", "org/tiny", files, false)
@@ -568,4 +592,63 @@ func canon(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(raw)
+}
+
+// TestConcurrentProcesses: three processes (this test binary re-run) resolve one repo
+// into one cache at once while the weights stream slowly; the per-blob lock makes one
+// download them and the others wait and link the finished blob.
+func TestConcurrentProcesses(t *testing.T) {
+	if os.Getenv("PREFTUNE_HUB_HELPER") == "1" {
+		t.Skip("helper")
+	}
+	srv := hubtest.New(t)
+	files := modelRepo()
+	files["model.safetensors"] = bytes.Repeat([]byte{3, 1, 4, 1, 5}, 400_000) // 2 MB
+	srv.Add("model", "org/tiny", files, false)
+	srv.Throttle = 20 * time.Millisecond // ≈ 0.6 s for the weights
+	cache := filepath.Join(t.TempDir(), "hub")
+	const n = 3
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*bytes.Buffer, n)
+	for i := range n {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestHelperResolve$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), "PREFTUNE_HUB_HELPER=1", "HF_ENDPOINT="+srv.URL(), "HF_HUB_CACHE="+cache, "HF_HUB_OFFLINE=", "HF_TOKEN=")
+		outs[i] = &bytes.Buffer{}
+		cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if err := cmds[i].Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
+		}
+		if !strings.Contains(outs[i].String(), "resolved ") {
+			t.Fatalf("process %d did not resolve:\n%s", i, outs[i])
+		}
+	}
+	sha := hubtest.SHA256(files["model.safetensors"])
+	if c := count(srv.Requests(), "cdn", "GET", sha); c != 1 {
+		t.Errorf("weights downloaded %d times by %d processes, want 1", c, n)
+	}
+	got, err := os.ReadFile(filepath.Join(cache, "models--org--tiny", "blobs", sha))
+	if err != nil || !bytes.Equal(got, files["model.safetensors"]) {
+		t.Errorf("blob: %v", err)
+	}
+}
+
+// TestHelperResolve is the child of TestConcurrentProcesses.
+func TestHelperResolve(t *testing.T) {
+	if os.Getenv("PREFTUNE_HUB_HELPER") != "1" {
+		t.Skip("run by TestConcurrentProcesses")
+	}
+	snap, err := FromEnv().Resolve(context.Background(), "org/tiny", Model, "", ModelPicker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(snap.Dir, "model.safetensors"))
+	if err != nil || len(got) != 2_000_000 {
+		t.Fatalf("weights: %d bytes, %v", len(got), err)
+	}
+	os.Stdout.WriteString("resolved " + snap.Dir + "\n")
 }

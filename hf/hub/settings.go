@@ -36,6 +36,9 @@ type Settings struct {
 	// are retried, other HTTP errors are not.
 	Retries int
 	Backoff time.Duration
+	// ReadTimeout drops a transfer that receives nothing for this long (then it is
+	// retried from where it stopped); 0 means 60 s.
+	ReadTimeout time.Duration
 }
 
 // FromEnv reads the settings huggingface_hub reads: HF_HUB_CACHE (or the legacy

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Request is one request the servers saw.
@@ -49,15 +50,18 @@ type Server struct {
 	blobs map[string][]byte
 	log   []Request
 	cut   map[string]int64 // file → cut the next GET after this many bytes
+	stall map[string]int64 // file → the next GET sends this many bytes, then nothing
 	bad   map[string]bool  // file → serve one flipped byte
 	fail  int              // answer the next N requests with 503
 	// IgnoreRange makes GETs answer 200 with the whole file even to a Range request.
 	IgnoreRange bool
+	// Throttle, when set, is a pause after every 64 KiB of a GET body.
+	Throttle time.Duration
 }
 
 // New starts the servers; they are closed when the test ends.
 func New(t testing.TB) *Server {
-	s := &Server{repos: map[string]*repo{}, blobs: map[string][]byte{}, cut: map[string]int64{}, bad: map[string]bool{}}
+	s := &Server{repos: map[string]*repo{}, blobs: map[string][]byte{}, cut: map[string]int64{}, stall: map[string]int64{}, bad: map[string]bool{}}
 	s.Hub = httptest.NewServer(http.HandlerFunc(s.serveHub))
 	s.CDN = httptest.NewServer(http.HandlerFunc(s.serveCDN))
 	t.Cleanup(func() { s.Hub.Close(); s.CDN.Close() })
@@ -148,6 +152,10 @@ func (s *Server) AddDir(t testing.TB, kind, id, dir string) (commit string) {
 
 // CutNext makes the next GET of file stop after n bytes (the connection is dropped).
 func (s *Server) CutNext(file string, n int64) { s.mu.Lock(); s.cut[file] = n; s.mu.Unlock() }
+
+// StallNext makes the next GET of file send n bytes and then nothing (the connection
+// stays open until the client gives up).
+func (s *Server) StallNext(file string, n int64) { s.mu.Lock(); s.stall[file] = n; s.mu.Unlock() }
 
 // Corrupt makes every GET of file serve one byte flipped (its ETag unchanged).
 func (s *Server) Corrupt(file string) { s.mu.Lock(); s.bad[file] = true; s.mu.Unlock() }
@@ -313,7 +321,11 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 	if cutOK && r.Method == http.MethodGet {
 		delete(s.cut, file)
 	}
-	bad, ignoreRange := s.bad[file], s.IgnoreRange
+	stall, stallOK := s.stall[file]
+	if stallOK && r.Method == http.MethodGet {
+		delete(s.stall, file)
+	}
+	bad, ignoreRange, throttle := s.bad[file], s.IgnoreRange, s.Throttle
 	s.mu.Unlock()
 	if bad && len(data) > 0 {
 		data = append([]byte(nil), data...)
@@ -342,6 +354,19 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 		w.Write(body[:cut])
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler) // drop the connection mid-body
+	}
+	if stallOK && r.Method == http.MethodGet && stall < int64(len(body)) {
+		w.Write(body[:stall])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the client hangs up
+		return
+	}
+	for throttle > 0 && len(body) > 64<<10 {
+		if _, err := w.Write(body[:64<<10]); err != nil {
+			return
+		}
+		body = body[64<<10:]
+		time.Sleep(throttle)
 	}
 	w.Write(body)
 }
