@@ -84,7 +84,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return badInputf("--beta: %v must be positive", *beta)
 	}
 	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model"}, hubArg{"ref-model", refDir, "model"},
-		hubArg{"adapter", adapterDir, "adapter"}, hubArg{"tokenizer", tokDir, "model"}, hubArg{"data", dataPath, "data"}); err != nil {
+		hubArg{"adapter", adapterDir, "adapter"}, hubArg{"tokenizer", tokDir, "tokenizer"}, hubArg{"data", dataPath, "data"}); err != nil {
 		return err
 	}
 	if *tokDir == "" {

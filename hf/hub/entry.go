@@ -11,9 +11,12 @@ import (
 const (
 	ForModel   = "model"
 	ForAdapter = "adapter"
+	// ForTokenizer: a repo read for its tokenizer only (no weights needed).
+	ForTokenizer = "tokenizer"
 )
 
-// Dir resolves a model or adapter argument (what is ForModel or ForAdapter): a local
+// Dir resolves a model, adapter or tokenizer argument (what is ForModel, ForAdapter
+// or ForTokenizer): a local
 // path, or anything that does not look like a repo id, is returned as is; a repo id is
 // resolved to its snapshot directory. hub says whether it was a repo id.
 func (s Settings) Dir(ctx context.Context, arg, revision, what string) (dir string, hub bool, err error) {
@@ -21,8 +24,11 @@ func (s Settings) Dir(ctx context.Context, arg, revision, what string) (dir stri
 		return arg, false, nil
 	}
 	pick := ModelPicker
-	if what == ForAdapter {
+	switch what {
+	case ForAdapter:
 		pick = AdapterPicker
+	case ForTokenizer:
+		pick = TokenizerPicker
 	}
 	snap, err := s.Resolve(ctx, arg, Model, revision, pick)
 	if err != nil {

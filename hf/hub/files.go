@@ -71,6 +71,23 @@ func AdapterPicker(files []string) ([]string, error) {
 	return out, nil
 }
 
+// TokenizerPicker picks a repo's tokenizer files and config.json (no weights);
+// tokenizer.json is required.
+func TokenizerPicker(files []string) ([]string, error) {
+	var out []string
+	tok := false
+	for _, f := range files {
+		if NeededModelFile(f) && !strings.HasSuffix(f, ".safetensors") && f != "model.safetensors.index.json" {
+			out = append(out, f)
+			tok = tok || f == "tokenizer.json"
+		}
+	}
+	if !tok {
+		return nil, fmt.Errorf("no tokenizer.json (files: %s)", list(files))
+	}
+	return out, nil
+}
+
 // list shows at most 12 names.
 func list(files []string) string {
 	if len(files) == 0 {
