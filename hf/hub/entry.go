@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 )
 
 // What an argument names, which decides the files picked.
@@ -44,7 +46,24 @@ func (s Settings) DatasetFiles(ctx context.Context, arg, revision, split string)
 	if !LooksLikeRepoID(arg) {
 		return []string{arg}, false, nil
 	}
-	snap, err := s.Resolve(ctx, arg, Dataset, revision, SplitPicker(split))
+	// the dataset card first: its configs, when it has them, say which files are which split
+	card, err := s.Resolve(ctx, arg, Dataset, revision, func(files []string) ([]string, error) {
+		if slices.Contains(files, "README.md") {
+			return []string{"README.md"}, nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, true, notLocal(arg, err)
+	}
+	var readme []byte
+	if len(card.Files) == 1 {
+		if readme, err = os.ReadFile(filepath.Join(card.Dir, "README.md")); err != nil {
+			return nil, true, err
+		}
+	}
+	revision = card.Commit // both steps see one commit
+	snap, err := s.Resolve(ctx, arg, Dataset, revision, SplitPicker(split, readme))
 	if err != nil {
 		return nil, true, notLocal(arg, err)
 	}

@@ -95,12 +95,23 @@ func Splits(files []string) (map[string][]string, []string, error) {
 	return out, append(names, other...), nil
 }
 
-// SplitPicker picks the data files of one split (see Splits).
-func SplitPicker(split string) Picker {
+// SplitPicker picks the data files of one split: by the `configs` of the dataset
+// card readme (README.md's YAML header) when it has them, else by file names (Splits).
+func SplitPicker(split string, readme []byte) Picker {
 	return func(files []string) ([]string, error) {
 		m, names, err := Splits(files)
 		if err != nil {
 			return nil, err
+		}
+		patterns, order, ok, err := cardConfigs(readme)
+		if err != nil {
+			return nil, err
+		}
+		if ok && len(order) > 0 {
+			m, names = cardSplits(patterns, order, files)
+			if fs, ok := m[split]; ok && len(fs) == 0 {
+				return nil, fmt.Errorf("split %q: README.md's data_files %v match no parquet, jsonl or json file", split, patterns[split])
+			}
 		}
 		if len(names) == 0 {
 			return nil, fmt.Errorf("no data files (parquet, jsonl or json) among %s", list(files))
