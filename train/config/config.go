@@ -19,7 +19,7 @@ import (
 // one-line description (`help`).
 type Config struct {
 	// model
-	ModelNameOrPath   string   `key:"model_name_or_path" help:"Hugging Face model dir (config.json, safetensors, tokenizer)"`
+	ModelNameOrPath   string   `key:"model_name_or_path" help:"Hugging Face model dir (config.json, safetensors, tokenizer), or a Hub id like org/name"`
 	RefModel          string   `key:"ref_model" alias:"ref_model_name_or_path" help:"reference model dir (default: a frozen copy of the initial policy, or the base model under LoRA)"`
 	RefModelAdapters  string   `key:"ref_model_adapters" help:"PEFT adapter dir applied to ref_model"`
 	AdapterNameOrPath string   `key:"adapter_name_or_path" help:"PEFT adapter dir to start LoRA training from"`
@@ -40,7 +40,7 @@ type Config struct {
 	DatasetTestSplit  string `key:"dataset_test_split" help:"split of a Hub dataset repo used for evaluation (default test)"`
 
 	// data
-	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs or LLaMA-Factory names, comma-separated"`
+	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs, LLaMA-Factory names or Hub dataset ids, comma-separated"`
 	EvalDataset         string  `key:"eval_dataset" help:"evaluation data (same forms as dataset)"`
 	DatasetDir          string  `key:"dataset_dir" help:"LLaMA-Factory dataset dir holding dataset_info.json"`
 	Template            string  `key:"template" help:"LLaMA-Factory template name (the model's own chat template is used)"`
