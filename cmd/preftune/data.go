@@ -140,6 +140,9 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
+		return err
+	}
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
@@ -315,6 +318,9 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
+		return err
+	}
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
@@ -451,6 +457,9 @@ func runDataSample(args []string, stdout, stderr io.Writer) error {
 	opts, err := f.options()
 	if err != nil {
 		return badInput(err)
+	}
+	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
+		return err
 	}
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {

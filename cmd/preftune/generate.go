@@ -73,7 +73,7 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case !(*topP > 0 && *topP <= 1):
 		return badInputf("--top-p: %v must be in (0,1]", *topP)
 	}
-	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model"}, hubArg{"adapter", adapterDir, "adapter"}); err != nil {
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"adapter", adapterDir, "adapter", ""}); err != nil {
 		return err
 	}
 	tok, err := tokenizer.Load(*modelDir)

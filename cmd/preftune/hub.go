@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/hf/hub"
 	"golang.org/x/term"
 )
@@ -18,6 +19,8 @@ type hubArg struct {
 	// what: hub.ForModel, hub.ForAdapter, or "data" (a dataset repo's train split;
 	// comma-separated items are resolved one by one).
 	what string
+	// datasetDir, for "data": names registered in its dataset_info.json stay names.
+	datasetDir string
 }
 
 // resolveHubArgs replaces each flag value that is no local path but looks like
@@ -46,8 +49,17 @@ func resolveHubArgs(stderr io.Writer, args ...hubArg) error {
 			}
 			continue
 		}
+		var reg *data.Registry
+		if a.datasetDir != "" {
+			reg, _ = data.LoadRegistry(a.datasetDir) // a bad dataset_dir is reported by data.Load
+		}
 		items := strings.Split(*a.v, ",")
 		for i, item := range items {
+			if reg != nil {
+				if _, ok := reg.Entries[strings.TrimSpace(item)]; ok {
+					continue
+				}
+			}
 			files, isHub, err := s.DatasetFiles(ctx, strings.TrimSpace(item), "", "train")
 			if err != nil {
 				return badInputf("--%s: %w", a.flag, err)

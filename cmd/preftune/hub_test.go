@@ -104,6 +104,11 @@ logging_steps: 1
 	}
 	t.Setenv("HF_HUB_OFFLINE", "")
 
+	var dout, derr bytes.Buffer
+	if code := run([]string{"data", "check", "org/prefs"}, nil, &dout, &derr); code != 0 || !strings.Contains(derr.String(), "hub: --dataset org/prefs (split train)") {
+		t.Errorf("data check: exit %d\n%s\n%s", code, dout.String(), derr.String())
+	}
+
 	srv.AddDir(t, "model", "org/tiny-adapter", filepath.Join(dir, "out1"))
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"score", "--model", "org/tiny-qwen", "--adapter", "org/tiny-adapter", "--data", "org/prefs"}, nil, &stdout, &stderr)

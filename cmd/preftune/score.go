@@ -83,8 +83,8 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *beta <= 0 || math.IsNaN(*beta) || math.IsInf(*beta, 0):
 		return badInputf("--beta: %v must be positive", *beta)
 	}
-	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model"}, hubArg{"ref-model", refDir, "model"},
-		hubArg{"adapter", adapterDir, "adapter"}, hubArg{"tokenizer", tokDir, "tokenizer"}, hubArg{"data", dataPath, "data"}); err != nil {
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"ref-model", refDir, "model", ""},
+		hubArg{"adapter", adapterDir, "adapter", ""}, hubArg{"tokenizer", tokDir, "tokenizer", ""}, hubArg{"data", dataPath, "data", *datasetDir}); err != nil {
 		return err
 	}
 	if *tokDir == "" {
