@@ -652,3 +652,44 @@ func TestHelperResolve(t *testing.T) {
 	}
 	os.Stdout.WriteString("resolved " + snap.Dir + "\n")
 }
+
+// TestRelativeRedirectAndProgress: the Hub's relative 307 to /api/resolve-cache/… is
+// followed (with the token: same host), and a terminal gets a progress bar per file.
+func TestRelativeRedirectAndProgress(t *testing.T) {
+	srv := hubtest.New(t)
+	srv.ResolveCache = true
+	srv.Token = "hf_t"
+	files := modelRepo()
+	srv.Add("model", "org/tiny", files, true)
+	s := settings(t, srv)
+	s.Token = "hf_t"
+	var bar bytes.Buffer
+	s.Progress, s.Terminal = &bar, true
+	snap, err := s.Resolve(context.Background(), "org/tiny", Model, "", ModelPicker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range snap.Files {
+		got, err := os.ReadFile(filepath.Join(snap.Dir, f))
+		if err != nil || !bytes.Equal(got, files[f]) {
+			t.Errorf("%s differs (%v)", f, err)
+		}
+	}
+	if n := count(srv.Requests(), "hub", "GET", "/api/resolve-cache/models/org/tiny/"+snap.Commit+"/config.json"); n != 1 {
+		t.Errorf("resolve-cache GETs of config.json: %d", n)
+	}
+	for _, want := range []string{"model.safetensors", "config.json", "(66/66 kB", "100%"} {
+		if !strings.Contains(bar.String(), want) {
+			t.Errorf("progress output lacks %q:\n%q", want, bar.String())
+		}
+	}
+	var quiet bytes.Buffer
+	s2 := settings(t, srv)
+	s2.Token, s2.Progress = "hf_t", &quiet
+	if _, err := s2.Resolve(context.Background(), "org/tiny", Model, "", ModelPicker); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(quiet.String(), "\n"); lines != 1 || !strings.Contains(quiet.String(), "downloaded 65626 bytes") {
+		t.Errorf("not a terminal: want one summary line, got %q", quiet.String())
+	}
+}

@@ -57,6 +57,9 @@ type Server struct {
 	IgnoreRange bool
 	// Throttle, when set, is a pause after every 64 KiB of a GET body.
 	Throttle time.Duration
+	// ResolveCache answers resolve URLs of regular files with a relative 307 to
+	// /api/resolve-cache/{models,datasets}/{id}/{commit}/{file}, as the Hub now does.
+	ResolveCache bool
 }
 
 // New starts the servers; they are closed when the test ends.
@@ -256,6 +259,25 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(info)
 		return
 	}
+	// /api/resolve-cache/{models,datasets}/{id...}/{commit}/{file...} (the target of a
+	// relative redirect; ids here have two parts)
+	if len(segs) >= 6 && segs[0] == "api" && segs[1] == "resolve-cache" {
+		kind := strings.TrimSuffix(segs[2], "s")
+		rp := s.lookup(w, r, kind, segs[3]+"/"+segs[4], segs[5])
+		if rp == nil {
+			return
+		}
+		file := strings.Join(segs[6:], "/")
+		data, ok := rp.files[file]
+		if !ok {
+			hubError(w, 404, "EntryNotFound", file, rp.commit)
+			return
+		}
+		w.Header().Set("X-Repo-Commit", rp.commit)
+		w.Header().Set("ETag", `"`+GitBlobSHA1(data)+`"`)
+		s.serveBytes(w, r, file, data)
+		return
+	}
 	// /[datasets/]{id...}/resolve/{rev}/{file...}
 	kind := "model"
 	if len(segs) > 0 && segs[0] == "datasets" {
@@ -291,6 +313,14 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Linked-Size", strconv.Itoa(len(data)))
 		h.Set("Location", s.CDN.URL+"/blobs/"+sha+"?file="+url.QueryEscape(file)+"&sig=x")
 		w.WriteHeader(http.StatusFound)
+		return
+	}
+	if s.ResolveCache {
+		s.mu.Lock()
+		s.log[len(s.log)-1].Path += " (307)"
+		s.mu.Unlock()
+		h.Set("Location", "/api/resolve-cache/"+kind+"s/"+rp.id+"/"+rp.commit+"/"+file)
+		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
 	}
 	h.Set("ETag", `"`+GitBlobSHA1(data)+`"`)
