@@ -84,6 +84,16 @@ func resolveHub(ctx context.Context, c *config.Config, log io.Writer, terminal b
 	return nil
 }
 
+// hubSplitFiles resolves the Hub datasets of dataset_info.json entries (hf_hub_url).
+func hubSplitFiles(log io.Writer) func(repoID, split string) ([]string, error) {
+	return func(repoID, split string) ([]string, error) {
+		s := hub.FromEnv()
+		s.Progress = log
+		files, _, err := s.DatasetFiles(context.Background(), repoID, "", split)
+		return files, err
+	}
+}
+
 func orDefault(v, d string) string {
 	if v == "" {
 		return d

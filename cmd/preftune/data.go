@@ -143,6 +143,7 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
 		return err
 	}
+	opts.Hub = hubSplitFiles(stderr)
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
@@ -321,6 +322,7 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
 		return err
 	}
+	opts.Hub = hubSplitFiles(stderr)
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
@@ -461,6 +463,7 @@ func runDataSample(args []string, stdout, stderr io.Writer) error {
 	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
 		return err
 	}
+	opts.Hub = hubSplitFiles(stderr)
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)

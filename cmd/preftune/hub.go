@@ -12,6 +12,20 @@ import (
 	"golang.org/x/term"
 )
 
+// hubSplitFiles resolves the Hub datasets of dataset_info.json entries (hf_hub_url)
+// for data.Options.Hub.
+func hubSplitFiles(stderr io.Writer) func(repoID, split string) ([]string, error) {
+	return func(repoID, split string) ([]string, error) {
+		s := hub.FromEnv()
+		s.Progress = stderr
+		if f, ok := stderr.(*os.File); ok {
+			s.Terminal = term.IsTerminal(int(f.Fd()))
+		}
+		files, _, err := s.DatasetFiles(context.Background(), repoID, "", split)
+		return files, err
+	}
+}
+
 // hubArg is a flag whose value may name a Hugging Face Hub repo.
 type hubArg struct {
 	flag string

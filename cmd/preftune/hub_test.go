@@ -153,3 +153,34 @@ func TestHubErrorsExit2(t *testing.T) {
 		})
 	}
 }
+
+// TestLlamaFactoryHubEntry: a dataset_info.json entry with hf_hub_url (and split) is
+// read from the Hub with the entry's formatting and columns, as LLaMA-Factory does.
+func TestLlamaFactoryHubEntry(t *testing.T) {
+	srv := hubtest.New(t)
+	rows := `{"instruction": "Say hi", "input": "", "good": "Hi!", "bad": "No."}
+{"instruction": "Add", "input": "1+1", "good": "2", "bad": "3"}
+`
+	srv.Add("dataset", "org/lf", map[string][]byte{
+		"data/train-00000-of-00001.jsonl": []byte(`{"instruction": "unused", "input": "", "good": "a", "bad": "b"}` + "\n"),
+		"data/test-00000-of-00001.jsonl":  []byte(rows),
+	}, false)
+	hubEnv(t, srv)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dataset_info.json"), []byte(`{"lf_hub": {"hf_hub_url": "org/lf", "split": "test", "ranking": true,
+  "columns": {"prompt": "instruction", "query": "input", "chosen": "good", "rejected": "bad"}},
+ "lf_bad": {"hf_hub_url": "org/lf", "subset": "x"}}`), 0o644)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"data", "check", "--dataset-dir", dir, "lf_hub"}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "data/test-00000-of-00001.jsonl (dataset lf_hub): 2 rows, 2 loaded, format llamafactory-alpaca×2") {
+		t.Errorf("data check output:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"data", "check", "--dataset-dir", dir, "lf_bad"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "subset") {
+		t.Errorf("subset: exit %d\n%s", code, stderr.String())
+	}
+}

@@ -91,7 +91,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		*tokDir = *modelDir
 	}
 
-	ds, err := data.Load(*dataPath, data.Options{DatasetDir: *datasetDir, Policy: data.PolicyStrict})
+	ds, err := data.Load(*dataPath, data.Options{DatasetDir: *datasetDir, Policy: data.PolicyStrict, Hub: hubSplitFiles(stderr)})
 	if err != nil {
 		return badInput(err)
 	}
