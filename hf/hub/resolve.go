@@ -77,6 +77,7 @@ func (s Settings) Resolve(ctx context.Context, id string, kind Kind, revision st
 			// when it has the revision, else say what the Hub said
 			snap, cerr := s.fromCache(rc, revision, pick, base, "", err)
 			if cerr == nil {
+				s.warnCached(id, kind, revision, err)
 				return snap, nil
 			}
 			if herr.transient() {
@@ -84,7 +85,11 @@ func (s Settings) Resolve(ctx context.Context, id string, kind Kind, revision st
 			}
 			return nil, d
 		}
-		return s.fromCache(rc, revision, pick, base, "the Hub cannot be reached ("+s.Endpoint+")", err)
+		snap, cerr := s.fromCache(rc, revision, pick, base, "the Hub cannot be reached ("+s.Endpoint+")", err)
+		if cerr == nil {
+			s.warnCached(id, kind, revision, err)
+		}
+		return snap, cerr
 	}
 	files := make([]string, 0, len(info.Siblings))
 	for _, f := range info.Siblings {
@@ -113,6 +118,13 @@ func (s Settings) Resolve(ctx context.Context, id string, kind Kind, revision st
 		fmt.Fprintf(s.Progress, "hub: %s %s@%s: downloaded %d bytes into %s\n", kind, id, commit[:min(len(commit), 12)], total, rc.snapshot(commit))
 	}
 	return &Snapshot{Dir: rc.snapshot(commit), Commit: commit, Files: picked}, nil
+}
+
+// warnCached says on Progress that the cache was used because the Hub failed.
+func (s *Settings) warnCached(id string, kind Kind, revision string, err error) {
+	if s.Progress != nil {
+		fmt.Fprintf(s.Progress, "hub: warning: %s %s@%s: using the cached snapshot (the Hub failed: %v)\n", kind, id, revision, err)
+	}
 }
 
 func (s *Settings) fetchInfo(ctx context.Context, id string, kind Kind, revision string) (*repoInfo, error) {
