@@ -73,10 +73,11 @@ func (s Settings) DatasetFiles(ctx context.Context, arg, revision, split string)
 	return files, true, nil
 }
 
-// notLocal says, for a repo the Hub does not know, that the argument was no local
-// path either (it may be a mistyped one).
+// notLocal says, for a repo the Hub does not know or show (the Hub answers 401 for a
+// repo that does not exist), that the argument was no local path either: it may be a
+// mistyped one.
 func notLocal(arg string, err error) error {
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotCached) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotCached) || errors.Is(err, ErrAccess) {
 		return fmt.Errorf("%s is not a local file or directory, so it was looked up as a Hugging Face Hub id: %w", arg, err)
 	}
 	return err
