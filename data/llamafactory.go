@@ -23,6 +23,9 @@ type LFAttr struct {
 	FileName   string // relative to the dataset directory; a file or a folder
 	Formatting string // alpaca or sharegpt
 	Ranking    bool
+	// HubURL is hf_hub_url: a Hugging Face Hub dataset repo, read (split Split,
+	// default train) through Options.Hub instead of FileName.
+	HubURL, Split string
 
 	// columns
 	Prompt, Query, Response, History, Messages, System, Tools string
@@ -87,16 +90,20 @@ func (g *Registry) Attr(name string) (LFAttr, error) {
 	bad := func(field, want string, v any) error {
 		return fmt.Errorf("%s: dataset %q: %s: expected %s, got %s", g.Path, name, field, want, describe(v))
 	}
-	for _, remote := range []string{"hf_hub_url", "ms_hub_url", "om_hub_url", "script_url", "cloud_file_name"} {
-		if v, ok := e[remote]; ok && v != nil {
-			return LFAttr{}, fmt.Errorf("%s: dataset %q is remote (%s %v): preftune reads local files only; download it and register it with file_name", g.Path, name, remote, v)
+	if hub, err := lfHubAttr(e, &a, bad); err != nil {
+		return LFAttr{}, err
+	} else if !hub {
+		for _, remote := range []string{"ms_hub_url", "om_hub_url", "script_url", "cloud_file_name"} {
+			if v, ok := e[remote]; ok && v != nil {
+				return LFAttr{}, fmt.Errorf("%s: dataset %q is remote (%s %v): preftune reads local files and Hugging Face Hub repos (hf_hub_url) only; download it and register it with file_name", g.Path, name, remote, v)
+			}
 		}
+		fn, ok := e["file_name"].(string)
+		if !ok || fn == "" {
+			return LFAttr{}, bad("file_name", "a file or folder name", e["file_name"])
+		}
+		a.FileName = fn
 	}
-	fn, ok := e["file_name"].(string)
-	if !ok || fn == "" {
-		return LFAttr{}, bad("file_name", "a file or folder name", e["file_name"])
-	}
-	a.FileName = fn
 	if v, ok := e["formatting"]; ok && v != nil {
 		s, ok := v.(string)
 		if !ok || (s != "alpaca" && s != "sharegpt") {

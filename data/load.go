@@ -39,6 +39,9 @@ type Options struct {
 	// MaxRowBytes limits the size of one row (see [DefaultMaxRowBytes]); 0 means the
 	// default, a negative value no limit.
 	MaxRowBytes int
+	// Hub, when set, gives the local files of a Hugging Face Hub dataset's split, for
+	// dataset_info.json entries with hf_hub_url (package hf/hub); nil refuses them.
+	Hub func(repoID, split string) ([]string, error)
 }
 
 // Dataset is what [Load] returns: the usable examples and a report on everything read.
@@ -175,7 +178,7 @@ func (l *loader) loadItem(item string, reg *Registry) error {
 			}
 			var present []string
 			for _, n := range r.Names() {
-				if a, err := r.Attr(n); err == nil {
+				if a, err := r.Attr(n); err == nil && a.HubURL == "" {
 					if _, err := os.Stat(filepath.Join(item, a.FileName)); err == nil {
 						present = append(present, n)
 					}
@@ -211,9 +214,15 @@ func (l *loader) loadItem(item string, reg *Registry) error {
 }
 
 func (l *loader) loadLF(dir string, a LFAttr) error {
-	files, err := expandPath(filepath.Join(dir, a.FileName))
+	var files []string
+	var err error
+	if a.HubURL != "" {
+		files, err = l.hubFiles(a)
+	} else if files, err = expandPath(filepath.Join(dir, a.FileName)); err != nil {
+		err = fmt.Errorf("dataset %s (file_name %s): %w", a.Name, a.FileName, err)
+	}
 	if err != nil {
-		return fmt.Errorf("dataset %s (file_name %s): %w", a.Name, a.FileName, err)
+		return err
 	}
 	for _, f := range files {
 		if err := l.loadFile(f, &a); err != nil {

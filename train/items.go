@@ -46,7 +46,7 @@ func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
 // loadItems reads a dataset spec and tokenizes it for the trainer kind ("pair", "kto",
 // "sft"), checking every id and length against the model.
 func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Arch, log io.Writer) ([]item, error) {
-	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict})
+	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict, Hub: hubSplitFiles(log)})
 	if err != nil {
 		return nil, err
 	}

@@ -140,6 +140,9 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 	if err := t.checkSupported(); err != nil {
 		return nil, nil, &SetupError{err}
 	}
+	if err := resolveHub(context.Background(), t.c, opt.Log, opt.Terminal); err != nil {
+		return nil, nil, &SetupError{err}
+	}
 	unlock, err := lockOutputDir(t.c.OutputDir)
 	if err != nil {
 		return nil, nil, &SetupError{err}

@@ -140,6 +140,10 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
+		return err
+	}
+	opts.Hub = hubSplitFiles(stderr)
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
@@ -315,6 +319,10 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
+		return err
+	}
+	opts.Hub = hubSplitFiles(stderr)
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
@@ -452,6 +460,10 @@ func runDataSample(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"dataset", &pos[0], "data", opts.DatasetDir}); err != nil {
+		return err
+	}
+	opts.Hub = hubSplitFiles(stderr)
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)

@@ -43,6 +43,9 @@ func runExport(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *out == "":
 		return badInputf("--out is required")
 	}
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"adapter", adapterDir, "adapter", ""}); err != nil {
+		return err
+	}
 	if err := train.Export(*modelDir, *adapterDir, *out); err != nil {
 		return badInput(err)
 	}

@@ -94,6 +94,9 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case !(*topP > 0 && *topP <= 1):
 		return badInputf("--top-p: %v must be in (0,1]", *topP)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"adapter", adapterDir, "adapter", ""}); err != nil {
+		return err
+	}
 	if *dataPath != "" {
 		return runGenerateData(generateDataArgs{
 			modelDir: *modelDir, adapterDir: *adapterDir, data: *dataPath, out: *outPath,

@@ -83,6 +83,9 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *batchSize <= 0:
 		return badInputf("--batch-size: %d must be positive", *batchSize)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"adapter", adapterDir, "adapter", ""}); err != nil {
+		return err
+	}
 	arch, err := model.ReadArch(*modelDir)
 	if err != nil {
 		return badInputf("--model: %w", err)

@@ -88,6 +88,10 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *beta <= 0 || math.IsNaN(*beta) || math.IsInf(*beta, 0):
 		return badInputf("--beta: %v must be positive", *beta)
 	}
+	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"ref-model", refDir, "model", ""},
+		hubArg{"adapter", adapterDir, "adapter", ""}, hubArg{"tokenizer", tokDir, "tokenizer", ""}, hubArg{"data", dataPath, "data", *datasetDir}); err != nil {
+		return err
+	}
 	if *tokDir == "" {
 		*tokDir = *modelDir
 	}
@@ -109,7 +113,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ds, err := data.Load(*dataPath, data.Options{DatasetDir: *datasetDir, Policy: data.PolicyStrict})
+	ds, err := data.Load(*dataPath, data.Options{DatasetDir: *datasetDir, Policy: data.PolicyStrict, Hub: hubSplitFiles(stderr)})
 	if err != nil {
 		return badInput(err)
 	}

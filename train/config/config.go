@@ -19,7 +19,7 @@ import (
 // one-line description (`help`).
 type Config struct {
 	// model
-	ModelNameOrPath   string   `key:"model_name_or_path" help:"Hugging Face model dir (config.json, safetensors, tokenizer)"`
+	ModelNameOrPath   string   `key:"model_name_or_path" help:"Hugging Face model dir (config.json, safetensors, tokenizer), or a Hub id like org/name"`
 	RefModel          string   `key:"ref_model" alias:"ref_model_name_or_path" help:"reference model dir (default: a frozen copy of the initial policy, or the base model under LoRA)"`
 	RefModelAdapters  string   `key:"ref_model_adapters" help:"PEFT adapter dir applied to ref_model"`
 	AdapterNameOrPath string   `key:"adapter_name_or_path" help:"PEFT adapter dir to start LoRA training from"`
@@ -35,18 +35,23 @@ type Config struct {
 	GradientCheckpointing bool `key:"gradient_checkpointing" help:"recompute layer activations in backward"`
 
 	// frozen-weight storage and 4-bit quantization (see quant.go)
-	TorchDType           string `key:"torch_dtype" alias:"dtype,infer_dtype" help:"storage of frozen weights (the LoRA base, a reference model): auto (the checkpoint's), bfloat16, float16 or float32; trainable weights are float32"`
-	LoadIn4bit           bool   `key:"load_in_4bit" help:"QLoRA: quantize the frozen base's linear weights to 4 bits on load (bitsandbytes' blockwise rule)"`
-	LoadIn8bit           bool   `key:"load_in_8bit" help:"8-bit (LLM.int8) bases are not supported: refused"`
-	Bnb4bitQuantType     string `key:"bnb_4bit_quant_type" alias:"quantization_type" help:"nf4 or fp4"`
-	Bnb4bitDoubleQuant   *bool  `key:"bnb_4bit_use_double_quant" alias:"use_bnb_nested_quant,double_quantization" help:"quantize the 4-bit block scales again (8-bit, blocks of 256); default false (TRL), true with quantization_bit (LLaMA-Factory)"`
-	Bnb4bitComputeDType  string `key:"bnb_4bit_compute_dtype" help:"compute dtype of 4-bit layers: float32 (bfloat16/float16 accepted; compute is float32)"`
-	Bnb4bitQuantStorage  string `key:"bnb_4bit_quant_storage" help:"storage of the packed codes: uint8"`
-	QuantizationBit      int    `key:"quantization_bit" help:"LLaMA-Factory: 4 = load_in_4bit (8 is refused)"`
-	QuantizationMethod   string `key:"quantization_method" help:"LLaMA-Factory: bnb (the only method)"`
+	TorchDType          string `key:"torch_dtype" alias:"dtype,infer_dtype" help:"storage of frozen weights (the LoRA base, a reference model): auto (the checkpoint's), bfloat16, float16 or float32; trainable weights are float32"`
+	LoadIn4bit          bool   `key:"load_in_4bit" help:"QLoRA: quantize the frozen base's linear weights to 4 bits on load (bitsandbytes' blockwise rule)"`
+	LoadIn8bit          bool   `key:"load_in_8bit" help:"8-bit (LLM.int8) bases are not supported: refused"`
+	Bnb4bitQuantType    string `key:"bnb_4bit_quant_type" alias:"quantization_type" help:"nf4 or fp4"`
+	Bnb4bitDoubleQuant  *bool  `key:"bnb_4bit_use_double_quant" alias:"use_bnb_nested_quant,double_quantization" help:"quantize the 4-bit block scales again (8-bit, blocks of 256); default false (TRL), true with quantization_bit (LLaMA-Factory)"`
+	Bnb4bitComputeDType string `key:"bnb_4bit_compute_dtype" help:"compute dtype of 4-bit layers: float32 (bfloat16/float16 accepted; compute is float32)"`
+	Bnb4bitQuantStorage string `key:"bnb_4bit_quant_storage" help:"storage of the packed codes: uint8"`
+	QuantizationBit     int    `key:"quantization_bit" help:"LLaMA-Factory: 4 = load_in_4bit (8 is refused)"`
+	QuantizationMethod  string `key:"quantization_method" help:"LLaMA-Factory: bnb (the only method)"`
+
+	// Hugging Face Hub (a model or dataset argument that is no local path but looks like org/name)
+	ModelRevision     string `key:"model_revision" alias:"revision" help:"Hub branch, tag or commit of model_name_or_path, ref_model and the adapters (default main)"`
+	DatasetTrainSplit string `key:"dataset_train_split" help:"split of a Hub dataset repo used for training (default train)"`
+	DatasetTestSplit  string `key:"dataset_test_split" help:"split of a Hub dataset repo used for evaluation (default test)"`
 
 	// data
-	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs or LLaMA-Factory names, comma-separated"`
+	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs, LLaMA-Factory names or Hub dataset ids, comma-separated"`
 	EvalDataset         string  `key:"eval_dataset" help:"evaluation data (same forms as dataset)"`
 	DatasetDir          string  `key:"dataset_dir" help:"LLaMA-Factory dataset dir holding dataset_info.json"`
 	Template            string  `key:"template" help:"LLaMA-Factory template name (the model's own chat template is used)"`
