@@ -101,6 +101,12 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 		fmt.Fprintf(log, "%s: %d examples, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
 			spec, rep.Tokenized, rep.DroppedLong, rep.TruncatedPrompt, rep.TruncatedCompl)
 	}
+	if w := rep.CollapseWarning(); w != "" {
+		fmt.Fprintf(log, "%s: %s\n", spec, w)
+	}
+	if err := rep.CollapseError(); err != nil {
+		return nil, fmt.Errorf("%s: %w", spec, err)
+	}
 	out := make([]item, 0, len(tks))
 	for _, tk := range tks {
 		it := item{prompt: tk.PromptIDs, where: fmt.Sprintf("%s:%d", tk.Source, tk.Row), desirable: tk.Label}

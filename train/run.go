@@ -133,6 +133,7 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 	if err := t.checkSupported(); err != nil {
 		return nil, nil, &SetupError{err}
 	}
+	existed := outputDirExists(t.c.OutputDir)
 	unlock, err := lockOutputDir(t.c.OutputDir)
 	if err != nil {
 		return nil, nil, &SetupError{err}
@@ -149,6 +150,7 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 	}
 	if err := t.setup(); err != nil {
 		done()
+		removeCreatedOutputDir(t.c.OutputDir, existed)
 		return nil, nil, &SetupError{err}
 	}
 	return t, done, nil

@@ -150,6 +150,8 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 		if err := printTokenStats(stdout, ds, &f); err != nil {
 			return err
 		}
+	} else {
+		warnUntemplated(stderr, ds)
 	}
 	if rep.Invalid > 0 && !f.dropInvalid {
 		return badInputf("%d invalid row(s); first: %v", rep.Invalid, firstIssue(rep, data.Invalid))
@@ -283,6 +285,9 @@ func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
 		}
 		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
 			lrep.Tokenized, lrep.DroppedLong, lrep.TruncatedPrompt, lrep.TruncatedCompl)
+		if err := checkCollapsed(w, lrep); err != nil {
+			return err
+		}
 	}
 	if len(rep.Issues) > 0 {
 		return badInputf("%d row(s) could not be tokenized; first: %v", len(rep.Issues), rep.Issues[0].RowError)
