@@ -96,7 +96,7 @@ func (m *Model) Extend(c *KVCache, ids []int32, opt ForwardOptions, logits []flo
 	}
 	rmax := 0
 	if m.lora != nil {
-		rmax = m.lora.R
+		rmax = m.lora.MaxRank()
 	}
 	c.grow(n, rmax)
 	useLoRA := m.lora != nil && !opt.NoAdapters
@@ -156,9 +156,9 @@ func (m *Model) inferLinear(li *linear, out, x []float32, n int, accumulate, use
 	if !useLoRA || li.lora == nil {
 		return
 	}
-	r := m.lora.R
+	r := li.lora.r
 	m.be.LinearForward(u[:n*r], x[:n*li.in], li.lora.a, nil, n, li.in, r, 1, false)
-	m.be.LinearForward(out[:n*li.out], u[:n*r], li.lora.b, nil, n, r, li.out, m.loraScale, true)
+	m.be.LinearForward(out[:n*li.out], u[:n*r], li.lora.b, nil, n, r, li.out, li.lora.scale, true)
 }
 
 // attend computes c.att[N,NH·HD] for the n new queries q[N,NH·HD] at positions

@@ -47,12 +47,12 @@ func mergeLoRA(m *model.Model) error {
 	for _, t := range m.Trainable() {
 		lora[t.Name] = t
 	}
-	scale := m.LoRA().Scale()
 	for name, a := range lora {
 		prefix, ok := strings.CutSuffix(name, ".lora_A.weight")
 		if !ok {
 			continue
 		}
+		scale := m.LoRA().ModuleScale(strings.TrimPrefix(prefix, "base_model.model."))
 		b, ok := lora[prefix+".lora_B.weight"]
 		if !ok {
 			return fmt.Errorf("adapter: %s has no lora_B", prefix)
