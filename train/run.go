@@ -78,7 +78,8 @@ type trainer struct {
 	tlog          *report.Log
 	refDesc       string
 
-	acc accum // logging interval
+	acc  accum            // logging interval
+	prog *report.Progress // the training display, while the loop runs
 }
 
 // accum averages metrics over the optimizer steps since the last log line.
@@ -263,6 +264,7 @@ func (t *trainer) setup() error {
 		return err
 	}
 	fmt.Fprintf(t.log, "reference: %s\n", t.refDesc)
+	fmt.Fprintln(t.log, trainableParams(policy))
 
 	if t.optim, err = newOptimizer(policy, c.Optim, c.AdamBeta1, c.AdamBeta2, c.AdamEpsilon, c.WeightDecay, c.Momentum); err != nil {
 		return err
@@ -366,6 +368,7 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 	start := time.Now()
 	startStep := t.step
 	prog := report.NewProgress(t.log, t.totalSteps, t.step, t.opt.Terminal)
+	t.prog = prog
 	its := make([]item, 0, bs)
 	curEpoch := -1
 	for t.step < t.totalSteps {
@@ -391,12 +394,14 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			t.syncReference()
 		}
 		logged := t.step%t.every(c.LoggingSteps) == 0 || (c.LoggingFirstStep && t.step == 1) || t.step == t.totalSteps
+		var logEntry *report.Entry
 		if logged {
 			if err := t.writeLog(); err != nil {
 				return nil, err
 			}
+			logEntry = &t.history[len(t.history)-1]
 		}
-		prog.Step(t.step, stepLoss, logged)
+		prog.Step(t.step, stepLoss, logEntry)
 		endOfEpoch := t.step%t.stepsPerEpoch == 0
 		if len(t.eval) > 0 && ((c.EvalStrategy == "steps" && t.step%t.every(t.evalSteps()) == 0) || (c.EvalStrategy == "epoch" && endOfEpoch)) {
 			if err := t.evaluate(); err != nil {
@@ -535,10 +540,13 @@ func (t *trainer) evaluate() error {
 	bs := t.c.PerDeviceEvalBatchSize
 	var lossSum, n float64
 	metrics := map[string]float64{}
+	act := report.NewActivity(t.log, t.opt.Terminal, "eval", len(t.eval), false)
 	for s := 0; s < len(t.eval); s += bs {
 		its := t.eval[s:min(s+bs, len(t.eval))]
 		res, err := t.st.micro(its, 0, false)
+		act.Add(len(its))
 		if err != nil {
+			act.Done()
 			return fmt.Errorf("evaluation at step %d: %w", t.step, err)
 		}
 		w := float64(len(its))
@@ -554,6 +562,7 @@ func (t *trainer) evaluate() error {
 	}
 	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
 	t.history = append(t.history, e)
-	fmt.Fprintf(t.log, "eval step %d: loss %.4f\n", t.step, vals["eval_loss"])
+	act.Done()
+	t.println(report.EvalLine(e))
 	return t.tlog.Append(e)
 }
