@@ -32,9 +32,12 @@ func Export(modelDir, adapterDir, outDir string) error {
 		return err
 	}
 	if err := SaveModel(outDir, modelDir, m.Tensors()); err != nil {
-		return err
+		return &WriteError{err}
 	}
-	return copyFiles(modelDir, outDir, TokenizerFiles)
+	if err := copyFiles(modelDir, outDir, TokenizerFiles); err != nil {
+		return &WriteError{err}
+	}
+	return nil
 }
 
 // mergeLoRA adds scale·B·A into every adapted base weight (float64 accumulation).

@@ -84,7 +84,10 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 		}
 	}
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("%s: no examples usable for %s training (read %d rows: %v)", spec, kind, ds.Report.Rows, ds.Report.Kinds)
+		if ds.Report.Rows == 0 {
+			return nil, fmt.Errorf("%s: no rows (an empty dataset)", spec)
+		}
+		return nil, fmt.Errorf("%s: no examples usable for %s training (read %s: %s)", spec, kind, Plural(ds.Report.Rows, "row", "rows"), kindCounts(ds.Report.Kinds))
 	}
 	if tok.Enc == nil {
 		for _, ex := range keep {

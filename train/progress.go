@@ -2,7 +2,10 @@ package train
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
+	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
 )
@@ -32,4 +35,25 @@ func trainableParams(m *model.Model) string {
 		all += train
 	}
 	return report.TrainableParams(train, all)
+}
+
+// Plural is "1 step" or "n steps".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// kindCounts prints row counts by kind ("pair 3, unpaired 2"), "none" when empty.
+func kindCounts(m map[data.Kind]int) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	}
+	if len(parts) == 0 {
+		return "none usable"
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

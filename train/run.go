@@ -288,8 +288,8 @@ func (t *trainer) setup() error {
 	}
 	t.sched = schedule{name: c.LRSchedulerType, total: t.totalSteps, warmup: warmupSteps(c.WarmupSteps, c.WarmupRatio, t.totalSteps)}
 	t.order = make([]int, len(t.train))
-	fmt.Fprintf(t.log, "steps: %d (%d per epoch: %d micro-batches of %d pairs, %d per step)\n",
-		t.totalSteps, t.stepsPerEpoch, t.microPerEpoch, bs, ga)
+	fmt.Fprintf(t.log, "steps: %d (%d per epoch: %s of %s, %d per step)\n",
+		t.totalSteps, t.stepsPerEpoch, Plural(t.microPerEpoch, "micro-batch", "micro-batches"), Plural(bs, "pair", "pairs"), ga)
 	return t.resumeOrStart()
 }
 

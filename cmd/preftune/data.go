@@ -335,7 +335,7 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := data.ConvertFile(pos[1], ds.Examples, *to, tok); err != nil {
-		return badInput(err)
+		return inputOrWriteError(err)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows written as %s (%d skipped by loading)\n", pos[1], len(ds.Examples), *to, ds.Report.Invalid+ds.Report.Dropped)
 	return nil
@@ -487,7 +487,7 @@ func runDataSample(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := data.ConvertFile(pos[1], out, format, tok); err != nil {
-		return badInput(err)
+		return inputOrWriteError(err)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows written as %s\n", pos[1], len(out), format)
 	return nil

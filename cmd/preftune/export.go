@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -44,6 +45,10 @@ func runExport(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return badInputf("--out is required")
 	}
 	if err := train.Export(*modelDir, *adapterDir, *out); err != nil {
+		var we *train.WriteError
+		if errors.As(err, &we) {
+			return err // the disk, not the input: exit 1
+		}
 		return badInput(err)
 	}
 	fmt.Fprintf(stdout, "merged %s into %s: %s\n", *adapterDir, *modelDir, *out)

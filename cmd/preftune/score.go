@@ -99,6 +99,9 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if tks, err = skipEmptyPrompts(stderr, tks); err != nil {
+		return err
+	}
 
 	be, err := openBackend(*threads)
 	if err != nil {
