@@ -99,9 +99,9 @@ func (e *AdapterDirError) Error() string {
 		"in a training config: model_name_or_path: %s, adapter_name_or_path: %s)", e.Dir, base, e.Dir, base, e.Dir)
 }
 
-// checkNotAdapter returns an *AdapterDirError when dir holds adapter_config.json and
+// CheckNotAdapter returns an *AdapterDirError when dir holds adapter_config.json and
 // no config.json.
-func checkNotAdapter(dir string) error {
+func CheckNotAdapter(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -32,7 +32,7 @@ func FromConfig(c *config.Config) Arch {
 
 // ReadArch reads the config.json of a model dir (or the file itself).
 func ReadArch(path string) (Arch, error) {
-	if err := checkNotAdapter(path); err != nil {
+	if err := CheckNotAdapter(path); err != nil {
 		return Arch{}, err
 	}
 	c, err := config.Load(path)

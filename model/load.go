@@ -20,7 +20,7 @@ import (
 // F32, BF16 and F16 weights are read as float32. A tied model's lm_head.weight, when the
 // file has one, is ignored (as transformers does).
 func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
-	if err := checkNotAdapter(dir); err != nil {
+	if err := CheckNotAdapter(dir); err != nil {
 		return nil, err
 	}
 	cfg, err := config.Load(dir)

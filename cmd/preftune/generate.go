@@ -73,6 +73,9 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case !(*topP > 0 && *topP <= 1):
 		return badInputf("--top-p: %v must be in (0,1]", *topP)
 	}
+	if err := model.CheckNotAdapter(*modelDir); err != nil {
+		return badInputf("--model: %w", err)
+	}
 	tok, err := tokenizer.Load(*modelDir)
 	if err != nil {
 		return badInputf("--model: %w", err)

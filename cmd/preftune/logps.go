@@ -82,6 +82,9 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *batchSize <= 0:
 		return badInputf("--batch-size: %d must be positive", *batchSize)
 	}
+	if err := model.CheckNotAdapter(*modelDir); err != nil {
+		return badInputf("--model: %w", err)
+	}
 	arch, err := model.ReadArch(*modelDir)
 	if err != nil {
 		return badInputf("--model: %w", err)

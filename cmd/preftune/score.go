@@ -83,6 +83,9 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case *beta <= 0 || math.IsNaN(*beta) || math.IsInf(*beta, 0):
 		return badInputf("--beta: %v must be positive", *beta)
 	}
+	if err := model.CheckNotAdapter(*modelDir); err != nil {
+		return badInputf("--model: %w", err)
+	}
 	if *tokDir == "" {
 		*tokDir = *modelDir
 	}
