@@ -56,6 +56,7 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	promptSet := set["prompt"]

@@ -70,6 +70,7 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	switch {
 	case fs.NArg() > 0:
 		return badInputf("unexpected argument %q", fs.Arg(0))

@@ -200,3 +200,36 @@ func TestResumeExtendsMaxSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestAdapterBaseFromAnotherDirectory: a LoRA adapter trained with a relative
+// model_name_or_path records the base as an absolute path, so it loads from another
+// working directory, with --model taken from it when left out (issue 17, point 4).
+func TestAdapterBaseFromAnotherDirectory(t *testing.T) {
+	dir := t.TempDir()
+	m := gpt2Model(t, dir)
+	pairs := writeFile(t, filepath.Join(dir, "pairs.jsonl"), twoPairs)
+	t.Chdir(dir)
+	if code, _, stderr := runCLI(t, "train", "--model_name_or_path", filepath.Base(m), "--dataset", "pairs.jsonl", "--output_dir", "out",
+		"--finetuning_type", "lora", "--max_steps", "1"); code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "out", "adapter_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ac map[string]any
+	if err := json.Unmarshal(raw, &ac); err != nil {
+		t.Fatal(err)
+	}
+	if ac["base_model_name_or_path"] != m {
+		t.Errorf("base_model_name_or_path %v, want the absolute %s", ac["base_model_name_or_path"], m)
+	}
+	t.Chdir(t.TempDir())
+	code, stdout, stderr := runCLI(t, "score", "--adapter", filepath.Join(dir, "out"), "--data", pairs)
+	if code != 0 {
+		t.Fatalf("score from another directory without --model: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "--model: "+m+" (the adapter's base_model_name_or_path)") || strings.Count(stdout, "\n") != 2 {
+		t.Errorf("stdout %q stderr %q", stdout, stderr)
+	}
+}

@@ -69,6 +69,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	switch {
 	case fs.NArg() > 0:
 		return badInputf("unexpected argument %q", fs.Arg(0))
