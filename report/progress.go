@@ -182,7 +182,7 @@ func NewActivity(w io.Writer, terminal bool, what string, total int, announce bo
 	case terminal:
 		a.draw()
 	case announce:
-		fmt.Fprintf(w, "%s: %d …\n", what, total)
+		fmt.Fprintf(w, "%s: computing for %d examples\n", what, total)
 	}
 	return a
 }
