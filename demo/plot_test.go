@@ -20,6 +20,9 @@ func TestSuccessPlotLayout(t *testing.T) {
 	if report.Overlaps(lay.Legend, lay.Data) {
 		t.Errorf("legend %v overlaps the data area %v", lay.Legend, lay.Data)
 	}
+	if d, l := lay.LegendDrawn, lay.Legend; !(d.Max.X <= l.Max.X+0.01 && d.Min.Y >= l.Min.Y-0.01) {
+		t.Errorf("the legend's entries %v do not fit its strip %v", d, l)
+	}
 	if !(lay.Legend.Max.Y < lay.Data.Min.Y) {
 		t.Errorf("legend %v is not below the data area %v", lay.Legend, lay.Data)
 	}

@@ -24,6 +24,10 @@ const (
 // Layout is where Render put a figure's parts, in points from the bottom-left corner.
 type Layout struct {
 	Figure, Data, Legend vg.Rectangle
+	// LegendDrawn is the extent gonum's Legend.Rectangle reports for the entries,
+	// placed at the legend strip's top-left corner (where Draw puts them): it must
+	// fit in Legend.
+	LegendDrawn vg.Rectangle
 }
 
 // Overlaps reports whether two rectangles share interior area.
@@ -92,6 +96,9 @@ func (f *Figure) layout(c draw.Canvas) (plotC, legC draw.Canvas, lay Layout) {
 		lay.Data = data.Rectangle
 	}
 	lay.Legend = legC.Rectangle
+	f.Legend.Top, f.Legend.Left = true, true
+	size := f.Legend.Rectangle(legC).Size()
+	lay.LegendDrawn = vg.Rectangle{Min: vg.Point{X: legC.Min.X, Y: legC.Max.Y - size.Y}, Max: vg.Point{X: legC.Min.X + size.X, Y: legC.Max.Y}}
 	return plotC, legC, lay
 }
 
@@ -101,7 +108,6 @@ func (f *Figure) Render(w, h vg.Length) ([]byte, Layout, error) {
 	c := draw.New(img)
 	plotC, legC, lay := f.layout(c)
 	f.Plot.Draw(plotC)
-	f.Legend.Top, f.Legend.Left = true, true
 	f.Legend.Draw(legC)
 	var b bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {

@@ -32,6 +32,9 @@ func TestCurveLayout(t *testing.T) {
 			if Overlaps(lay.Legend, lay.Data) {
 				t.Errorf("%s/%d: legend %v overlaps the data area %v", name, n, lay.Legend, lay.Data)
 			}
+			if d, l := lay.LegendDrawn, lay.Legend; !(d.Min.X >= l.Min.X && d.Max.X <= l.Max.X+0.01 && d.Min.Y >= l.Min.Y-0.01 && d.Max.Y <= l.Max.Y) {
+				t.Errorf("%s/%d: the legend's entries %v do not fit its strip %v", name, n, d, l)
+			}
 			for _, r := range []struct{ in, out float64 }{
 				{float64(lay.Legend.Min.X), float64(lay.Figure.Min.X)}, {float64(lay.Legend.Min.Y), float64(lay.Figure.Min.Y)},
 				{float64(lay.Figure.Max.X), float64(lay.Legend.Max.X)}, {float64(lay.Figure.Max.Y), float64(lay.Legend.Max.Y)},
