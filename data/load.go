@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -168,9 +169,19 @@ func (l *loader) loadItem(item string, reg *Registry) error {
 		if reg != nil {
 			return fmt.Errorf("dataset %s: no such file, and %s has no dataset of that name (registered: %s)", item, reg.Path, strings.Join(reg.Names(), ", "))
 		}
-		return fmt.Errorf("dataset %s: %w", item, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: no such file or directory (want a JSON, JSONL or Parquet file, a directory of them, or a dataset name with dataset_dir / --dataset-dir)", item)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: %w", item, err)
 	}
 	if st.IsDir() {
+		if err := checkSaveToDisk(item); err != nil {
+			return err
+		}
 		if _, err := os.Stat(filepath.Join(item, registryFile)); err == nil && reg == nil {
 			r, err := LoadRegistry(item)
 			if err != nil {

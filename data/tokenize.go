@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/preftune/preftune/hf/chattemplate"
 )
 
 // Encoder is what tokenization needs from a tokenizer; *hf/tokenizer.Tokenizer
@@ -135,7 +138,12 @@ type TokenizeReport struct {
 	DroppedLong     int // rows dropped because the prompt left no room for a completion
 	TruncatedPrompt int // rows whose prompt was shortened
 	TruncatedCompl  int // rows with a shortened completion
-	Issues          []Issue
+	// Collapsed counts pairs whose chosen and rejected differed but are the same tokens
+	// after truncation: they carry no preference signal (a DPO loss stays at log 2).
+	Collapsed      int
+	Pairs          int    // pairs kept (the denominator of Collapsed)
+	FirstCollapsed string // file:row of the first collapsed pair
+	Issues         []Issue
 }
 
 // ErrTemplate marks chat-template problems (render failure, no round trip).
@@ -169,7 +177,14 @@ func (t *Tokenizer) TokenizeAll(exs []Example, policy Policy) ([]Tokenized, *Tok
 			rep.Issues = append(rep.Issues, Issue{Severity: Invalid, RowError: re})
 			continue
 		}
+		differed := tk.Kind == KindPair && len(tk.Completions) == 2 && !slices.Equal(tk.Completions[0], tk.Completions[1])
 		dropped, tp, tc := t.truncate(&tk)
+		if dropped == "" && differed && slices.Equal(tk.Completions[0], tk.Completions[1]) {
+			rep.Collapsed++
+			if rep.FirstCollapsed == "" {
+				rep.FirstCollapsed = fmt.Sprintf("%s:%d", tk.Source, tk.Row)
+			}
+		}
 		if tp {
 			rep.TruncatedPrompt++
 		}
@@ -182,6 +197,9 @@ func (t *Tokenizer) TokenizeAll(exs []Example, policy Policy) ([]Tokenized, *Tok
 			continue
 		}
 		rep.Tokenized++
+		if tk.Kind == KindPair {
+			rep.Pairs++
+		}
 		out = append(out, tk)
 	}
 	return out, rep, nil
@@ -225,7 +243,7 @@ func (t *Tokenizer) Tokenize(ex *Example) (Tokenized, error) {
 	var complTexts []string
 	if ex.Conversational {
 		if t.Chat == nil {
-			return tk, &RowError{Source: ex.Source, Row: ex.Row, Err: ErrTemplate, Msg: "conversational row needs a chat template (the tokenizer directory has none)"}
+			return tk, &RowError{Source: ex.Source, Row: ex.Row, Err: ErrTemplate, Msg: "conversational row: " + chattemplate.ErrMissing.Error() + ": " + chattemplate.MissingHint}
 		}
 		var err error
 		promptText, complTexts, err = t.render(ex, compls)

@@ -32,6 +32,9 @@ func FromConfig(c *config.Config) Arch {
 
 // ReadArch reads the config.json of a model dir (or the file itself).
 func ReadArch(path string) (Arch, error) {
+	if err := CheckNotAdapter(path); err != nil {
+		return Arch{}, err
+	}
 	c, err := config.Load(path)
 	if err != nil {
 		return Arch{}, err

@@ -41,7 +41,11 @@
 // alpha/r, or alpha/sqrt(r) with rsLoRA; dropout masks are drawn from a seeded stream).
 // ForwardOptions.NoAdapters runs the base model, which gives DPO's reference
 // log-probs without a second copy of the weights. Adapters load from and save to PEFT
-// adapter dirs (ReadAdapterConfig, LoadAdapter, SaveAdapter).
+// adapter dirs (ReadAdapterConfig, LoadAdapter, SaveAdapter); rank_pattern and
+// alpha_pattern give modules their own rank and alpha as PEFT matches them
+// (MatchPattern), modules_to_save is refused, and a saved adapter records an absolute
+// base_model_name_or_path. A directory holding an adapter but no config.json is
+// refused as a model with an AdapterDirError saying how to pass it.
 //
 // Options.FuseGateUp runs gate_proj and up_proj as one GEMM on their adjacent weights
 // and SwiGLU on the fused output (fuse_test.go checks it against the plain path).

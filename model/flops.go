@@ -16,11 +16,13 @@ func (m *Model) FLOPs(b *Batch, opt ForwardOptions, backward bool) float64 {
 	full := m.lora == nil && m.grads != nil
 	// per layer: linear weights, and adapter sizes r·(in+out)
 	wLayer := C*QD + 2*C*KD + QD*C + 3*C*F
-	var adLayer float64
+	var adLayer float64 // mean over layers (rank_pattern may vary the rank by layer)
 	if lora {
-		for _, li := range m.layers[0].linears() {
-			if li.lora != nil {
-				adLayer += float64(m.lora.R * (li.in + li.out))
+		for l := range m.layers {
+			for _, li := range m.layers[l].linears() {
+				if li.lora != nil {
+					adLayer += float64(li.lora.r*(li.in+li.out)) / float64(len(m.layers))
+				}
 			}
 		}
 	}

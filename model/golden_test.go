@@ -256,7 +256,7 @@ func testGoldenLoRA(t *testing.T, name string, checkpoint bool) {
 	g := loadGolden(t, name)
 	dir := filepath.Join("testdata", name)
 	m := loadLoRA(t, dir, Options{Checkpoint: checkpoint})
-	if got := float64(m.loraScale); math.Abs(got-g.LoRA.Scale) > 1e-6*g.LoRA.Scale {
+	if got := m.lora.Scale(); !(math.Abs(got-g.LoRA.Scale) <= 1e-6*g.LoRA.Scale) {
 		t.Errorf("LoRA scale %v, want %v", got, g.LoRA.Scale)
 	}
 	b := g.batch()

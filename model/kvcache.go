@@ -162,7 +162,7 @@ func (c *KVCache) grow(t int) {
 	C, F, QD, KD := a.Hidden, a.FFN, a.qDim(), a.kvDim()
 	rmax := 0
 	if m.lora != nil {
-		rmax = m.lora.R
+		rmax = m.lora.MaxRank()
 	}
 	carve := func(cv *carver) {
 		s := &c.s

@@ -20,6 +20,9 @@ import (
 // F32, BF16 and F16 weights are read as float32. A tied model's lm_head.weight, when the
 // file has one, is ignored (as transformers does).
 func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
+	if err := CheckNotAdapter(dir); err != nil {
+		return nil, err
+	}
 	cfg, err := config.Load(dir)
 	if err != nil {
 		return nil, err
@@ -103,6 +106,10 @@ type AdapterConfig struct {
 	FanInFanOut   bool            `json:"fan_in_fan_out"`
 	Bias          string          `json:"bias"`
 	UseDoRA       bool            `json:"use_dora"`
+	RankPattern   json.RawMessage `json:"rank_pattern"`
+	AlphaPattern  json.RawMessage `json:"alpha_pattern"`
+	ModulesToSave json.RawMessage `json:"modules_to_save"`
+	BaseModel     string          `json:"base_model_name_or_path"`
 }
 
 // ReadAdapterConfig reads dir/adapter_config.json (a PEFT LoRA adapter) into a LoRAConfig.
@@ -128,7 +135,19 @@ func ReadAdapterConfig(dir string) (*LoRAConfig, error) {
 	case ac.Bias != "" && ac.Bias != "none":
 		return nil, fmt.Errorf("%s: bias: %q is not supported (only \"none\")", path, ac.Bias)
 	}
+	if err := checkModulesToSave(ac.ModulesToSave); err != nil {
+		return nil, fmt.Errorf("%s: modules_to_save: %w", path, err)
+	}
 	c := &LoRAConfig{R: ac.R, Alpha: ac.LoraAlpha, Dropout: ac.LoraDropout, RSLoRA: ac.UseRSLoRA}
+	if c.RankPattern, err = orderedNumbers(ac.RankPattern); err != nil {
+		return nil, fmt.Errorf("%s: rank_pattern: %w", path, err)
+	}
+	if c.AlphaPattern, err = orderedNumbers(ac.AlphaPattern); err != nil {
+		return nil, fmt.Errorf("%s: alpha_pattern: %w", path, err)
+	}
+	if err := c.checkPatterns(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var one string
 	if err := json.Unmarshal(ac.TargetModules, &one); err == nil {
 		c.Targets = ParseTargets(one)
@@ -191,9 +210,11 @@ func (m *Model) SaveAdapter(dir, baseModel string) error {
 		}
 	}
 	cfg := map[string]any{
-		"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": baseModel,
+		"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": BaseModelRef(baseModel),
 		"r": m.lora.R, "lora_alpha": m.lora.Alpha, "lora_dropout": m.lora.Dropout, "use_rslora": m.lora.RSLoRA,
 		"target_modules": targets, "bias": "none", "fan_in_fan_out": false, "inference_mode": true,
+		"rank_pattern": patternJSON(m.lora.RankPattern), "alpha_pattern": patternJSON(m.lora.AlphaPattern),
+		"modules_to_save": nil,
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

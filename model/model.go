@@ -63,7 +63,6 @@ type Model struct {
 	bf16           kernels.BF16Matmul // Options.ComputeBF16 in effect: the backend's bf16 GEMM
 
 	lora                  *LoRAConfig
-	loraScale             float32
 	loraParams, loraGrads []float32
 	loraTensors           []Tensor
 
@@ -267,7 +266,7 @@ func (m *Model) plan(n, nm int) {
 	maxIn := 0
 	dropout := false
 	if m.lora != nil {
-		rmax = m.lora.R
+		rmax = m.lora.MaxRank()
 		dropout = m.lora.Dropout > 0
 		maxIn = max(C, QD, F)
 	}
@@ -299,7 +298,7 @@ func (m *Model) plan(n, nm int) {
 			}
 			for _, li := range L.linears() {
 				if li.lora != nil {
-					li.lora.u = c.take(n * m.lora.R)
+					li.lora.u = c.take(n * li.lora.r)
 					if dropout {
 						li.lora.mask = c.take(n * li.in)
 					}
@@ -552,7 +551,7 @@ func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, u
 		return
 	}
 	ad := li.lora
-	r := m.lora.R
+	r := ad.r
 	if u == nil {
 		u = ad.u
 	}
@@ -563,7 +562,7 @@ func (m *Model) linearForward(li *linear, out, x []float32, n int, accumulate, u
 		m.be.Mul(xin, x, ad.mask[:n*li.in])
 	}
 	m.be.LinearForward(u[:n*r], xin, ad.a, nil, n, li.in, r, 1, false)
-	m.be.LinearForward(out, u[:n*r], ad.b, nil, n, r, li.out, m.loraScale, true)
+	m.be.LinearForward(out, u[:n*r], ad.b, nil, n, r, li.out, ad.scale, true)
 }
 
 // adapterForwardCols: out[N, off:off+li.out] (row stride ld) += scale·B·A·x for li's
@@ -574,12 +573,12 @@ func (m *Model) adapterForwardCols(li *linear, out []float32, off, ld int, x []f
 	if ad == nil {
 		return
 	}
-	r := m.lora.R
+	r := ad.r
 	if u == nil {
 		u = ad.u
 	}
 	m.be.LinearForward(u[:n*r], x[:n*li.in], ad.a, nil, n, li.in, r, 1, false)
-	m.be.Sgemm(false, true, n, li.out, r, m.loraScale, u, r, ad.b, r, 1, out[off:], ld)
+	m.be.Sgemm(false, true, n, li.out, r, ad.scale, u, r, ad.b, r, 1, out[off:], ld)
 }
 
 // adapterBackwardCols: the adapter part of linearBackward for an output gradient held in
@@ -589,10 +588,10 @@ func (m *Model) adapterBackwardCols(li *linear, dx, dy []float32, off, ld int, x
 	if ad == nil {
 		return
 	}
-	r := m.lora.R
+	r := ad.r
 	du := m.acts.du[:n*r]
-	m.be.Sgemm(false, false, n, r, li.out, m.loraScale, dy[off:], ld, ad.b, r, 0, du, r)   // du = scale·dy·B
-	m.be.Sgemm(true, false, li.out, r, n, m.loraScale, dy[off:], ld, ad.u, r, 1, ad.db, r) // dB += scale·dyᵀ·u
+	m.be.Sgemm(false, false, n, r, li.out, ad.scale, dy[off:], ld, ad.b, r, 0, du, r)   // du = scale·dy·B
+	m.be.Sgemm(true, false, li.out, r, n, ad.scale, dy[off:], ld, ad.u, r, 1, ad.db, r) // dB += scale·dyᵀ·u
 	m.be.LinearBackward(dx[:n*li.in], ad.da, nil, du, x[:n*li.in], ad.a, n, li.in, r, 1)
 }
 
@@ -744,10 +743,10 @@ func (m *Model) linearBackwardTo(li *linear, dx, dy, x []float32, n int, dropout
 	if ad == nil {
 		return
 	}
-	r := m.lora.R
+	r := ad.r
 	du := m.acts.du[:n*r]
 	m.be.Zero(du)
-	m.be.LinearBackward(du, ad.db, nil, dy, ad.u[:n*r], ad.b, n, r, li.out, m.loraScale)
+	m.be.LinearBackward(du, ad.db, nil, dy, ad.u[:n*r], ad.b, n, r, li.out, ad.scale)
 	if !dropout {
 		m.be.LinearBackward(dx, ad.da, nil, du, x, ad.a, n, li.in, r, 1)
 		return

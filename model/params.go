@@ -34,6 +34,8 @@ type linear struct {
 
 // adapter is a LoRA pair on one linear: y += scale·B·A·dropout(x).
 type adapter struct {
+	r      int       // rank (LoRAConfig.ModuleRank)
+	scale  float32   // factor on B·A (LoRAConfig.ModuleScale)
 	a, b   []float32 // A [r,in], B [out,r]
 	da, db []float32 // grads
 	u      []float32 // activation u[N,r] = dropout(x)·Aᵀ, saved for backward

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -35,7 +34,7 @@ func Plot(dir string, history []Entry) ([]string, error) {
 			continue
 		}
 		name := "training_" + fileKey(key) + ".png"
-		png, err := drawCurve(key, steps, vals)
+		png, _, err := drawCurve(key, steps, vals)
 		if err != nil {
 			return written, fmt.Errorf("plotting %s: %w", key, err)
 		}
@@ -74,39 +73,48 @@ func Smooth(vals []float64) []float64 {
 	return out
 }
 
-func drawCurve(key string, steps, vals []float64) ([]byte, error) {
+// drawCurve draws one metric: the raw curve (translucent, as LLaMA-Factory's alpha 0.4)
+// and its smoothing, with 1-2-5 ticks and the legend to the right of the data.
+func drawCurve(key string, steps, vals []float64) ([]byte, Layout, error) {
 	p := plot.New()
 	p.Title.Text = "training " + key
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = key
 	raw := make(plotter.XYs, len(vals))
 	sm := make(plotter.XYs, len(vals))
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, v := range Smooth(vals) {
 		raw[i] = plotter.XY{X: steps[i], Y: vals[i]}
 		sm[i] = plotter.XY{X: steps[i], Y: v}
+		lo, hi = math.Min(lo, math.Min(v, vals[i])), math.Max(hi, math.Max(v, vals[i]))
 	}
 	lr, err := plotter.NewLine(raw)
 	if err != nil {
-		return nil, err
+		return nil, Layout{}, err
 	}
-	lr.Color = color.RGBA{R: 31, G: 119, B: 180, A: 100}
+	lr.Color = color.NRGBA{R: 31, G: 119, B: 180, A: 102}
+	lr.Width = vg.Points(1)
 	ls, err := plotter.NewLine(sm)
 	if err != nil {
-		return nil, err
+		return nil, Layout{}, err
 	}
-	ls.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
-	ls.Width = vg.Points(1.5)
+	ls.Color = color.NRGBA{R: 31, G: 119, B: 180, A: 255}
+	ls.Width = vg.Points(2)
 	p.Add(lr, ls)
-	p.Legend.Add("original", lr)
-	p.Legend.Add("smoothed", ls)
-	p.Legend.Top = true
-	w, err := p.WriterTo(6*vg.Inch, 4*vg.Inch, "png")
-	if err != nil {
-		return nil, err
+	if len(vals) < 3 { // a line through one or two points is hard to see: mark them
+		sc, err := plotter.NewScatter(sm)
+		if err != nil {
+			return nil, Layout{}, err
+		}
+		sc.Color = ls.Color
+		p.Add(sc)
 	}
-	var b bytes.Buffer
-	if _, err := w.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	xt, yt := NiceTicks{Integer: true}, NiceTicks{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = xt, yt
+	p.X.Min, p.X.Max = niceRange(xt, steps[0], steps[len(steps)-1])
+	p.Y.Min, p.Y.Max = niceRange(yt, lo, hi)
+	f := NewFigure(p, LegendRight)
+	f.Add("original", lr)
+	f.Add("smoothed", ls)
+	return f.Render(7*vg.Inch, 4*vg.Inch)
 }

@@ -103,10 +103,10 @@ func TestPlot(t *testing.T) {
 func TestProgressPlain(t *testing.T) {
 	var b bytes.Buffer
 	p := NewProgress(&b, 10, 0, false)
-	p.Step(1, 0.5, false)
-	p.Step(2, 0.25, true)
+	p.Step(1, 0.5, nil)
+	p.Step(2, 0.25, &Entry{Step: 2, Values: map[string]float64{"loss": 0.25, "learning_rate": 5e-6, "rewards/accuracies": 0.75}})
 	p.Finish()
-	if !strings.HasPrefix(b.String(), "step 2/10  loss 0.2500") || strings.Count(b.String(), "\n") != 1 {
+	if !strings.HasPrefix(b.String(), "step 2/10  loss 0.2500  lr 5e-06  rewards/accuracies 0.75  elapsed 0s  ETA 0s") || strings.Count(b.String(), "\n") != 1 {
 		t.Errorf("plain progress output %q", b.String())
 	}
 }

@@ -206,6 +206,13 @@ func (t *trainer) resumeOrStart() error {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("resume_from_checkpoint: %s/trainer_state.json: %w", dir, err)
 	}
+	if st.MaxSteps != t.totalSteps && st.StepsPerEpoch == t.stepsPerEpoch && st.Seed == c.Seed {
+		// HF Trainer continues to the new max_steps; its rebuilt scheduler follows the
+		// new total from the restored step.
+		fmt.Fprintf(t.log, "resume: %s was written by a run of %d steps; continuing from step %d to %d (the learning-rate schedule follows the new total, as HF Trainer's does)\n",
+			dir, st.MaxSteps, st.GlobalStep, t.totalSteps)
+		st.MaxSteps = t.totalSteps
+	}
 	if st.MaxSteps != t.totalSteps || st.StepsPerEpoch != t.stepsPerEpoch || st.Seed != c.Seed {
 		return fmt.Errorf("resume_from_checkpoint: %s was written by a run with %d steps (%d per epoch, seed %d); this config gives %d (%d, seed %d)",
 			dir, st.MaxSteps, st.StepsPerEpoch, st.Seed, t.totalSteps, t.stepsPerEpoch, c.Seed)

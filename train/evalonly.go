@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/preftune/preftune/report"
 	"path/filepath"
 	"slices"
 	"time"
@@ -168,9 +169,12 @@ func (t *trainer) evalMetrics() (map[string]float64, error) {
 	bs := t.c.PerDeviceEvalBatchSize
 	var lossSum, n float64
 	metrics := map[string]float64{}
+	act := report.NewActivity(t.log, t.opt.Terminal, "eval", len(t.eval), false)
+	defer act.Done()
 	for s := 0; s < len(t.eval); s += bs {
 		its := t.eval[s:min(s+bs, len(t.eval))]
 		res, err := t.st.micro(its, 0, false)
+		act.Add(len(its))
 		if err != nil {
 			return nil, fmt.Errorf("evaluation at step %d: %w", t.step, err)
 		}

@@ -50,14 +50,17 @@ func Export(modelDir, adapterDir, outDir string) error {
 		return err
 	}
 	if err := SaveModel(outDir, modelDir, ts); err != nil {
-		return err
+		return &WriteError{err}
 	}
 	if quantized {
 		if err := dropQuantizationConfig(outDir); err != nil {
-			return err
+			return &WriteError{err}
 		}
 	}
-	return copyFiles(modelDir, outDir, TokenizerFiles)
+	if err := copyFiles(modelDir, outDir, TokenizerFiles); err != nil {
+		return &WriteError{err}
+	}
+	return nil
 }
 
 // dropQuantizationConfig removes quantization_config from dir/config.json: the merged
@@ -93,12 +96,12 @@ func mergeLoRAInto(m *model.Model, ts []model.Tensor) error {
 	for _, t := range m.Trainable() {
 		lora[t.Name] = t
 	}
-	scale := m.LoRA().Scale()
 	for name, a := range lora {
 		prefix, ok := strings.CutSuffix(name, ".lora_A.weight")
 		if !ok {
 			continue
 		}
+		scale := m.LoRA().ModuleScale(strings.TrimPrefix(prefix, "base_model.model."))
 		b, ok := lora[prefix+".lora_B.weight"]
 		if !ok {
 			return fmt.Errorf("adapter: %s has no lora_B", prefix)

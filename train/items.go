@@ -84,7 +84,10 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 		}
 	}
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("%s: no examples usable for %s training (read %d rows: %v)", spec, kind, ds.Report.Rows, ds.Report.Kinds)
+		if ds.Report.Rows == 0 {
+			return nil, fmt.Errorf("%s: no rows (an empty dataset)", spec)
+		}
+		return nil, fmt.Errorf("%s: no examples usable for %s training (read %s: %s)", spec, kind, Plural(ds.Report.Rows, "row", "rows"), kindCounts(ds.Report.Kinds))
 	}
 	if tok.Enc == nil {
 		for _, ex := range keep {
@@ -100,6 +103,12 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 	if rep.DroppedLong > 0 || rep.TruncatedPrompt > 0 || rep.TruncatedCompl > 0 {
 		fmt.Fprintf(log, "%s: %d examples, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
 			spec, rep.Tokenized, rep.DroppedLong, rep.TruncatedPrompt, rep.TruncatedCompl)
+	}
+	if w := rep.CollapseWarning(); w != "" {
+		fmt.Fprintf(log, "%s: %s\n", spec, w)
+	}
+	if err := rep.CollapseError(); err != nil {
+		return nil, fmt.Errorf("%s: %w", spec, err)
 	}
 	out := make([]item, 0, len(tks))
 	for _, tk := range tks {

@@ -18,6 +18,7 @@ import (
 	"github.com/preftune/preftune/atomicfile"
 
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/report"
 )
 
 // setupReference picks the reference strategy, loads what it needs and, with
@@ -159,6 +160,8 @@ func (t *trainer) precompute(mode string, identity []string) error {
 	bs := max(t.c.PerDeviceTrainBatchSize, t.c.PerDeviceEvalBatchSize)
 	rc := refCache{Key: key, Examples: len(all), Values: make([][4]float64, len(all))}
 	its := make([]item, 0, bs)
+	act := report.NewActivity(t.log, t.opt.Terminal, "reference log-probs", len(all), true)
+	defer act.Done()
 	for s := 0; s < len(all); s += bs {
 		its = its[:0]
 		for _, it := range all[s:min(s+bs, len(all))] {
@@ -173,6 +176,7 @@ func (t *trainer) precompute(mode string, identity []string) error {
 			return fmt.Errorf("precomputing reference log-probs: %w", err)
 		}
 		n := len(its)
+		act.Add(n)
 		for i := range its {
 			v := [4]float64{pre.rsums[i], pre.rsums[n+i], pre.rtails[i], pre.rtails[n+i]}
 			rc.Values[s+i] = v

@@ -80,7 +80,8 @@ type trainer struct {
 	refDesc       string
 	tb            *tensorboard.Writer // report_to tensorboard (tensorboard.go)
 
-	acc accum // logging interval
+	acc  accum            // logging interval
+	prog *report.Progress // the training display, while the loop runs
 }
 
 // accum averages metrics over the optimizer steps since the last log line.
@@ -143,6 +144,7 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 	if err := resolveHub(context.Background(), t.c, opt.Log, opt.Terminal); err != nil {
 		return nil, nil, &SetupError{err}
 	}
+	existed := outputDirExists(t.c.OutputDir)
 	unlock, err := lockOutputDir(t.c.OutputDir)
 	if err != nil {
 		return nil, nil, &SetupError{err}
@@ -159,6 +161,7 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 	}
 	if err := t.setup(); err != nil {
 		done()
+		removeCreatedOutputDir(t.c.OutputDir, existed)
 		return nil, nil, &SetupError{err}
 	}
 	return t, done, nil
@@ -273,6 +276,7 @@ func (t *trainer) setup() error {
 		return err
 	}
 	fmt.Fprintf(t.log, "reference: %s\n", t.refDesc)
+	fmt.Fprintln(t.log, trainableParams(policy))
 
 	if t.optim, err = newOptimizer(policy, c.Optim, c.AdamBeta1, c.AdamBeta2, c.AdamEpsilon, c.WeightDecay, c.Momentum); err != nil {
 		return err
@@ -296,8 +300,8 @@ func (t *trainer) setup() error {
 	}
 	t.sched = schedule{name: c.LRSchedulerType, total: t.totalSteps, warmup: warmupSteps(c.WarmupSteps, c.WarmupRatio, t.totalSteps)}
 	t.order = make([]int, len(t.train))
-	fmt.Fprintf(t.log, "steps: %d (%d per epoch: %d micro-batches of %d pairs, %d per step)\n",
-		t.totalSteps, t.stepsPerEpoch, t.microPerEpoch, bs, ga)
+	fmt.Fprintf(t.log, "steps: %d (%d per epoch: %s of %s, %d per step)\n",
+		t.totalSteps, t.stepsPerEpoch, Plural(t.microPerEpoch, "micro-batch", "micro-batches"), Plural(bs, "pair", "pairs"), ga)
 	return t.resumeOrStart()
 }
 
@@ -376,6 +380,7 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 	start := time.Now()
 	startStep := t.step
 	prog := report.NewProgress(t.log, t.totalSteps, t.step, t.opt.Terminal)
+	t.prog = prog
 	its := make([]item, 0, bs)
 	curEpoch := -1
 	for t.step < t.totalSteps {
@@ -401,12 +406,14 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 			t.syncReference()
 		}
 		logged := t.step%t.every(c.LoggingSteps) == 0 || (c.LoggingFirstStep && t.step == 1) || t.step == t.totalSteps
+		var logEntry *report.Entry
 		if logged {
 			if err := t.writeLog(); err != nil {
 				return nil, err
 			}
+			logEntry = &t.history[len(t.history)-1]
 		}
-		prog.Step(t.step, stepLoss, logged)
+		prog.Step(t.step, stepLoss, logEntry)
 		endOfEpoch := t.step%t.stepsPerEpoch == 0
 		if len(t.eval) > 0 && ((c.EvalStrategy == "steps" && t.step%t.every(t.evalSteps()) == 0) || (c.EvalStrategy == "epoch" && endOfEpoch)) {
 			if err := t.evaluate(); err != nil {
@@ -548,6 +555,6 @@ func (t *trainer) evaluate() error {
 	}
 	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
 	t.history = append(t.history, e)
-	fmt.Fprintf(t.log, "eval step %d: loss %.4f\n", t.step, vals["eval_loss"])
+	t.println(report.EvalLine(e))
 	return t.record(e)
 }

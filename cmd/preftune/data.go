@@ -154,6 +154,8 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 		if err := printTokenStats(stdout, ds, &f); err != nil {
 			return err
 		}
+	} else {
+		warnUntemplated(stderr, ds)
 	}
 	if rep.Invalid > 0 && !f.dropInvalid {
 		return badInputf("%d invalid row(s); first: %v", rep.Invalid, firstIssue(rep, data.Invalid))
@@ -287,6 +289,9 @@ func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
 		}
 		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
 			lrep.Tokenized, lrep.DroppedLong, lrep.TruncatedPrompt, lrep.TruncatedCompl)
+		if err := checkCollapsed(w, lrep); err != nil {
+			return err
+		}
 	}
 	if len(rep.Issues) > 0 {
 		return badInputf("%d row(s) could not be tokenized; first: %v", len(rep.Issues), rep.Issues[0].RowError)
@@ -338,7 +343,7 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := data.ConvertFile(pos[1], ds.Examples, *to, tok); err != nil {
-		return badInput(err)
+		return inputOrWriteError(err)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows written as %s (%d skipped by loading)\n", pos[1], len(ds.Examples), *to, ds.Report.Invalid+ds.Report.Dropped)
 	return nil
@@ -494,7 +499,7 @@ func runDataSample(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := data.ConvertFile(pos[1], out, format, tok); err != nil {
-		return badInput(err)
+		return inputOrWriteError(err)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows written as %s\n", pos[1], len(out), format)
 	return nil

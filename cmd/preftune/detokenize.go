@@ -21,6 +21,7 @@ func init() {
 // Prints the decoded text exactly, without a trailing newline.
 func runDetokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("detokenize", stderr)
+	setUsage(fs, detokenizeUsage)
 	dir := fs.String("tokenizer", "", "directory holding tokenizer.json (and tokenizer_config.json)")
 	skipSpecial := fs.Bool("skip-special-tokens", false, "leave out special tokens (BOS, EOS, <|im_end|>, ...)")
 	if helped, err := parseFlags(fs, args); helped || err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -33,6 +34,7 @@ func runExport(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	switch {
 	case fs.NArg() > 0:
 		return badInputf("unexpected argument %q", fs.Arg(0))
@@ -47,6 +49,10 @@ func runExport(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := train.Export(*modelDir, *adapterDir, *out); err != nil {
+		var we *train.WriteError
+		if errors.As(err, &we) {
+			return err // the disk, not the input: exit 1
+		}
 		return badInput(err)
 	}
 	fmt.Fprintf(stdout, "merged %s into %s: %s\n", *adapterDir, *modelDir, *out)

@@ -71,6 +71,7 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	promptSet := set["prompt"]
@@ -96,6 +97,9 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"adapter", adapterDir, "adapter", ""}); err != nil {
 		return err
+	}
+	if err := model.CheckNotAdapter(*modelDir); err != nil {
+		return badInputf("--model: %w", err)
 	}
 	if *dataPath != "" {
 		return runGenerateData(generateDataArgs{

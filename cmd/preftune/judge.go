@@ -27,6 +27,7 @@ type judgeJSON struct {
 
 func runJudge(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("judge", stderr)
+	setUsage(fs, judgeUsage)
 	fileA := fs.String("a", "", "JSONL generations of side A: {\"prompt\", \"completion\"|\"output\"} rows (required)")
 	fileB := fs.String("b", "", "JSONL generations of side B, aligned with A by prompt (required)")
 	name := fs.String("judge", "", "judge: exact, regex, length, or a registered name (required; have "+strings.Join(judge.Names(), ", ")+")")

@@ -71,6 +71,7 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	switch {
 	case fs.NArg() > 0:
 		return badInputf("unexpected argument %q", fs.Arg(0))
@@ -85,6 +86,9 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"adapter", adapterDir, "adapter", ""}); err != nil {
 		return err
+	}
+	if err := model.CheckNotAdapter(*modelDir); err != nil {
+		return badInputf("--model: %w", err)
 	}
 	arch, err := model.ReadArch(*modelDir)
 	if err != nil {

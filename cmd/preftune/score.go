@@ -74,6 +74,7 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
+	baseFromAdapter(modelDir, *adapterDir, stderr)
 	switch {
 	case fs.NArg() > 0:
 		return badInputf("unexpected argument %q", fs.Arg(0))
@@ -91,6 +92,9 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err := resolveHubArgs(stderr, hubArg{"model", modelDir, "model", ""}, hubArg{"ref-model", refDir, "model", ""},
 		hubArg{"adapter", adapterDir, "adapter", ""}, hubArg{"tokenizer", tokDir, "tokenizer", ""}, hubArg{"data", dataPath, "data", *datasetDir}); err != nil {
 		return err
+	}
+	if err := model.CheckNotAdapter(*modelDir); err != nil {
+		return badInputf("--model: %w", err)
 	}
 	if *tokDir == "" {
 		*tokDir = *modelDir
@@ -124,6 +128,9 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	tks, _, err := tok.TokenizeAll(ds.Examples, data.PolicyStrict)
 	if err != nil {
 		return badInput(err)
+	}
+	if tks, err = skipEmptyPrompts(stderr, tks); err != nil {
+		return err
 	}
 
 	be, err := openBackend(*threads)

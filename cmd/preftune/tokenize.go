@@ -22,6 +22,7 @@ func init() {
 // Reads all of stdin exactly (no trimming) and prints one JSON array of ids and a newline.
 func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tokenize", stderr)
+	setUsage(fs, tokenizeUsage)
 	dir := fs.String("tokenizer", "", "directory holding tokenizer.json (and tokenizer_config.json)")
 	addSpecial := fs.Bool("add-special-tokens", false, "add the tokens the tokenizer's post-processor adds (e.g. Llama-2's BOS)")
 	if helped, err := parseFlags(fs, args); helped || err != nil {

@@ -90,6 +90,6 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "trained %d steps (%.2f epochs), mean loss %.6g; outputs in %s\n", sum.GlobalStep, sum.Epoch, sum.TrainLoss, cfg.OutputDir)
+	fmt.Fprintf(stdout, "trained %s (%.2f epochs), mean loss %.6g; outputs in %s\n", train.Plural(sum.GlobalStep, "step", "steps"), sum.Epoch, sum.TrainLoss, cfg.OutputDir)
 	return nil
 }

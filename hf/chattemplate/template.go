@@ -326,7 +326,7 @@ func Load(path string) (*Template, error) {
 	case single != nil:
 		t, err = Parse(*single, nil)
 	default:
-		return nil, fmt.Errorf("chat template: %s has no chat template (no chat_template.jinja and no chat_template in tokenizer_config.json)", path)
+		return nil, fmt.Errorf("chat template: %s: %w: %s", path, ErrMissing, MissingHint)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -211,12 +211,16 @@ type Error struct {
 	Key  string
 	Line int // 0: not from the file
 	Msg  string
+	// Override: the value came from the command line (--key value), not the file.
+	Override bool
 }
 
 func (e *Error) Error() string {
 	switch {
 	case e.Key == "":
 		return e.Msg
+	case e.Override:
+		return fmt.Sprintf("--%s (command line): %s", e.Key, e.Msg)
 	case e.Line > 0:
 		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Key, e.Msg)
 	default:
@@ -242,6 +246,9 @@ func LoadFile(path string, overrides []string) (*Loaded, error) {
 	}
 	l, err := Parse(raw, overrides)
 	if err != nil {
+		if ce := (*Error)(nil); errors.As(err, &ce) && ce.Override {
+			return nil, err // not the file's fault
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	l.Path = path
@@ -277,11 +284,14 @@ func Parse(raw []byte, overrides []string) (*Loaded, error) {
 	}
 	for _, p := range kv {
 		if err := l.set(p[0], overrideNode(p[1]), "override", 0); err != nil {
-			return nil, err
+			return nil, markOverride(err)
 		}
 	}
 	l.applyStageDefaults()
 	if err := l.Validate(); err != nil {
+		if ce := (*Error)(nil); errors.As(err, &ce) && l.Set[ce.Key] == "override" {
+			ce.Override = true
+		}
 		return nil, err
 	}
 	return l, nil
@@ -543,4 +553,12 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// markOverride flags a config error as the command line's.
+func markOverride(err error) error {
+	if ce := (*Error)(nil); errors.As(err, &ce) {
+		ce.Override = true
+	}
+	return err
 }
