@@ -1,0 +1,109 @@
+package dist
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Mpirun returns the mpirun command line that starts np copies of argv on this
+// machine, or skips the test (with the reason logged) when mpirun is absent.
+func mpirun(t *testing.T, np int, argv ...string) *exec.Cmd {
+	t.Helper()
+	p, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skipf("mpirun not installed (apt-get install openmpi-bin libopenmpi-dev): %v", err)
+	}
+	args := append([]string{"--allow-run-as-root", "--oversubscribe", "-np", fmt.Sprint(np)}, argv...)
+	return exec.Command(p, args...)
+}
+
+func TestFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want Env
+		ok   bool
+	}{
+		{"none", nil, Env{Size: 1, LocalSize: 1}, false},
+		{"openmpi", map[string]string{"OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_RANK": "1", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"},
+			Env{Rank: 3, Size: 4, LocalRank: 1, LocalSize: 2, Launcher: "OMPI_COMM_WORLD_*"}, true},
+		{"slurm pmix", map[string]string{"PMIX_RANK": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "SLURM_NTASKS_PER_NODE": "4"},
+			Env{Rank: 5, Size: 8, LocalRank: 1, LocalSize: 4, Launcher: "PMIX_RANK, SLURM_*"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_RANK", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			got, ok := FromEnv()
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("FromEnv() = %+v, %v; want %+v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// TestHelperCollectives is the MPI child of TestCollectives.
+func TestHelperCollectives(t *testing.T) {
+	if os.Getenv("PREFTUNE_DIST_CHILD") == "" {
+		t.Skip("helper process")
+	}
+	w, err := Init()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.Rank
+	f32 := []float32{float32(r), 1, 0.5}
+	f64 := []float64{float64(r) * 1e-17, 1}
+	i64 := []int64{int64(r) << 40, 1}
+	if err := w.SumF32(f32, Step); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SumF64(f64, Step); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SumI64(i64, Step); err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte(nil)
+	if r == 1 {
+		msg = []byte("from rank one")
+	}
+	got, err := w.Bcast(msg, 1, Step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Barrier(Step); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("rank %d/%d: %v %v %v %q\n", r, w.Size, f32, f64, i64, got)
+	if err := w.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCollectives: three ranks under mpirun sum float32/float64/int64 vectors and
+// broadcast bytes; every rank prints the same, expected, values.
+func TestCollectives(t *testing.T) {
+	cmd := mpirun(t, 3, "-x", "PREFTUNE_DIST_CHILD=1", os.Args[0], "-test.run=^TestHelperCollectives$", "-test.v")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+	for r := 0; r < 3; r++ {
+		want := fmt.Sprintf("rank %d/3: [3 3 1.5] [3e-17 3] [3298534883328 3] \"from rank one\"", r)
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Count(string(out), "rank ") < 3 {
+		t.Errorf("output:\n%s", out)
+	}
+}
