@@ -1,0 +1,338 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	tiny "github.com/preftune/preftune/train/tinymodel"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preftune/preftune/dist"
+	"github.com/preftune/preftune/report"
+	"github.com/preftune/preftune/train/config"
+)
+
+// mpirunCmd is `mpirun --allow-run-as-root --oversubscribe -np N` running this test
+// binary's TestHelperDistChild on the config at cfgPath, or skips the test (saying why)
+// when mpirun is not installed. extra are mpirun options before the program.
+func mpirunCmd(t *testing.T, np int, cfgPath string, env []string, extra ...string) *exec.Cmd {
+	t.Helper()
+	p, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skipf("skipped: mpirun not installed (apt-get install openmpi-bin libopenmpi-dev): %v", err)
+	}
+	args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(np),
+		"-x", "PREFTUNE_DIST_CONFIG=" + cfgPath, "-x", "PREFTUNE_CACHE=" + t.TempDir()}
+	for _, e := range env {
+		args = append(args, "-x", e)
+	}
+	args = append(args, extra...)
+	args = append(args, os.Args[0], "-test.run=^TestHelperDistChild$")
+	cmd := exec.Command(p, args...)
+	cmd.Env = append(os.Environ(), "OMPI_MCA_mpi_yield_when_idle=1")
+	return cmd
+}
+
+// TestHelperDistChild is one rank of the mpirun tests (it does nothing unless
+// PREFTUNE_DIST_CONFIG is set): train.Run with the process group, as `preftune train`
+// runs it under mpirun. PREFTUNE_DIST_POISON=rank,step puts a NaN into that rank's
+// gradient at that step; PREFTUNE_DIST_SLOW sleeps after every step; PREFTUNE_DIST_PIDS
+// is a directory where each rank writes its pid.
+func TestHelperDistChild(t *testing.T) {
+	path := os.Getenv("PREFTUNE_DIST_CONFIG")
+	if path == "" {
+		t.Skip("helper process")
+	}
+	l, err := config.LoadFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := dist.Init()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := os.Getenv("PREFTUNE_DIST_PIDS"); d != "" {
+		os.WriteFile(filepath.Join(d, fmt.Sprintf("rank-%d.pid", w.Rank)), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	}
+	opt := Options{Dist: w, Backend: testBackend, Log: io.Discard}
+	if w.Rank == 0 {
+		opt.Log = os.Stderr
+	}
+	if p := os.Getenv("PREFTUNE_DIST_POISON"); p != "" {
+		var pr, ps int
+		fmt.Sscanf(p, "%d,%d", &pr, &ps)
+		opt.poisonGrad = func(rank, step int, g []float32) {
+			if rank == pr && step == ps {
+				g[len(g)-1] = float32(math.NaN())
+			}
+		}
+	}
+	if os.Getenv("PREFTUNE_DIST_SLOW") != "" {
+		opt.AfterStep = func(int) { time.Sleep(200 * time.Millisecond) }
+	}
+	_, err = Run(context.Background(), l, opt)
+	if err != nil && !Agreed(err) {
+		fmt.Fprintf(os.Stderr, "rank %d: not agreed: %v\n", w.Rank, err)
+		w.Abort(1)
+	}
+	w.Finalize()
+	if err != nil {
+		var q interface{ Quiet() bool }
+		if !errors.As(err, &q) || !q.Quiet() {
+			fmt.Fprintf(os.Stderr, "REPORTED: %v\n", err)
+		}
+		var se *SetupError
+		if errors.As(err, &se) {
+			os.Exit(2) // as cmd/preftune: bad input
+		}
+		os.Exit(1)
+	}
+}
+
+// sgdYAML is one SGD step, learning rate 1, no clipping, over every pair of the data.
+func sgdYAML(modelDir, dataPath, out string, bs, ga int) string {
+	return fmt.Sprintf(`model_name_or_path: %s
+dataset: %s
+output_dir: %s
+optim: sgd
+learning_rate: 1.0
+lr_scheduler_type: constant
+max_grad_norm: 0
+weight_decay: 0
+max_steps: 1
+per_device_train_batch_size: %d
+gradient_accumulation_steps: %d
+precompute_ref_log_probs: true
+logging_steps: 1
+plot_loss: false
+threads: 1
+seed: 7
+`, modelDir, dataPath, out, bs, ga)
+}
+
+// runMPI runs np ranks on yaml (written next to out) and returns their output.
+func runMPI(t *testing.T, np int, yaml, out string, env ...string) ([]byte, error) {
+	t.Helper()
+	cfg := out + ".yaml"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := mpirunCmd(t, np, cfg, env)
+	b, err := cmd.CombinedOutput()
+	return b, err
+}
+
+// updateError is max |Δgot − Δwant| / max |Δwant| over all tensors, Δ = saved − initial:
+// the relative difference of two updates (NaN if any value is NaN).
+func updateError(t *testing.T, got, want, init map[string][]float32) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d tensors, want %d", len(got), len(want))
+	}
+	var diff, scale float64
+	for name, w := range want {
+		g, i := got[name], init[name]
+		if len(g) != len(w) || len(i) != len(w) {
+			t.Fatalf("%s: %d/%d/%d elements", name, len(g), len(w), len(i))
+		}
+		for k := range w {
+			dw := float64(w[k]) - float64(i[k])
+			dg := float64(g[k]) - float64(i[k])
+			d := math.Abs(dg - dw)
+			if math.IsNaN(d) {
+				return math.NaN()
+			}
+			diff, scale = math.Max(diff, d), math.Max(scale, math.Abs(dw))
+		}
+	}
+	return diff / scale
+}
+
+// TestDistSGDStepEqualsOneProcess: one SGD step on 6 pairs split over ranks — 2 ranks
+// × 3 pairs, 3 ranks × 2, 2 ranks × 1 pair × accumulation 3 — moves the weights as
+// the single-process 6-pair step does (1e-5 relative; that step is checked against
+// PyTorch by TestContractSGDStep), with one log line carrying the global loss.
+func TestDistSGDStepEqualsOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	modelDir, dataPath := fixture(t, dir, 6)
+	single := filepath.Join(dir, "single")
+	if _, err := runConfig(t, sgdYAML(modelDir, dataPath, single, 6, 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := readTensors(t, single)
+	init := readTensors(t, modelDir)
+	wantLog, err := report.ReadLog(filepath.Join(single, "trainer_log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ np, bs, ga int }{{2, 3, 1}, {3, 2, 1}, {2, 1, 3}} {
+		t.Run(fmt.Sprintf("np%d-bs%d-ga%d", tc.np, tc.bs, tc.ga), func(t *testing.T) {
+			out := filepath.Join(dir, fmt.Sprintf("np%d-bs%d-ga%d", tc.np, tc.bs, tc.ga))
+			b, err := runMPI(t, tc.np, sgdYAML(modelDir, dataPath, out, tc.bs, tc.ga), out)
+			if err != nil {
+				t.Fatalf("mpirun: %v\n%s", err, b)
+			}
+			got := readTensors(t, out)
+			e := updateError(t, got, want, init)
+			t.Logf("max |Δw − Δw_single| / max |Δw_single| = %.3g", e)
+			if !(e <= 1e-5) {
+				t.Errorf("update differs from the single-process step by %.3g relative (> 1e-5)", e)
+			}
+			log, err := report.ReadLog(filepath.Join(out, "trainer_log.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(log) != 1 || log[0].Step != 1 {
+				t.Fatalf("log = %+v, want one line for step 1", log)
+			}
+			for _, k := range []string{"loss", "rewards/accuracies", "rewards/margins", "logps/chosen", "grad_norm"} {
+				g, w := log[0].Values[k], wantLog[0].Values[k]
+				if !(math.Abs(g-w) <= 1e-5*math.Max(1e-3, math.Abs(w))) {
+					t.Errorf("logged %s = %.9g, single process %.9g", k, g, w)
+				}
+			}
+			if _, ok := log[0].Values["comm_fraction"]; !ok {
+				t.Error("log line lacks comm_fraction")
+			}
+		})
+	}
+}
+
+// adamYAML is 20 AdamW steps with warmup and a cosine schedule.
+func adamYAML(modelDir, dataPath, out string, bs int) string {
+	return fmt.Sprintf(`model_name_or_path: %s
+dataset: %s
+output_dir: %s
+learning_rate: 1e-3
+weight_decay: 0.01
+lr_scheduler_type: cosine
+warmup_steps: 2
+max_steps: 20
+per_device_train_batch_size: %d
+logging_steps: 5
+plot_loss: false
+threads: 1
+seed: 3
+`, modelDir, dataPath, out, bs)
+}
+
+// TestDistAdamW20Steps: 20 AdamW steps of a model of the small preset's size (vocab
+// 8192, hidden 256, 4 layers; short pairs) on 2 ranks × 2 pairs end at the weights of
+// one process with 4 pairs per step (1e-5 relative to the largest weight).
+func TestDistAdamW20Steps(t *testing.T) {
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skipf("skipped: mpirun not installed: %v", err)
+	}
+	dir := t.TempDir()
+	modelDir, dataPath := fixtureSized(t, dir, 14, 8192, 256, 4)
+	single := filepath.Join(dir, "single")
+	if _, err := runConfig(t, adamYAML(modelDir, dataPath, single, 4)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "np2")
+	b, err := runMPI(t, 2, adamYAML(modelDir, dataPath, out, 2), out)
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, b)
+	}
+	got, want := readTensors(t, out), readTensors(t, single)
+	var diff, scale float64
+	for name, w := range want {
+		for k := range w {
+			diff = math.Max(diff, math.Abs(float64(got[name][k])-float64(w[k])))
+			scale = math.Max(scale, math.Abs(float64(w[k])))
+		}
+	}
+	t.Logf("max |w − w_single| = %.3g, max |w_single| = %.3g", diff, scale)
+	if !(diff <= 1e-5*scale) {
+		t.Errorf("after 20 AdamW steps the weights differ by %.3g (> 1e-5 × %.3g)", diff, scale)
+	}
+}
+
+// TestDistNaNOnOneRank: a NaN in rank 1's gradient at step 2 stops both ranks at step
+// 2 with one message naming the rank, the step and the tensor; every rank exits
+// non-zero and no final output is written.
+func TestDistNaNOnOneRank(t *testing.T) {
+	dir := t.TempDir()
+	modelDir, dataPath := fixture(t, dir, 8)
+	out := filepath.Join(dir, "out")
+	y := strings.Replace(sgdYAML(modelDir, dataPath, out, 2, 1), "max_steps: 1", "max_steps: 4", 1)
+	y = strings.Replace(y, "learning_rate: 1.0", "learning_rate: 0.01", 1)
+	b, err := runMPI(t, 2, y, out, "PREFTUNE_DIST_POISON=1,2")
+	if err == nil {
+		t.Fatalf("run with a NaN gradient succeeded:\n%s", b)
+	}
+	if n := bytes.Count(b, []byte("REPORTED:")); n != 1 {
+		t.Fatalf("%d messages, want 1:\n%s", n, b)
+	}
+	i := bytes.Index(b, []byte("REPORTED:"))
+	msg := string(b[i : i+bytes.IndexByte(b[i:], '\n')])
+	for _, want := range []string{"rank 1 of 2", "step 2", "model.norm.weight", "non-finite"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
+		t.Error("final weights written after a NaN")
+	}
+	if log, _ := report.ReadLog(filepath.Join(out, "trainer_log.jsonl")); len(log) != 1 {
+		t.Errorf("log has %d lines, want 1 (step 1)", len(log))
+	}
+}
+
+// TestDistConfigErrorOnce: a bad dataset is reported once (rank 0) and every rank
+// exits 2.
+func TestDistConfigErrorOnce(t *testing.T) {
+	dir := t.TempDir()
+	modelDir, _ := fixture(t, dir, 2)
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"prompt_input_ids\": [1], \"chosen_input_ids\": \"x\"}\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	b, err := runMPI(t, 2, sgdYAML(modelDir, bad, out, 1, 1), out)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("mpirun: %v, want exit status 2:\n%s", err, b)
+	}
+	if n := bytes.Count(b, []byte("REPORTED:")); n != 1 || !bytes.Contains(b, []byte("rank 0 of 2")) || !bytes.Contains(b, []byte("bad.jsonl")) {
+		t.Errorf("want one message from rank 0 naming the file:\n%s", b)
+	}
+}
+
+// fixtureSized is fixture with a model of the given size.
+func fixtureSized(t testing.TB, dir string, n, vocab, hidden, layers int) (modelDir, dataPath string) {
+	modelDir = filepath.Join(dir, "model")
+	if err := tiny.WriteQwen2(modelDir, tiny.Spec{Vocab: vocab, Hidden: hidden, Layers: layers, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	ids := func(k int) []int {
+		out := make([]int, k)
+		for i := range out {
+			out[i] = 3 + rng.IntN(vocab-3)
+		}
+		return out
+	}
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		row, _ := json.Marshal(map[string][]int{
+			"prompt_input_ids": ids(4 + rng.IntN(8)), "chosen_input_ids": ids(2 + rng.IntN(12)), "rejected_input_ids": ids(2 + rng.IntN(12)),
+		})
+		b.Write(row)
+		b.WriteByte('\n')
+	}
+	dataPath = filepath.Join(dir, "pairs.jsonl")
+	if err := os.WriteFile(dataPath, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return modelDir, dataPath
+}
