@@ -152,7 +152,7 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 		acc: accum{metrics: map[string]float64{}, weight: map[string]float64{}}}
 	t.initDist()
 	t.inSetup = true
-	defer func() { t.inSetup = false }()
+	defer func(t *trainer) { t.inSetup = false }(t)
 	err = t.checkSupported()
 	unlock := func() {}
 	if err == nil && t.rank == 0 { // data parallel: rank 0 alone owns output_dir
