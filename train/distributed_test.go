@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,8 @@ func TestHelperDistChild(t *testing.T) {
 	}
 	if d := os.Getenv("PREFTUNE_DIST_PIDS"); d != "" {
 		os.WriteFile(filepath.Join(d, fmt.Sprintf("rank-%d.pid", w.Rank)), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		ns, _ := os.Readlink("/proc/self/ns/net")
+		os.WriteFile(filepath.Join(d, fmt.Sprintf("rank-%d.netns", w.Rank)), []byte(ns), 0o644)
 	}
 	opt := Options{Dist: w, Backend: testBackend, Log: io.Discard}
 	if w.Rank == 0 {
@@ -129,7 +132,9 @@ func runMPI(t *testing.T, np int, yaml, out string, env ...string) ([]byte, erro
 		t.Fatal(err)
 	}
 	cmd := mpirunCmd(t, np, cfg, env)
+	t0 := time.Now()
 	b, err := cmd.CombinedOutput()
+	t.Logf("mpirun -np %d (%s): %.1f s", np, filepath.Base(out), time.Since(t0).Seconds())
 	return b, err
 }
 
@@ -393,4 +398,196 @@ func fixtureSmall(t testing.TB, dir string, n int) (modelDir, dataPath string) {
 		t.Fatal(err)
 	}
 	return modelDir, dataPath
+}
+
+// TestDistKillOneRank: kill -9 of rank 1 mid-run takes every rank down within 60 s
+// with a non-zero exit; resuming from the last checkpoint with the same number of
+// ranks ends at the weights of an uninterrupted run (LoRA with dropout: each rank's
+// dropout stream is checkpointed), and another number of ranks is refused clearly.
+func TestDistKillOneRank(t *testing.T) {
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skipf("skipped: mpirun not installed: %v", err)
+	}
+	dir := t.TempDir()
+	modelDir, dataPath := fixture(t, dir, 20)
+	yaml := func(out string) string {
+		return loraDropoutYAML(resumeYAML(modelDir, dataPath, out)) + "threads: 1\nplot_loss: false\n"
+	}
+	ref := filepath.Join(dir, "uninterrupted")
+	if b, err := runMPI(t, 2, yaml(ref), ref); err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, b)
+	}
+	out := filepath.Join(dir, "killed")
+	cfg := out + ".yaml"
+	if err := os.WriteFile(cfg, []byte(yaml(out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pids := t.TempDir()
+	cmd := mpirunCmd(t, 2, cfg, []string{"PREFTUNE_DIST_SLOW=1", "PREFTUNE_DIST_PIDS=" + pids})
+	var outb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &outb, &outb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		steps, _ := listCheckpoints(out)
+		if len(steps) > 0 && steps[len(steps)-1] >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no checkpoint-4; output:\n%s", outb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	pid := func(r int) int {
+		b, err := os.ReadFile(filepath.Join(pids, fmt.Sprintf("rank-%d.pid", r)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(string(b))
+		return n
+	}
+	p0, p1 := pid(0), pid(1)
+	if err := syscall.Kill(p1, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	select {
+	case err := <-done:
+		t.Logf("mpirun exited %.1f s after kill -9 of rank 1: %v", time.Since(killed).Seconds(), err)
+		if err == nil {
+			t.Error("mpirun exited 0 after a rank was killed")
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("mpirun still running 60 s after kill -9 of rank 1:\n%s", outb.String())
+	}
+	for time.Since(killed) < 60*time.Second && syscall.Kill(p0, 0) == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if syscall.Kill(p0, 0) == nil {
+		t.Errorf("rank 0 (pid %d) still alive 60 s after rank 1 was killed", p0)
+	}
+	if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); err == nil {
+		t.Fatal("run finished before the kill")
+	}
+	steps, _ := listCheckpoints(out)
+	t.Logf("killed after checkpoints %v", steps)
+
+	// another number of ranks: refused, saying why
+	b, err := runMPI(t, 3, yaml(out)+"resume_from_checkpoint: \"true\"\n", out+"-np3")
+	if err == nil || !bytes.Contains(b, []byte("data-parallel run of 2 ranks, this run has 3")) {
+		t.Errorf("resume with 3 ranks of a 2-rank run: %v\n%s", err, b)
+	}
+	if b, err := runMPI(t, 2, yaml(out)+"resume_from_checkpoint: \"true\"\n", out+"-resume"); err != nil {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	if !bytes.Equal(fileBytes(t, filepath.Join(ref, "adapter_model.safetensors")), fileBytes(t, filepath.Join(out, "adapter_model.safetensors"))) {
+		t.Error("weights after kill -9 + resume differ from the uninterrupted run")
+	}
+	a, _ := report.ReadLog(filepath.Join(ref, "trainer_log.jsonl"))
+	c, _ := report.ReadLog(filepath.Join(out, "trainer_log.jsonl"))
+	if len(a) != len(c) || len(a) == 0 {
+		t.Fatalf("log lines: %d after resume, %d uninterrupted", len(c), len(a))
+	}
+	for i := range a {
+		if a[i].Step != c[i].Step || a[i].Values["loss"] != c[i].Values["loss"] {
+			t.Errorf("log line %d: step %d loss %v after resume, step %d loss %v uninterrupted", i, c[i].Step, c[i].Values["loss"], a[i].Step, a[i].Values["loss"])
+		}
+	}
+}
+
+// TestDistTwoNamespaces is a two-host run on one machine: two network namespaces made
+// by the test, joined by a veth pair with addresses of the test's own; mpirun (in the
+// first) starts the second rank's daemon in the other namespace through an rsh agent
+// that runs `ip netns exec`, and the ranks talk over TCP only. The weights equal the
+// one-host run's, bit for bit (a sum of two values does not depend on the transport).
+func TestDistTwoNamespaces(t *testing.T) {
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skipf("skipped: mpirun not installed: %v", err)
+	}
+	ipPath, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skipf("skipped: no ip command (iproute2): %v", err)
+	}
+	id := os.Getpid() % 200
+	nsA, nsB := fmt.Sprintf("ptdA%d", os.Getpid()), fmt.Sprintf("ptdB%d", os.Getpid())
+	vA, vB := fmt.Sprintf("pvA%d", os.Getpid()), fmt.Sprintf("pvB%d", os.Getpid())
+	ipA, ipB := fmt.Sprintf("10.213.%d.1", id), fmt.Sprintf("10.213.%d.2", id)
+	subnet := fmt.Sprintf("10.213.%d.0/24", id)
+	ip := func(args ...string) error {
+		b, err := exec.Command(ipPath, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, b)
+		}
+		return nil
+	}
+	if err := ip("netns", "add", nsA); err != nil {
+		t.Skipf("skipped: cannot create a network namespace here (needs root/CAP_SYS_ADMIN): %v", err)
+	}
+	t.Cleanup(func() { ip("netns", "del", nsA) })
+	if err := ip("netns", "add", nsB); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ip("netns", "del", nsB) })
+	for _, args := range [][]string{
+		{"link", "add", vA, "type", "veth", "peer", "name", vB},
+		{"link", "set", vA, "netns", nsA}, {"link", "set", vB, "netns", nsB},
+		{"-n", nsA, "addr", "add", ipA + "/24", "dev", vA}, {"-n", nsB, "addr", "add", ipB + "/24", "dev", vB},
+		{"-n", nsA, "link", "set", vA, "up"}, {"-n", nsB, "link", "set", vB, "up"},
+		{"-n", nsA, "link", "set", "lo", "up"}, {"-n", nsB, "link", "set", "lo", "up"},
+	} {
+		if err := ip(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "netns-agent.sh")
+	script := fmt.Sprintf(`#!/bin/sh
+# rsh agent for mpirun: [options] HOST COMMAND... → COMMAND in HOST's namespace
+while [ $# -gt 0 ]; do case "$1" in -*) shift;; *) break;; esac; done
+host=$1; shift
+case "$host" in %s) ns=%s ;; %s) ns=%s ;; *) echo "netns-agent: unknown host $host" >&2; exit 1 ;; esac
+exec %s netns exec "$ns" /bin/sh -c "$*"
+`, ipA, nsA, ipB, nsB, ipPath)
+	if err := os.WriteFile(agent, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	modelDir, dataPath := fixture(t, dir, 12)
+	yaml := func(out string) string {
+		y := strings.Replace(sgdYAML(modelDir, dataPath, out, 2, 1), "max_steps: 1", "max_steps: 3", 1)
+		return strings.Replace(y, "learning_rate: 1.0", "learning_rate: 0.1", 1)
+	}
+	one := filepath.Join(dir, "one-host")
+	if b, err := runMPI(t, 2, yaml(one), one); err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, b)
+	}
+	two := filepath.Join(dir, "two-hosts")
+	if err := os.WriteFile(two+".yaml", []byte(yaml(two)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := mpirunCmd(t, 2, two+".yaml", []string{"PREFTUNE_DIST_PIDS=" + dir}, "-H", ipA+","+ipB,
+		"--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self",
+		"--mca", "btl_tcp_if_include", subnet, "--mca", "oob_tcp_if_include", subnet)
+	cmd.Args = append([]string{ipPath, "netns", "exec", nsA}, cmd.Args...)
+	cmd.Path = ipPath
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("two-namespace mpirun: %v\n%s", err, b)
+	}
+	// the ranks really ran in two network namespaces
+	ns0, _ := os.ReadFile(filepath.Join(dir, "rank-0.netns"))
+	ns1, _ := os.ReadFile(filepath.Join(dir, "rank-1.netns"))
+	if len(ns0) == 0 || bytes.Equal(ns0, ns1) {
+		t.Fatalf("rank network namespaces %q and %q: want two different ones", ns0, ns1)
+	}
+	t.Logf("rank 0 in %s, rank 1 in %s", ns0, ns1)
+	if !bytes.Equal(fileBytes(t, filepath.Join(one, "model.safetensors")), fileBytes(t, filepath.Join(two, "model.safetensors"))) {
+		t.Error("two-namespace weights differ from the one-host run")
+	}
 }
