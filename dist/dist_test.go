@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Mpirun returns the mpirun command line that starts np copies of argv on this
@@ -105,5 +108,51 @@ func TestCollectives(t *testing.T) {
 	}
 	if strings.Count(string(out), "rank ") < 3 {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestHelperAllreduceTiming prints the time of an all-reduce of PREFTUNE_DIST_TIMING
+// float32 (after a barrier, so no rank waits for another); run by hand under mpirun to
+// size the communication of a step.
+func TestHelperAllreduceTiming(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("PREFTUNE_DIST_TIMING"))
+	if n == 0 {
+		t.Skip("helper process")
+	}
+	w, err := Init()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]float32, n)
+	for i := 0; i < 6; i++ {
+		w.Barrier(Step)
+		t0 := time.Now()
+		if err := w.SumF32(b, Step); err != nil {
+			t.Fatal(err)
+		}
+		if w.Rank == 0 {
+			fmt.Printf("all-reduce of %d float32 (%.1f MB) on %d ranks: %.1f ms\n", n, float64(4*n)/1e6, w.Size, 1e3*time.Since(t0).Seconds())
+		}
+	}
+	w.Finalize()
+}
+
+// TestInitWithoutLibrary: where libmpi cannot be opened, Init says what to install
+// (the ordinary binary never calls Init outside a launcher).
+func TestInitWithoutLibrary(t *testing.T) {
+	t.Setenv("PREFTUNE_MPI", "/nonexistent/libmpi.so.40")
+	t.Setenv("OMPI_COMM_WORLD_SIZE", "2")
+	_, err := Init()
+	if err == nil || !strings.Contains(err.Error(), "openmpi-bin") || !strings.Contains(err.Error(), "OMPI_COMM_WORLD_*") {
+		t.Errorf("Init() = %v, want an error naming the launcher variables and openmpi-bin", err)
+	}
+}
+
+func TestDefaultThreads(t *testing.T) {
+	n := runtime.NumCPU()
+	for _, tc := range []struct{ local, want int }{{1, n}, {n, 1}, {4 * n, 1}, {0, n}} {
+		if got := (Env{LocalSize: tc.local}).DefaultThreads(); got != max(1, tc.want) {
+			t.Errorf("LocalSize %d: %d threads, want %d", tc.local, got, tc.want)
+		}
 	}
 }

@@ -252,11 +252,13 @@ func (t *trainer) distStep(its []item) (stepLoss, gnorm float64, err error) {
 		t.acc.metrics[k] += v
 		t.acc.weight[k] += gmw[k]
 	}
+	r0 := t.w.CommTime
 	for o := t.optim; o != nil; o = o.next {
 		if err := t.w.SumF32(o.grads, dist.Step); err != nil {
 			return 0, 0, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
 		}
 	}
+	t.reduceTime += t.w.CommTime - r0
 	// from here on every rank holds the same numbers: an error is the same everywhere
 	gnorm, err = t.optim.gradNorm()
 	if err != nil {
@@ -376,8 +378,8 @@ func (t *trainer) finish(sum *Summary) error {
 		for o := t.optim; o != nil; o = o.next {
 			n += len(o.grads)
 		}
-		fmt.Fprintf(t.log, "data parallel: %d ranks; gradient all-reduce of %d float32 (%.1f MB) per step; communication %.1f%% of step time\n",
-			t.world, n, float64(4*n)/1e6, 100*sum.CommFraction)
+		fmt.Fprintf(t.log, "data parallel: %d ranks; gradient all-reduce of %d float32 (%.1f MB) per step; communication %.1f%% of step time (the all-reduce %.1f%%, the rest waiting for other ranks at the step's status exchange)\n",
+			t.world, n, float64(4*n)/1e6, 100*sum.CommFraction, 100*t.reduceTime.Seconds()/max(1e-9, t.stepTime.Seconds()))
 		err = t.writeOutputs(sum)
 	}
 	return t.agree(err, dist.IO)

@@ -591,3 +591,21 @@ exec %s netns exec "$ns" /bin/sh -c "$*"
 		t.Error("two-namespace weights differ from the one-host run")
 	}
 }
+
+// TestDropoutSeedPerRank: rank 0's LoRA dropout stream is the single-process one and
+// every rank's differs.
+func TestDropoutSeedPerRank(t *testing.T) {
+	c := &config.Config{Seed: 42}
+	seen := map[uint64]int{}
+	for r := 0; r < 8; r++ {
+		tr := &trainer{c: c, rank: r}
+		s := tr.dropoutSeed()
+		if r == 0 && s != 42 {
+			t.Errorf("rank 0 seed %d, want the run's seed 42", s)
+		}
+		if q, dup := seen[s]; dup {
+			t.Errorf("ranks %d and %d share dropout seed %d", q, r, s)
+		}
+		seen[s] = r
+	}
+}

@@ -99,6 +99,7 @@ type trainer struct {
 	metricKeys         []string
 	dropStreams        []uint64
 	stepTime, commTime time.Duration
+	reduceTime         time.Duration // the gradient all-reduce alone
 }
 
 // accum averages metrics over the optimizer steps since the last log line.
