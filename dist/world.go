@@ -180,3 +180,18 @@ func (w *World) Finalize() error {
 	w.start.Store(0)
 	return w.lib.finalize()
 }
+
+// AllReduceMean replaces grads with their element-wise mean over all ranks (the sum,
+// then ÷ size): train.GradReducer.
+func (w *World) AllReduceMean(grads []float32) error {
+	if err := w.SumF32(grads, Step); err != nil {
+		return err
+	}
+	if w.Size > 1 {
+		inv := 1 / float32(w.Size)
+		for i := range grads {
+			grads[i] *= inv
+		}
+	}
+	return nil
+}

@@ -10,9 +10,9 @@ package train
 //     so N ranks train exactly as one process with an N-times larger per-device batch.
 //   - Each rank weights its micro-batches by its units (pairs, or SFT completion
 //     tokens) over the global units of the step (every rank holds the whole dataset,
-//     so these counts need no communication); the gradients are then summed over the
-//     ranks (one all-reduce per optimizer step): the step's loss is the mean over all
-//     pairs of the step, right for uneven shards.
+//     so these counts need no communication), times N for the GradReducer's mean over
+//     the ranks (dist.World.AllReduceMean, one all-reduce per optimizer step): the
+//     step's loss is the mean over all pairs of the step, right for uneven shards.
 //   - Before the gradient all-reduce, one small collective (gather) carries every
 //     rank's status (ok, failed in setup, failed in training), its new metric names,
 //     its loss and metric sums: all ranks stop at the same step, and only the lowest
@@ -77,6 +77,9 @@ func (t *trainer) initDist() {
 	t.rank, t.world = 0, 1
 	if w := t.opt.Dist; w != nil {
 		t.w, t.rank, t.world = w, w.Rank, w.Size
+		if t.opt.Reducer == nil {
+			t.opt.Reducer = w // the mean over ranks: see distStep for the weights
+		}
 	}
 }
 
@@ -219,7 +222,9 @@ func (t *trainer) distStep(its []item) (stepLoss, gnorm float64, err error) {
 			continue
 		}
 		w := t.localUnits(its) / units
-		res, err := t.st.micro(its, w, true)
+		// ×N: the reducer takes the mean over the ranks, and the step's gradient is
+		// the sum of the ranks' shares
+		res, err := t.st.micro(its, w*float64(N), true)
 		if err != nil {
 			stepErr = fmt.Errorf("step %d: %w", t.step+1, err)
 			break
@@ -254,7 +259,7 @@ func (t *trainer) distStep(its []item) (stepLoss, gnorm float64, err error) {
 	}
 	r0 := t.w.CommTime
 	for o := t.optim; o != nil; o = o.next {
-		if err := t.w.SumF32(o.grads, dist.Step); err != nil {
+		if err := t.reducer.AllReduceMean(o.grads); err != nil {
 			return 0, 0, fmt.Errorf("step %d: reducing gradients: %w", t.step+1, err)
 		}
 	}
