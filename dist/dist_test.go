@@ -156,3 +156,40 @@ func TestDefaultThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestHelperStuckRank is the child of TestWatchdogAbortsStuckCollective: rank 1 never
+// joins the barrier.
+func TestHelperStuckRank(t *testing.T) {
+	if os.Getenv("PREFTUNE_DIST_STUCK") == "" {
+		t.Skip("helper process")
+	}
+	w, err := Init()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Rank == 1 {
+		time.Sleep(120 * time.Second)
+	}
+	w.Barrier(Step)
+	w.Finalize()
+}
+
+// TestWatchdogAbortsStuckCollective: with PREFTUNE_DIST_TIMEOUT=1, a barrier that one
+// rank never reaches aborts the whole job (non-zero exit, well within 60 s) with a
+// message naming the waiting rank and collective.
+func TestWatchdogAbortsStuckCollective(t *testing.T) {
+	cmd := mpirun(t, 2, "-x", "PREFTUNE_DIST_STUCK=1", "-x", "PREFTUNE_DIST_TIMEOUT=1", os.Args[0], "-test.run=^TestHelperStuckRank$")
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	el := time.Since(t0)
+	t.Logf("job ended after %.1f s: %v", el.Seconds(), err)
+	if err == nil {
+		t.Fatalf("stuck job exited 0:\n%s", out)
+	}
+	if !(el < 60*time.Second) {
+		t.Errorf("stuck job took %.0f s to end", el.Seconds())
+	}
+	if !bytes.Contains(out, []byte("rank 0 of 2: barrier has waited")) {
+		t.Errorf("no watchdog message:\n%s", out)
+	}
+}

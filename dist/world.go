@@ -64,6 +64,11 @@ func Init() (*World, error) {
 	if _, set := os.LookupEnv("OMPI_MCA_opal_signal"); !set {
 		os.Setenv("OMPI_MCA_opal_signal", "")
 	}
+	// A rank waiting in a collective (for rank 0's checkpoint, say) yields its core
+	// instead of spinning: a step has a few collectives, so their latency is immaterial.
+	if _, set := os.LookupEnv("OMPI_MCA_mpi_yield_when_idle"); !set {
+		os.Setenv("OMPI_MCA_mpi_yield_when_idle", "1")
+	}
 	rank, size, err := lib.init()
 	if err != nil {
 		return nil, fmt.Errorf("data-parallel run: %w", err)

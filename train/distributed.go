@@ -26,8 +26,10 @@ package train
 //     position; a resume needs the same world size.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
@@ -404,4 +406,55 @@ func (t *trainer) worldIfParallel() int {
 		return 0
 	}
 	return t.world
+}
+
+// checkSameOnAllRanks compares a fingerprint of what each rank read — every token id
+// of the training and evaluation data, the trainable parameter count, the config's
+// seed and batch shape — across the ranks: a machine with another copy of the data
+// or model would otherwise train a silently wrong model.
+func (t *trainer) checkSameOnAllRanks() error {
+	if t.w == nil {
+		return nil
+	}
+	h := fnv.New64a()
+	var buf [8]byte
+	put := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	ids := func(s []int32) {
+		put(uint64(len(s)))
+		for _, v := range s {
+			put(uint64(uint32(v)))
+		}
+	}
+	for _, set := range [][]item{t.train, t.eval} {
+		put(uint64(len(set)))
+		for _, it := range set {
+			ids(it.prompt)
+			ids(it.compl[0])
+			ids(it.compl[1])
+			for _, l := range it.list {
+				ids(l)
+			}
+		}
+	}
+	params, _ := t.st.policy.TrainableBuffers()
+	c := t.c
+	for _, v := range []int{len(params), c.Seed, c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps, c.MaxSteps} {
+		put(uint64(v))
+	}
+	sum := h.Sum64()
+	fp := make([]float64, 2*t.world) // two exact 32-bit halves per rank
+	fp[2*t.rank], fp[2*t.rank+1] = float64(sum>>32), float64(sum&0xffffffff)
+	got, _, _, err := t.gather(nil, dist.IO, fp, nil, nil)
+	if err != nil {
+		return err
+	}
+	for q := 0; q < t.world; q++ {
+		if got[2*q] != got[0] || got[2*q+1] != got[1] {
+			return fmt.Errorf("data parallel: rank %d read other data, model or settings than rank 0 (dataset, eval_dataset, model_name_or_path and the config must be the same files on every machine)", q)
+		}
+	}
+	return nil
 }

@@ -659,3 +659,34 @@ func TestDistEvalAndPrecompute(t *testing.T) {
 		}
 	}
 }
+
+// TestDistOtherDataRefused: a rank that reads another dataset (another machine's copy)
+// stops the run in setup, every rank with exit status 2, one message naming the rank.
+func TestDistOtherDataRefused(t *testing.T) {
+	p, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skipf("skipped: mpirun not installed: %v", err)
+	}
+	dir := t.TempDir()
+	modelDir, dataPath := fixture(t, dir, 6)
+	other := filepath.Join(dir, "other.jsonl")
+	lines := bytes.SplitAfter(fileBytes(t, dataPath), []byte("\n"))
+	os.WriteFile(other, bytes.Join(append([][]byte{lines[1], lines[0]}, lines[2:]...), nil), 0o644)
+	out := filepath.Join(dir, "out")
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	os.WriteFile(a, []byte(sgdYAML(modelDir, dataPath, out, 3, 1)), 0o644)
+	os.WriteFile(b, []byte(sgdYAML(modelDir, other, out, 3, 1)), 0o644)
+	prog := []string{os.Args[0], "-test.run=^TestHelperDistChild$"}
+	args := append([]string{"--allow-run-as-root", "--oversubscribe", "-np", "1", "-x", "PREFTUNE_DIST_CONFIG=" + a}, prog...)
+	args = append(append(args, ":", "-np", "1", "-x", "PREFTUNE_DIST_CONFIG="+b), prog...)
+	cmd := exec.Command(p, args...)
+	cmd.Env = append(os.Environ(), "PREFTUNE_CACHE="+t.TempDir())
+	outb, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("mpirun: %v, want exit status 2:\n%s", err, outb)
+	}
+	if bytes.Count(outb, []byte("REPORTED:")) != 1 || !bytes.Contains(outb, []byte("rank 1 read other data")) {
+		t.Errorf("want one message naming rank 1:\n%s", outb)
+	}
+}

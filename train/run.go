@@ -295,6 +295,9 @@ func (t *trainer) setup() error {
 	if t.st.kind == "pair" && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" }) {
 		return &config.Error{Key: "loss_type", Msg: "kto needs stage: kto"}
 	}
+	if err := t.checkSameOnAllRanks(); err != nil {
+		return err
+	}
 	if err := t.setupReference(arch); err != nil {
 		return err
 	}
