@@ -158,7 +158,7 @@ func TestDefaultThreads(t *testing.T) {
 }
 
 // TestHelperStuckRank is the child of TestWatchdogAbortsStuckCollective: rank 1 never
-// joins the barrier.
+// joins the third barrier.
 func TestHelperStuckRank(t *testing.T) {
 	if os.Getenv("PREFTUNE_DIST_STUCK") == "" {
 		t.Skip("helper process")
@@ -167,6 +167,8 @@ func TestHelperStuckRank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.Barrier(Step) // two quick "steps": a short period, so the limit is the 1 s floor
+	w.Barrier(Step)
 	if w.Rank == 1 {
 		time.Sleep(120 * time.Second)
 	}
@@ -186,7 +188,7 @@ func TestWatchdogAbortsStuckCollective(t *testing.T) {
 	if err == nil {
 		t.Fatalf("stuck job exited 0:\n%s", out)
 	}
-	if !(el < 60*time.Second) {
+	if !(el < 8*time.Second) { // 1 s limit (not the first-step 10 s)
 		t.Errorf("stuck job took %.0f s to end", el.Seconds())
 	}
 	if !bytes.Contains(out, []byte("rank 0 of 2: barrier has waited")) {

@@ -14,9 +14,10 @@
 //
 // Every collective runs under a watchdog: one that waits longer than its limit (a
 // rank died or hangs, and the launcher did not kill this one) prints which collective
-// waited how long and calls MPI_Abort, then exits 1 if that returns. The limits are
-// PREFTUNE_DIST_TIMEOUT seconds (default 300) for a training step's collectives and
-// ten times that for the ones that wait on file I/O of rank 0 (setup, checkpoints).
-// mpirun itself kills every rank when one dies; the watchdog covers launchers that
-// don't.
+// waited how long and calls MPI_Abort, then exits 1 if that returns. A training step's
+// collectives may wait PREFTUNE_DIST_TIMEOUT seconds (default 60) or three times the
+// longest step period seen so far, whichever is longer; the first step's and those
+// that wait on rank 0's file I/O (setup, checkpoints, the final save) ten times
+// PREFTUNE_DIST_TIMEOUT. mpirun itself kills every rank when one dies (in about a
+// second); the watchdog covers launchers that don't.
 package dist

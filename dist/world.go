@@ -46,6 +46,9 @@ type World struct {
 	name  atomic.Value
 
 	stepLimit time.Duration
+	// the end of the last Step collective, and the longest time between two ends
+	lastStepEnd time.Time
+	maxPeriod   time.Duration
 	// CommTime is the wall time spent inside collectives since Init.
 	CommTime time.Duration
 }
@@ -74,7 +77,7 @@ func Init() (*World, error) {
 		return nil, fmt.Errorf("data-parallel run: %w", err)
 	}
 	env.Rank, env.Size = rank, size
-	w := &World{Env: env, lib: lib, stop: make(chan struct{}), stepLimit: 300 * time.Second}
+	w := &World{Env: env, lib: lib, stop: make(chan struct{}), stepLimit: 60 * time.Second}
 	if v := os.Getenv("PREFTUNE_DIST_TIMEOUT"); v != "" {
 		s, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(s > 0) {
@@ -116,10 +119,14 @@ func (w *World) watchdog() {
 }
 
 // collective runs f as the named collective under the watchdog and the comm clock.
+// A Step collective may wait PREFTUNE_DIST_TIMEOUT (default 60 s) or three times the
+// longest period between two Step collectives seen so far, whichever is longer (a
+// peer is at most a step behind; steps of a large model can be long); before any
+// period is known, and for IO collectives, ten times PREFTUNE_DIST_TIMEOUT.
 func (w *World) collective(name string, wait Wait, f func() error) error {
-	lim := w.stepLimit
-	if wait == IO {
-		lim *= 10
+	lim := 10 * w.stepLimit
+	if wait == Step && w.maxPeriod > 0 {
+		lim = max(w.stepLimit, 3*w.maxPeriod)
 	}
 	w.name.Store(name)
 	w.limit.Store(int64(lim))
@@ -127,7 +134,14 @@ func (w *World) collective(name string, wait Wait, f func() error) error {
 	w.start.Store(t0.UnixNano())
 	err := f()
 	w.start.Store(0)
-	w.CommTime += time.Since(t0)
+	end := time.Now()
+	w.CommTime += end.Sub(t0)
+	if wait == Step {
+		if !w.lastStepEnd.IsZero() {
+			w.maxPeriod = max(w.maxPeriod, end.Sub(w.lastStepEnd))
+		}
+		w.lastStepEnd = end
+	}
 	if err != nil {
 		return fmt.Errorf("rank %d: %s: %w", w.Rank, name, err)
 	}
