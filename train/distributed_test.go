@@ -165,7 +165,8 @@ func updateError(t *testing.T, got, want, init map[string][]float32) float64 {
 }
 
 // TestDistSGDStepEqualsOneProcess: one SGD step on 6 pairs split over ranks — 2 ranks
-// × 3 pairs, 3 ranks × 2, 2 ranks × 1 pair × accumulation 3 — moves the weights as
+// × 3 pairs, 3 ranks × 2, 2 ranks × 1 pair × accumulation 3, and two uneven splits —
+// moves the weights as
 // the single-process 6-pair step does (1e-5 relative; that step is checked against
 // PyTorch by TestContractSGDStep), with one log line carrying the global loss.
 func TestDistSGDStepEqualsOneProcess(t *testing.T) {
@@ -181,7 +182,9 @@ func TestDistSGDStepEqualsOneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ np, bs, ga int }{{2, 3, 1}, {3, 2, 1}, {2, 1, 3}} {
+	// the three splits, then uneven shards: 4 ranks × 2 (2, 2, 1, 1 pairs), and
+	// 4 ranks × 1 × accumulation 2 (ranks 2 and 3 have no pair in the second micro-batch)
+	for _, tc := range []struct{ np, bs, ga int }{{2, 3, 1}, {3, 2, 1}, {2, 1, 3}, {4, 2, 1}, {4, 1, 2}} {
 		t.Run(fmt.Sprintf("np%d-bs%d-ga%d", tc.np, tc.bs, tc.ga), func(t *testing.T) {
 			out := filepath.Join(dir, fmt.Sprintf("np%d-bs%d-ga%d", tc.np, tc.bs, tc.ga))
 			b, err := runMPI(t, tc.np, sgdYAML(modelDir, dataPath, out, tc.bs, tc.ga), out)
