@@ -148,11 +148,28 @@ func TestInitWithoutLibrary(t *testing.T) {
 	}
 }
 
-func TestDefaultThreads(t *testing.T) {
-	n := runtime.NumCPU()
-	for _, tc := range []struct{ local, want int }{{1, n}, {n, 1}, {4 * n, 1}, {0, n}} {
-		if got := (Env{LocalSize: tc.local}).DefaultThreads(); got != max(1, tc.want) {
-			t.Errorf("LocalSize %d: %d threads, want %d", tc.local, got, tc.want)
+func TestThreadsPerRank(t *testing.T) {
+	for _, tc := range []struct{ machine, affinity, local, want int }{
+		{16, 16, 4, 4}, // not bound: a quarter of the machine each
+		{16, 8, 4, 4},  // bound to a socket of 8 shared by 2 ranks
+		{16, 1, 4, 1},  // bound to one core
+		{2, 2, 2, 1},   // this box, two ranks
+		{2, 2, 5, 1},   // oversubscribed: still one
+		{8, 8, 0, 8},   // no local size: the machine
+	} {
+		if got := threadsFor(tc.machine, tc.affinity, tc.local); got != tc.want {
+			t.Errorf("machine %d, affinity %d, %d local ranks: %d threads, want %d", tc.machine, tc.affinity, tc.local, got, tc.want)
+		}
+	}
+	if got := (Env{LocalSize: 1}).DefaultThreads(); got != runtime.NumCPU() {
+		t.Errorf("one rank: %d threads, want runtime.NumCPU() = %d", got, runtime.NumCPU())
+	}
+}
+
+func TestCountCPUList(t *testing.T) {
+	for s, want := range map[string]int{"0": 1, "0-1": 2, "0-3,8-11": 8, "0-3,8,10-11": 7, "": 0, "3-1": 0, "x": 0} {
+		if got := countCPUList(s); got != want {
+			t.Errorf("countCPUList(%q) = %d, want %d", s, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 )
 
 // Env is what the launcher says about this process, read from the environment.
@@ -54,7 +55,46 @@ func Launched() bool {
 }
 
 // DefaultThreads is the worker threads a rank owns: the machine's cores divided by the
-// ranks on it (at least 1), so N ranks on one machine never oversubscribe it.
+// ranks on it, and no more than the cores the launcher bound the rank to (its CPU
+// affinity, which Go's runtime.NumCPU reports), at least 1 — so N ranks on one machine
+// never oversubscribe it, bound or not.
 func (e Env) DefaultThreads() int {
-	return max(1, runtime.NumCPU()/max(1, e.LocalSize))
+	return threadsFor(machineCPUs(), runtime.NumCPU(), e.LocalSize)
+}
+
+func threadsFor(machine, affinity, local int) int {
+	return max(1, min(affinity, machine/max(1, local)))
+}
+
+// machineCPUs counts the online CPUs (/sys/devices/system/cpu/online, "0-3,8-11"),
+// whatever this process's affinity; runtime.NumCPU when that cannot be read.
+func machineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	if n := countCPUList(strings.TrimSpace(string(b))); n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+// countCPUList counts the CPUs of a Linux CPU list ("0-3,8,10-11" → 7); 0 if malformed.
+func countCPUList(s string) int {
+	n := 0
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return 0
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0
+			}
+		}
+		n += b - a + 1
+	}
+	return n
 }

@@ -77,6 +77,10 @@ func Init() (*World, error) {
 		return nil, fmt.Errorf("data-parallel run: %w", err)
 	}
 	env.Rank, env.Size = rank, size
+	// under srun --mpi=pmix OpenMPI sets OMPI_COMM_WORLD_LOCAL_* only in MPI_Init
+	if e, ok := FromEnv(); ok && e.Launcher == "OMPI_COMM_WORLD_*" {
+		env.LocalRank, env.LocalSize = e.LocalRank, e.LocalSize
+	}
 	w := &World{Env: env, lib: lib, stop: make(chan struct{}), stepLimit: 60 * time.Second}
 	if v := os.Getenv("PREFTUNE_DIST_TIMEOUT"); v != "" {
 		s, err := strconv.ParseFloat(v, 64)
