@@ -290,6 +290,7 @@ func TestDistNaNOnOneRank(t *testing.T) {
 	}
 	i := bytes.Index(b, []byte("REPORTED:"))
 	msg := string(b[i : i+bytes.IndexByte(b[i:], '\n')])
+	t.Log(msg)
 	for _, want := range []string{"rank 1 of 2", "step 2", "model.norm.weight", "non-finite"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
