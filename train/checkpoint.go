@@ -59,9 +59,12 @@ type trainerState struct {
 	Seed          int     `json:"seed"`
 	DataOrder     string  `json:"data_order"`
 	// DropoutStream is the LoRA dropout stream position (model.DropoutStream).
-	DropoutStream uint64         `json:"dropout_stream"`
-	LogHistory    []report.Entry `json:"log_history"`
-	Interval      intervalState  `json:"logging_interval"`
+	DropoutStream uint64 `json:"dropout_stream"`
+	// WorldSize and DropoutStreams (every rank's position) are a data-parallel run's.
+	WorldSize      int            `json:"world_size,omitempty"`
+	DropoutStreams []uint64       `json:"dropout_streams,omitempty"`
+	LogHistory     []report.Entry `json:"log_history"`
+	Interval       intervalState  `json:"logging_interval"`
 }
 
 // intervalState is the logging accumulator between two log lines.
@@ -134,9 +137,11 @@ func (t *trainer) saveCheckpoint() error {
 	st := trainerState{
 		GlobalStep: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), MaxSteps: t.totalSteps,
 		StepsPerEpoch: t.stepsPerEpoch, OptimizerStep: t.optim.step, Seed: c.Seed,
-		DropoutStream: t.st.policy.DropoutStream(),
-		DataOrder:     "PCG(seed, epoch) shuffle; position = global_step",
-		LogHistory:    t.history,
+		DropoutStream:  t.st.policy.DropoutStream(),
+		DataOrder:      "PCG(seed, epoch) shuffle; position = global_step",
+		DropoutStreams: t.dropStreams,
+		WorldSize:      t.worldIfParallel(),
+		LogHistory:     t.history,
 		Interval: intervalState{Steps: t.acc.steps, Loss: t.acc.loss, GNorm: t.acc.gnorm, Metrics: t.acc.metrics,
 			Weight: t.acc.weight, LossSum: t.acc.lossSum, NSum: t.acc.nSum},
 	}
@@ -190,9 +195,7 @@ func (t *trainer) resumeOrStart() error {
 	c := t.c
 	logPath := pathIn(c.OutputDir, "trainer_log.jsonl")
 	if c.ResumeFromCheckpoint == "" {
-		var err error
-		t.tlog, err = report.CreateLog(logPath, nil)
-		return err
+		return t.createLog(logPath, nil)
 	}
 	dir, err := t.resumeDir()
 	if err != nil {
@@ -205,6 +208,10 @@ func (t *trainer) resumeOrStart() error {
 	var st trainerState
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("resume_from_checkpoint: %s/trainer_state.json: %w", dir, err)
+	}
+	if ws := max(1, st.WorldSize); ws != t.world {
+		return fmt.Errorf("resume_from_checkpoint: %s was written by a data-parallel run of %d ranks, this run has %d: resume it with the same number of ranks (mpirun -np %d); the data order of a step and each rank's dropout stream depend on it. To continue with %d ranks, start a new run from its weights (model_name_or_path: %s, or adapter_name_or_path for LoRA)",
+			dir, ws, t.world, ws, t.world, dir)
 	}
 	if st.MaxSteps != t.totalSteps && st.StepsPerEpoch == t.stepsPerEpoch && st.Seed == c.Seed {
 		// HF Trainer continues to the new max_steps; its rebuilt scheduler follows the
@@ -259,6 +266,9 @@ func (t *trainer) resumeOrStart() error {
 		p.step = st.OptimizerStep
 	}
 	p.SetDropoutStream(st.DropoutStream)
+	if len(st.DropoutStreams) == t.world && t.world > 1 {
+		p.SetDropoutStream(st.DropoutStreams[t.rank])
+	}
 	t.step = st.GlobalStep
 	t.history = st.LogHistory
 	iv := st.Interval
@@ -270,8 +280,7 @@ func (t *trainer) resumeOrStart() error {
 		t.acc.weight[k] = v
 	}
 	fmt.Fprintf(t.log, "resumed from %s at step %d\n", dir, t.step)
-	t.tlog, err = report.CreateLog(logPath, t.history)
-	return err
+	return t.createLog(logPath, t.history)
 }
 
 // resumeDir is the checkpoint to resume: resume_from_checkpoint's dir, or (true) the

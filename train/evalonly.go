@@ -218,7 +218,7 @@ func (t *trainer) finalEval() error {
 		return err
 	}
 	vals["epoch"] = epoch
-	if !IsRankZero() {
+	if t.rank != 0 || !IsRankZero() {
 		return nil
 	}
 	raw, err := json.MarshalIndent(vals, "", "  ")

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/preftune/preftune/atomicfile"
+	"github.com/preftune/preftune/dist"
 
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/report"
@@ -144,6 +145,7 @@ func (t *trainer) precompute(mode string, identity []string) error {
 	}
 	dir = filepath.Join(dir, "ref_logps")
 	path := filepath.Join(dir, key+".json")
+	hit := false
 	if raw, err := os.ReadFile(path); err == nil {
 		var rc refCache
 		if err := json.Unmarshal(raw, &rc); err == nil && rc.Key == key && len(rc.Values) == len(all) {
@@ -151,29 +153,54 @@ func (t *trainer) precompute(mode string, identity []string) error {
 				v := rc.Values[i]
 				it.ref = &refLogps{chosen: v[0], rejected: v[1], chosenTail: v[2], rejectedTail: v[3]}
 			}
-			t.refDesc = "precomputed log-probs of " + t.refDesc + " (read from cache " + path + ")"
-			return nil
+			hit = true
+		} else {
+			fmt.Fprintf(t.log, "ignoring unreadable reference cache %s\n", path)
 		}
-		fmt.Fprintf(t.log, "ignoring unreadable reference cache %s\n", path)
+	}
+	if t.w != nil { // data parallel: the cache is used only when every rank has it
+		miss := 0.0
+		if !hit {
+			miss = 1
+		}
+		scal, _, _, err := t.gather(nil, dist.IO, []float64{miss}, nil, nil)
+		if err != nil {
+			return err
+		}
+		hit = scal[0] == 0
+	}
+	if hit {
+		t.refDesc = "precomputed log-probs of " + t.refDesc + " (read from cache " + path + ")"
+		return nil
 	}
 	pre := stepper{c: t.c, kind: "pair", policy: t.st.policy, ref: t.st.ref, refMode: mode, lay: t.st.lay, params: t.st.params}
 	bs := max(t.c.PerDeviceTrainBatchSize, t.c.PerDeviceEvalBatchSize)
 	rc := refCache{Key: key, Examples: len(all), Values: make([][4]float64, len(all))}
 	its := make([]item, 0, bs)
-	act := report.NewActivity(t.log, t.opt.Terminal, "reference log-probs", len(all), true)
+	act := report.NewActivity(t.log, t.opt.Terminal && t.rank == 0, "reference log-probs", len(all), true)
 	defer act.Done()
+	var shardErr error // data parallel: batch b runs on rank b mod N
 	for s := 0; s < len(all); s += bs {
+		if t.w != nil && (s/bs)%t.world != t.rank {
+			continue
+		}
 		its = its[:0]
 		for _, it := range all[s:min(s+bs, len(all))] {
 			its = append(its, *it)
 		}
 		pre.layout(its)
 		b, err := pre.batch()
-		if err != nil {
+		if err == nil {
+			if err = pre.reference(its, b); err != nil {
+				err = fmt.Errorf("precomputing reference log-probs: %w", err)
+			}
+		}
+		if err != nil && t.w == nil {
 			return err
 		}
-		if err := pre.reference(its, b); err != nil {
-			return fmt.Errorf("precomputing reference log-probs: %w", err)
+		if err != nil {
+			shardErr = err
+			break
 		}
 		n := len(its)
 		act.Add(n)
@@ -181,6 +208,25 @@ func (t *trainer) precompute(mode string, identity []string) error {
 			v := [4]float64{pre.rsums[i], pre.rsums[n+i], pre.rtails[i], pre.rtails[n+i]}
 			rc.Values[s+i] = v
 			all[s+i].ref = &refLogps{chosen: v[0], rejected: v[1], chosenTail: v[2], rejectedTail: v[3]}
+		}
+	}
+	if t.w != nil {
+		flat := make([]float64, 4*len(all))
+		for i, v := range rc.Values {
+			copy(flat[4*i:], v[:])
+		}
+		flat, _, _, err := t.gather(shardErr, dist.IO, flat, nil, nil)
+		if err != nil {
+			return err
+		}
+		for i := range rc.Values {
+			v := [4]float64(flat[4*i : 4*i+4])
+			rc.Values[i] = v
+			all[i].ref = &refLogps{chosen: v[0], rejected: v[1], chosenTail: v[2], rejectedTail: v[3]}
+		}
+		if t.rank != 0 {
+			t.refDesc = "precomputed log-probs of " + t.refDesc + " (computed by all ranks)"
+			return nil
 		}
 	}
 	raw, err := json.Marshal(rc)

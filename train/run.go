@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/preftune/preftune/dist"
 	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/loss"
 	"github.com/preftune/preftune/model"
@@ -37,7 +38,12 @@ type Options struct {
 	// Plain turns the step's layout optimisations off (TRL's right-padded concatenated
 	// batch, separate gate/up projections), for equality tests against the fast default.
 	Plain bool
+	// Dist is the data-parallel process group (mpirun/srun; see distributed.go); nil
+	// means one process.
+	Dist *dist.World
 
+	// poisonGrad, when set (tests), may alter a rank's local gradient of a step.
+	poisonGrad func(rank, step int, grads []float32)
 	// scoreInit, when set (tests), is the initial score.weight of a reward model.
 	scoreInit []float32
 }
@@ -51,6 +57,10 @@ type Summary struct {
 	Samples    float64 `json:"train_samples_per_second"`
 	StepsPerS  float64 `json:"train_steps_per_second"`
 	Reference  string  `json:"reference"`
+	// data-parallel runs: the number of ranks and the share of step time spent in
+	// collectives
+	WorldSize    int     `json:"world_size,omitempty"`
+	CommFraction float64 `json:"comm_fraction,omitempty"`
 }
 
 // ErrNonFinite is wrapped by the error that stops a run on a NaN/Inf loss or gradient.
@@ -82,6 +92,17 @@ type trainer struct {
 
 	acc  accum            // logging interval
 	prog *report.Progress // the training display, while the loop runs
+
+	// data parallelism (distributed.go): the process group (nil: one process), this
+	// rank and the number of ranks, the metric names all ranks know, every rank's
+	// dropout stream position at the last checkpoint, time in steps and collectives
+	w                  *dist.World
+	rank, world        int
+	inSetup            bool
+	metricKeys         []string
+	dropStreams        []uint64
+	stepTime, commTime time.Duration
+	reduceTime         time.Duration // the gradient all-reduce alone
 }
 
 // accum averages metrics over the optimizer steps since the last log line.
@@ -138,31 +159,46 @@ func start(cfg *config.Loaded, opt Options) (t *trainer, done func(), err error)
 	opt.Log = logOf(opt)
 	t = &trainer{cfg: cfg, c: &cfg.Config, opt: opt, log: opt.Log,
 		acc: accum{metrics: map[string]float64{}, weight: map[string]float64{}}}
-	if err := t.checkSupported(); err != nil {
-		return nil, nil, &SetupError{err}
-	}
-	if err := resolveHub(context.Background(), t.c, opt.Log, opt.Terminal); err != nil {
-		return nil, nil, &SetupError{err}
+	t.initDist()
+	t.inSetup = true
+	defer func(t *trainer) { t.inSetup = false }(t)
+	err = t.checkSupported()
+	if err == nil {
+		err = resolveHub(context.Background(), t.c, opt.Log, opt.Terminal)
 	}
 	existed := outputDirExists(t.c.OutputDir)
-	unlock, err := lockOutputDir(t.c.OutputDir)
-	if err != nil {
+	unlock := func() {}
+	if err == nil && t.rank == 0 { // data parallel: rank 0 alone owns output_dir
+		var u func()
+		if u, err = lockOutputDir(t.c.OutputDir); err == nil {
+			unlock = u
+		}
+	}
+	if err := t.agree(err, dist.IO); err != nil {
 		return nil, nil, &SetupError{err}
 	}
 	be, err := openBackend(opt.Backend, t.c.Threads)
-	if err != nil {
+	if err == nil {
+		t.be = be
+		err = t.setup()
+	}
+	if err = t.agree(err, dist.IO); err != nil {
+		if be != nil {
+			be.Close()
+		}
 		unlock()
+		if t.rank == 0 {
+			removeCreatedOutputDir(t.c.OutputDir, existed)
+		}
+		var se *SetupError
+		if !errors.As(err, &se) {
+			err = &SetupError{err}
+		}
 		return nil, nil, err
 	}
-	t.be = be
 	done = func() {
 		be.Close()
 		unlock()
-	}
-	if err := t.setup(); err != nil {
-		done()
-		removeCreatedOutputDir(t.c.OutputDir, existed)
-		return nil, nil, &SetupError{err}
 	}
 	return t, done, nil
 }
@@ -209,7 +245,11 @@ func (t *trainer) checkSupported() error {
 
 func (t *trainer) setup() error {
 	c := t.c
-	if err := t.prepareOutputDir(); err != nil {
+	var err error
+	if t.rank == 0 {
+		err = t.prepareOutputDir()
+	}
+	if err := t.agree(err, dist.IO); err != nil {
 		return err
 	}
 	arch, err := model.ReadArch(c.ModelNameOrPath)
@@ -244,13 +284,13 @@ func (t *trainer) setup() error {
 		targets := slices.Clone(c.LoRATarget)
 		mopt.Storage, mopt.ComputeBF16 = frozenStorage(c), computeBF16(c) // the LoRA base is frozen
 		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: targets,
-			RSLoRA: c.UseRSLoRA, Seed: uint64(c.Seed)}
+			RSLoRA: c.UseRSLoRA, Seed: t.dropoutSeed()}
 		if c.AdapterNameOrPath != "" {
 			lc, err := model.ReadAdapterConfig(c.AdapterNameOrPath)
 			if err != nil {
 				return fmt.Errorf("adapter_name_or_path: %w", err)
 			}
-			lc.Seed = uint64(c.Seed)
+			lc.Seed = t.dropoutSeed()
 			mopt.LoRA = lc
 		}
 	}
@@ -272,6 +312,9 @@ func (t *trainer) setup() error {
 	if t.st.kind == "pair" && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" }) {
 		return &config.Error{Key: "loss_type", Msg: "kto needs stage: kto"}
 	}
+	if err := t.checkSameOnAllRanks(); err != nil {
+		return err
+	}
 	if err := t.setupReference(arch); err != nil {
 		return err
 	}
@@ -291,7 +334,7 @@ func (t *trainer) setup() error {
 		t.reducer = singleProcess{}
 	}
 	bs, ga := c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps
-	t.microPerEpoch = (len(t.train) + bs - 1) / bs
+	t.microPerEpoch = (len(t.train) + bs*t.world - 1) / (bs * t.world)
 	t.stepsPerEpoch = max(1, (t.microPerEpoch+ga-1)/ga)
 	if c.MaxSteps > 0 {
 		t.totalSteps = c.MaxSteps
@@ -301,7 +344,11 @@ func (t *trainer) setup() error {
 	t.sched = schedule{name: c.LRSchedulerType, total: t.totalSteps, warmup: warmupSteps(c.WarmupSteps, c.WarmupRatio, t.totalSteps)}
 	t.order = make([]int, len(t.train))
 	fmt.Fprintf(t.log, "steps: %d (%d per epoch: %s of %s, %d per step)\n",
-		t.totalSteps, t.stepsPerEpoch, Plural(t.microPerEpoch, "micro-batch", "micro-batches"), Plural(bs, "pair", "pairs"), ga)
+		t.totalSteps, t.stepsPerEpoch, Plural(t.microPerEpoch, "micro-batch", "micro-batches"), Plural(bs*t.world, "pair", "pairs"), ga)
+	if t.w != nil {
+		fmt.Fprintf(t.log, "data parallel: %d ranks (%s), %d pairs per rank per micro-batch, %d threads per rank\n",
+			t.world, t.w.Launcher, bs, t.c.Threads)
+	}
 	return t.resumeOrStart()
 }
 
@@ -422,7 +469,7 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 		}
 		if (c.SaveStrategy == "steps" && t.step%t.every(c.SaveSteps) == 0 && t.step < t.totalSteps) ||
 			(c.SaveStrategy == "epoch" && endOfEpoch && t.step < t.totalSteps) {
-			if err := t.saveCheckpoint(); err != nil {
+			if err := t.checkpoint(); err != nil {
 				return nil, err
 			}
 		}
@@ -431,8 +478,10 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 		}
 	}
 	prog.Finish()
-	if err := t.tlog.Close(); err != nil {
-		return nil, err
+	if t.tlog != nil {
+		if err := t.tlog.Close(); err != nil {
+			return nil, err
+		}
 	}
 	el := time.Since(start).Seconds()
 	sum := &Summary{GlobalStep: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Runtime: el, Reference: t.refDesc}
@@ -441,9 +490,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 	}
 	if done := t.step - startStep; el > 0 && done > 0 {
 		sum.StepsPerS = float64(done) / el
-		sum.Samples = float64(done*bs*ga) / el
+		sum.Samples = float64(done*bs*ga*t.world) / el
 	}
-	if err := t.writeOutputs(sum); err != nil {
+	if err := t.finish(sum); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -453,6 +502,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 // gradient_accumulation_steps micro-batches through the step, the gradient reduction,
 // norm, clipping and update. It does not advance t.step. its is scratch.
 func (t *trainer) optimizerStep(its []item) (stepLoss, gnorm float64, err error) {
+	if t.w != nil {
+		return t.distStep(its)
+	}
 	c := t.c
 	bs, ga := c.PerDeviceTrainBatchSize, c.GradientAccumulationSteps
 	m0 := (t.step % t.stepsPerEpoch) * ga
@@ -540,6 +592,9 @@ func (t *trainer) writeLog() error {
 	for k, v := range a.metrics {
 		vals[k] = v / a.weight[k]
 	}
+	if t.w != nil {
+		vals["comm_fraction"] = t.commFraction()
+	}
 	e := report.Entry{Step: t.step, Epoch: float64(t.step) / float64(t.stepsPerEpoch), Values: vals}
 	t.history = append(t.history, e)
 	a.reset()
@@ -549,6 +604,9 @@ func (t *trainer) writeLog() error {
 // evaluate runs the eval set (no gradients, no dropout) and logs eval_ metrics,
 // averaged over examples.
 func (t *trainer) evaluate() error {
+	if t.w != nil {
+		return t.distEvaluate()
+	}
 	vals, err := t.evalMetrics()
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func (t *trainer) beginRun() error {
 
 // writeArgsFile writes output_dir/training_args.yaml (atomically; rank 0 only).
 func (t *trainer) writeArgsFile() error {
-	if !IsRankZero() {
+	if t.rank != 0 || !IsRankZero() {
 		return nil
 	}
 	info := buildinfo.Read()

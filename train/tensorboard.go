@@ -33,7 +33,7 @@ func (t *trainer) openReports() error {
 	if bad := c.UnsupportedReports(); len(bad) > 0 {
 		fmt.Fprintf(t.log, "warning: report_to %s: not supported by preftune (it writes tensorboard); ignored, metrics are in trainer_log.jsonl\n", strings.Join(bad, ", "))
 	}
-	if !c.Reports("tensorboard") || !IsRankZero() {
+	if !c.Reports("tensorboard") || (t.rank != 0 || !IsRankZero()) {
 		return nil
 	}
 	dir := c.LoggingDir
@@ -62,8 +62,11 @@ func (t *trainer) closeReports() error {
 // record appends a log entry to trainer_log.jsonl and to the event file, with epoch
 // among the values as the Trainer's logs carry it (train/epoch in TensorBoard).
 func (t *trainer) record(e report.Entry) error {
-	if err := t.tlog.Append(e); err != nil {
+	if err := t.appendLog(e); err != nil { // rank 0 only
 		return err
+	}
+	if t.rank != 0 {
+		return nil
 	}
 	return t.report(e.Step, e.Epoch, e.Values)
 }

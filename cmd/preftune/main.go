@@ -88,7 +88,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "preftune %s: %v\n", name, err)
+	// a data-parallel rank whose error another rank prints stays quiet
+	var q interface{ Quiet() bool }
+	if !errors.As(err, &q) || !q.Quiet() {
+		fmt.Fprintf(stderr, "preftune %s: %v\n", name, err)
+	}
 	var ec interface{ ExitCode() int }
 	if errors.As(err, &ec) {
 		return ec.ExitCode()

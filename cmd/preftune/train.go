@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/preftune/preftune/dist"
 	"github.com/preftune/preftune/train"
 	"github.com/preftune/preftune/train/config"
 )
@@ -66,8 +67,15 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	} else {
 		cfg, err = config.LoadFile(args[0], args[1:])
 	}
+	env, launched := dist.FromEnv()
 	if err != nil {
+		if launched && env.Rank != 0 {
+			return quiet{badInput(err)} // every rank parses the same config: rank 0 says it
+		}
 		return badInput(err)
+	}
+	if launched {
+		return runTrainRank(cfg, env, stderr, stdout)
 	}
 	terminal := false
 	if f, ok := stderr.(*os.File); ok {
