@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
@@ -33,6 +34,9 @@ func jsonDumps(v any, opts jsonOptions) (string, error) {
 }
 
 func writeJSON(b *strings.Builder, v any, o jsonOptions, level int) error {
+	if b.Len() > maxStrLen || (o.hasIndent && len(o.indent)*(level+1) > maxStrLen) {
+		return errorf("JSON output exceeds %d bytes", maxStrLen)
+	}
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("null")
@@ -44,6 +48,8 @@ func writeJSON(b *strings.Builder, v any, o jsonOptions, level int) error {
 		}
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
+	case *big.Int:
+		b.WriteString(x.String())
 	case float64:
 		b.WriteString(jsonFloat(x))
 	case string:
@@ -73,6 +79,8 @@ func writeJSON(b *strings.Builder, v any, o jsonOptions, level int) error {
 				ks = map[bool]string{true: "true", false: "false"}[kk]
 			case int64:
 				ks = strconv.FormatInt(kk, 10)
+			case *big.Int:
+				ks = kk.String()
 			case float64:
 				ks = jsonFloat(kk)
 			default:

@@ -2,6 +2,7 @@ package chattemplate
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"unicode"
@@ -39,6 +40,9 @@ func argString(fname string, v any) (string, error) {
 }
 
 func argInt(fname string, v any) (int, error) {
+	if _, ok := v.(*big.Int); ok {
+		return 0, errorf("%s(): cannot fit 'int' into an index-sized integer", fname)
+	}
 	i, _, isFloat, ok := asNumber(v)
 	if !ok || isFloat {
 		return 0, errorf("%s(): '%s' object cannot be interpreted as an integer", fname, typeName(v))
@@ -200,6 +204,9 @@ func strMethod(s, name string) func(args []any, kw *kwargs) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := checkReplace(s, old, nw, n); err != nil {
+				return nil, err
+			}
 			return strings.Replace(s, old, nw, n), nil
 		}
 	case "find", "rfind", "index", "rindex", "count":
@@ -264,6 +271,9 @@ func strMethod(s, name string) func(args []any, kw *kwargs) (any, error) {
 					return nil, errorf("sequence item %d: expected str instance, %s found", i, typeName(it))
 				}
 				parts[i] = str
+			}
+			if err := checkJoin(parts, s); err != nil {
+				return nil, err
 			}
 			return strings.Join(parts, s), nil
 		}
@@ -728,6 +738,9 @@ func percentFormat(format string, arg any) (any, error) {
 				i++
 			}
 			prec, _ = strconv.Atoi(p)
+			if err := checkLen(prec); err != nil {
+				return nil, err
+			}
 		}
 		if i >= len(format) {
 			return nil, errorf("incomplete format")
@@ -757,6 +770,15 @@ func percentFormat(format string, arg any) (any, error) {
 				s = truncRunes(s, prec)
 			}
 		case 'd', 'i', 'u':
+			if b, isBig := val.(*big.Int); isBig {
+				s = b.String()
+				if b.Sign() > 0 && strings.Contains(flags, "+") {
+					s = "+" + s
+				} else if b.Sign() > 0 && strings.Contains(flags, " ") {
+					s = " " + s
+				}
+				break
+			}
 			iv, fv, isF, ok := asNumber(val)
 			if !ok {
 				return nil, errorf("%%%c format: a real number is required, not %s", conv, typeName(val))
@@ -771,6 +793,13 @@ func percentFormat(format string, arg any) (any, error) {
 				s = " " + s
 			}
 		case 'f', 'F', 'e', 'E', 'g', 'G':
+			if b, isBig := val.(*big.Int); isBig {
+				f, err := bigToFloat(b)
+				if err != nil {
+					return nil, err
+				}
+				val = f
+			}
 			_, fv, _, ok := asNumber(val)
 			if !ok {
 				return nil, errorf("must be real number, not %s", typeName(val))
@@ -786,6 +815,17 @@ func percentFormat(format string, arg any) (any, error) {
 				s = "+" + s
 			}
 		case 'x', 'X', 'o':
+			if b, isBig := val.(*big.Int); isBig {
+				base := 16
+				if conv == 'o' {
+					base = 8
+				}
+				s = b.Text(base)
+				if conv == 'X' {
+					s = strings.ToUpper(s)
+				}
+				break
+			}
 			iv, _, isF, ok := asNumber(val)
 			if !ok || isF {
 				return nil, errorf("%%%c format: an integer is required, not %s", conv, typeName(val))
@@ -1002,6 +1042,11 @@ func formatSpec(val any, spec string) (string, error) {
 	}
 	if err := checkLen(w); err != nil {
 		return "", err
+	}
+	if prec != -1 {
+		if err := checkLen(prec); err != nil {
+			return "", err
+		}
 	}
 	typ := byte(0)
 	if i < len(rs) {
