@@ -195,8 +195,8 @@ func writeJSONString(b *strings.Builder, s string, ensureASCII bool) {
 
 // DecodeJSON parses JSON into the values templates see, as Python's json.loads
 // would: objects become *Dict with their key order kept, numbers with a
-// fraction or exponent become float64 and the others int64 (integers outside
-// int64 become float64), arrays []any.
+// fraction or exponent become float64 and the others int (int64, or a
+// math/big integer beyond int64, up to Python's 4300 digits), arrays []any.
 func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -266,6 +266,11 @@ func parseJSONNumber(n json.Number) (any, error) {
 	if !strings.ContainsAny(s, ".eE") {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return i, nil
+		}
+		if len(s) <= maxIntDigits+1 { // Python's json.loads refuses longer ints
+			if b, ok := new(big.Int).SetString(s, 10); ok {
+				return normInt(b), nil
+			}
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
