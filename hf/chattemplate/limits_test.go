@@ -142,3 +142,31 @@ func TestWatchdog(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitErrorLines: the line of a limit error is the statement's, for
+// every statement kind that evaluates expressions.
+func TestLimitErrorLines(t *testing.T) {
+	const bomb = "('x' * 10000000) ~ ('x' * 10000000) ~ ('x' * 10000000) ~ ('x' * 10000000) ~ ('x' * 10000000) ~ ('x' * 10000000) ~ ('x' * 10000000)"
+	for _, c := range []struct {
+		name, src string
+		line      int
+	}{
+		{"print", "a\nb\n{{ " + bomb + " }}", 3},
+		{"if", "a\n{% if " + bomb + " %}x{% endif %}", 2},
+		{"elif", "{% if false %}\n{% elif false %}\n{% elif " + bomb + " %}x{% endif %}", 3},
+		{"with", "\n{% with a = " + bomb + " %}{% endwith %}", 2},
+		{"filter_block", "{% filter replace('', 'x' * 1000) %}\n" + strings.Repeat("y", 100000) + "\n{% endfilter %}", 1},
+		{"for", "\n\n\n{% for c in " + bomb + " %}{% endfor %}", 4},
+		{"macro_call", "{% macro m() %}\n{{ " + bomb + " }}{% endmacro %}\n{{ m() }}", 2},
+	} {
+		tpl, err := Parse(c.src, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		_, err = tpl.Render(nil, RenderOptions{})
+		var te *TemplateError
+		if !errors.As(err, &te) || te.Line != c.line || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("%s: err = %v; want a size error at line %d", c.name, err, c.line)
+		}
+	}
+}

@@ -508,6 +508,9 @@ func dictFromArgs(args []any, kw *kwargs) (*Dict, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := checkLen(len(items)); err != nil { // the bound on a dict's size
+				return nil, err
+			}
 			for _, it := range items {
 				pair, err := iterate(it)
 				if err != nil || len(pair) != 2 {
