@@ -2,8 +2,10 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzSeedTokenizers are small tokenizer.json files of the two families this
@@ -75,6 +77,10 @@ func FuzzTokenizer(f *testing.F) {
 		if len(data) > 1<<16 || len(text) > 1<<12 {
 			return // keep execs fast; size is not where the parsers' branches are
 		}
+		// a hang watchdog: a panic in another goroutine ends the worker and
+		// the fuzzer records this input as a crasher
+		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("FuzzTokenizer: over 10s on %q / %q", data, text)) })
+		defer watchdog.Stop()
 		tok, err := Parse(data)
 		if err != nil {
 			if tok != nil {
