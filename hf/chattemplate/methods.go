@@ -770,6 +770,9 @@ func percentFormat(format string, arg any) (any, error) {
 				s = truncRunes(s, prec)
 			}
 		case 'd', 'i', 'u':
+			if f, isF := val.(float64); isF && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) >= 1<<63 {
+				val, _ = floatIntKey(math.Trunc(f)) // %d of a float beyond int64: its exact integer
+			}
 			if b, isBig := val.(*big.Int); isBig {
 				s = b.String()
 				if b.Sign() > 0 && strings.Contains(flags, "+") {
