@@ -622,11 +622,17 @@ func sliceIndices(n int, start, stop, step any) (int, int, int, error) {
 		if v == nil {
 			return 0, false, nil
 		}
+		if b, ok := v.(*big.Int); ok { // Python clamps indices beyond ssize_t
+			if b.Sign() < 0 {
+				return -1 << 62, true, nil
+			}
+			return 1 << 62, true, nil
+		}
 		i, _, isFloat, ok := asNumber(v)
 		if !ok || isFloat {
 			return 0, false, errorf("slice indices must be integers or None or have an __index__ method")
 		}
-		return int(i), true, nil
+		return int(max(min(i, 1<<62), -1<<62)), true, nil
 	}
 	st := 1
 	if v, ok, err := toInt(step); err != nil {

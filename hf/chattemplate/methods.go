@@ -1059,9 +1059,38 @@ func formatSpec(val any, spec string) (string, error) {
 	if i != len(rs) {
 		return "", errorf("Invalid format specifier '%s'", spec)
 	}
+	if b, ok := val.(*big.Int); ok {
+		switch typ {
+		case 'f', 'F', 'e', 'E', 'g', 'G', '%': // int beyond int64 in a float format: as float(int)
+			f, err := bigToFloat(b)
+			if err != nil {
+				return "", err
+			}
+			val = f
+		}
+	}
 	var s string
 	numeric := false
 	switch v := val.(type) {
+	case *big.Int:
+		numeric = true
+		switch typ {
+		case 0, 'd':
+			s = v.String()
+		case 'x', 'X', 'o', 'b':
+			s = v.Text(map[byte]int{'x': 16, 'X': 16, 'o': 8, 'b': 2}[typ])
+			if typ == 'X' {
+				s = strings.ToUpper(s)
+			}
+		default:
+			return "", errorf("Unknown format code '%c' for object of type 'int'", typ)
+		}
+		if sign != '-' && v.Sign() >= 0 {
+			s = string(sign) + s
+		}
+		if align == 0 {
+			align = '>'
+		}
 	case string:
 		if typ != 0 && typ != 's' {
 			return "", errorf("Unknown format code '%c' for object of type 'str'", typ)
