@@ -84,6 +84,7 @@ func TestResourceBombs(t *testing.T) {
 			}
 			// the largest legal value is 64 MiB (a string) or 160 MiB (a list of
 			// 10M items); a bomb may build a few of them, never gigabytes
+			t.Logf("%s: failed after allocating %d MiB: %v", c.name, alloc>>20, err)
 			if !(alloc <= 1<<30) {
 				t.Errorf("allocated %d MiB before failing", alloc>>20)
 			}
