@@ -95,11 +95,13 @@ type renderer struct {
 const maxCallDepth = 500
 
 // Resource bounds: Python would run (or allocate) as long as a template asks;
-// these stop runaway templates with an error instead.
-const (
-	maxSteps     = 5_000_000 // statements, loop iterations and calls evaluated
-	maxOutputLen = 64 << 20  // bytes of output or of one captured block
-	maxSeqLen    = 10 << 20  // characters or items produced by one repetition or padding
+// these stop runaway templates with an error instead. (Variables only so that
+// the fuzz target can shrink them; nothing else changes them.)
+const maxSteps = 5_000_000 // statements, loop iterations and calls evaluated
+
+var (
+	maxOutputLen = 64 << 20 // bytes of output or of one captured block
+	maxSeqLen    = 10 << 20 // characters or items produced by one repetition or padding
 )
 
 func (r *renderer) tick() error {
@@ -1248,7 +1250,7 @@ func arith(op string, a, b any) (any, error) {
 		default:
 			return nil, errorf("can't multiply sequence by non-int of type '%s'", typeName(b))
 		}
-		n := int(max(min(count, maxSeqLen+1), 0))
+		n := int(max(min(count, int64(maxSeqLen)+1), 0))
 		switch x := seq.(type) {
 		case string:
 			if err := checkLen(len(x) * n); err != nil {

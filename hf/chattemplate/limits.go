@@ -18,8 +18,9 @@ import (
 //     loop that keeps concatenating;
 //   - a render runs at most RenderOptions.Timeout (DefaultTimeout when zero) of
 //     wall time, checked every few thousand steps.
+var maxStrLen = maxOutputLen
+
 const (
-	maxStrLen = maxOutputLen
 	// DefaultTimeout is the render watchdog when RenderOptions.Timeout is zero.
 	DefaultTimeout = 30 * time.Second
 	// clockEvery is how many steps pass between two looks at the clock.

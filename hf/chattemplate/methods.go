@@ -695,6 +695,9 @@ func percentFormat(format string, arg any) (any, error) {
 	argi := 0
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
+		if b.Len() > maxStrLen {
+			return nil, checkStrLen(b.Len())
+		}
 		c := format[i]
 		if c != '%' {
 			b.WriteByte(c)
@@ -891,6 +894,9 @@ func strFormat(format string, args []any, kw *kwargs) (any, error) {
 	var b strings.Builder
 	auto := 0
 	for i := 0; i < len(format); i++ {
+		if b.Len() > maxStrLen {
+			return nil, checkStrLen(b.Len())
+		}
 		c := format[i]
 		if c == '}' {
 			if i+1 < len(format) && format[i+1] == '}' {

@@ -326,6 +326,12 @@ func FuzzTemplate(f *testing.F) {
 	f.Add("{% set ns = namespace(s=['x']) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "{}")
 	f.Add("{{ 9223372036854775807 + 1 }}{{ 2**64 }}", "{}")
 	f.Add("{% set s = 'x' * 1000 %}{{ ([s] * 1000) | tojson(indent=s) }}", `{"x": [1, {"a": null}]}`)
+	// Smaller bounds while fuzzing: the fuzzer explores the interpreter's
+	// logic, and a bomb that stops at 1 MiB instead of 64 MiB keeps each
+	// exec fast and the worker's memory small on a shared machine.
+	savedOut, savedStr, savedSeq, savedBuilt := maxOutputLen, maxStrLen, maxSeqLen, maxBuilt
+	maxOutputLen, maxStrLen, maxSeqLen, maxBuilt = 1<<20, 1<<20, 1<<17, 16<<20
+	f.Cleanup(func() { maxOutputLen, maxStrLen, maxSeqLen, maxBuilt = savedOut, savedStr, savedSeq, savedBuilt })
 	f.Fuzz(func(t *testing.T, src, vars string) {
 		if len(src) > 1<<14 || len(vars) > 1<<14 {
 			return
