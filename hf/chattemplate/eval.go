@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,21 +81,27 @@ func (s *scope) lookup(name string) (any, bool) {
 
 // renderer holds per-render state.
 type renderer struct {
-	out   *strings.Builder
-	now   func() time.Time
-	steps int
-	depth int // macro call depth
+	out      *strings.Builder
+	now      func() time.Time
+	steps    int
+	depth    int       // macro call depth
+	line     int       // line of the statement being executed (for limit errors)
+	built    int64     // bytes built by ~, + and * (see charge)
+	deadline time.Time // wall-time watchdog; zero: none
+	timeout  time.Duration
 }
 
 // maxCallDepth bounds macro recursion (Python stops at about 1000 frames).
 const maxCallDepth = 500
 
 // Resource bounds: Python would run (or allocate) as long as a template asks;
-// these stop runaway templates with an error instead.
-const (
-	maxSteps     = 5_000_000 // statements, loop iterations and calls evaluated
-	maxOutputLen = 64 << 20  // bytes of output or of one captured block
-	maxSeqLen    = 10 << 20  // characters or items produced by one repetition or padding
+// these stop runaway templates with an error instead. (Variables only so that
+// the fuzz target can shrink them; nothing else changes them.)
+const maxSteps = 5_000_000 // statements, loop iterations and calls evaluated
+
+var (
+	maxOutputLen = 64 << 20 // bytes of output or of one captured block
+	maxSeqLen    = 10 << 20 // characters or items produced by one repetition or padding
 )
 
 func (r *renderer) tick() error {
@@ -105,7 +112,7 @@ func (r *renderer) tick() error {
 	if r.out.Len() > maxOutputLen {
 		return errorf("rendered output exceeds %d bytes", maxOutputLen)
 	}
-	return nil
+	return r.checkClock()
 }
 
 // checkLen rejects a string or sequence that would exceed maxSeqLen.
@@ -133,6 +140,7 @@ func (r *renderer) exec(n node, sc *scope) error {
 	case *dataNode:
 		r.out.WriteString(n.text)
 	case *printNode:
+		r.line = n.line
 		v, err := r.eval(n.expr, sc)
 		if err != nil {
 			return withLine(err, n.line)
@@ -140,9 +148,10 @@ func (r *renderer) exec(n node, sc *scope) error {
 		r.out.WriteString(pyStr(v))
 	case *ifNode:
 		for i, t := range n.tests {
+			r.line = n.lines[i]
 			v, err := r.eval(t, sc)
 			if err != nil {
-				return err
+				return withLine(err, n.lines[i])
 			}
 			if truthy(v) {
 				return r.execBody(n.bodies[i], sc)
@@ -150,20 +159,23 @@ func (r *renderer) exec(n node, sc *scope) error {
 		}
 		return r.execBody(n.elseBody, sc)
 	case *forNode:
+		r.line = n.line
 		return withLine(r.execFor(n, sc), n.line)
 	case *setNode:
+		r.line = n.line
 		return withLine(r.execSet(n, sc), n.line)
 	case *macroNode:
 		sc.set(n.name, &macro{name: n.name, node: n, closure: sc})
 	case *withNode:
+		r.line = n.line
 		inner := newScope(sc)
 		for i, t := range n.targets {
 			v, err := r.eval(n.values[i], sc)
 			if err != nil {
-				return err
+				return withLine(err, n.line)
 			}
 			if err := r.assign(t, v, inner); err != nil {
-				return err
+				return withLine(err, n.line)
 			}
 		}
 		return r.execBody(n.body, inner)
@@ -172,9 +184,10 @@ func (r *renderer) exec(n node, sc *scope) error {
 		if err != nil {
 			return err
 		}
+		r.line = n.line
 		v, err := r.applyFilterChain(n.filter, s, sc)
 		if err != nil {
-			return err
+			return withLine(err, n.line)
 		}
 		r.out.WriteString(pyStr(v))
 	case *scopeNode:
@@ -388,7 +401,17 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 		}
 		return t(r, v, args, kw)
 	case *binExpr:
-		return r.evalBin(e, sc)
+		v, err := r.evalBin(e, sc)
+		if err != nil {
+			return nil, err
+		}
+		switch e.op {
+		case "+", "*", "%":
+			if err := r.charge(v); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
 	case *unaryExpr:
 		x, err := r.eval(e.x, sc)
 		if err != nil {
@@ -403,7 +426,7 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 			if u, ok := x.(*undefined); ok {
 				return nil, u.err()
 			}
-			if _, _, _, ok := asNumber(x); !ok {
+			if _, _, _, ok := numValue(x); !ok {
 				return nil, errorf("bad operand type for unary +: '%s'", typeName(x))
 			}
 			if b, ok := x.(bool); ok {
@@ -441,7 +464,14 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			b.WriteString(pyStr(v))
+			s := pyStr(v)
+			if err := checkStrLen(b.Len() + len(s)); err != nil {
+				return nil, err
+			}
+			b.WriteString(s)
+		}
+		if err := r.charge(b.String()); err != nil {
+			return nil, err
 		}
 		return b.String(), nil
 	case *condExpr:
@@ -594,11 +624,17 @@ func sliceIndices(n int, start, stop, step any) (int, int, int, error) {
 		if v == nil {
 			return 0, false, nil
 		}
+		if b, ok := v.(*big.Int); ok { // Python clamps indices beyond ssize_t
+			if b.Sign() < 0 {
+				return -1 << 62, true, nil
+			}
+			return 1 << 62, true, nil
+		}
 		i, _, isFloat, ok := asNumber(v)
 		if !ok || isFloat {
 			return 0, false, errorf("slice indices must be integers or None or have an __index__ method")
 		}
-		return int(i), true, nil
+		return int(max(min(i, 1<<62), -1<<62)), true, nil
 	}
 	st := 1
 	if v, ok, err := toInt(step); err != nil {
@@ -1045,7 +1081,12 @@ func negate(x any) (any, error) {
 		}
 		return int64(0), nil
 	case int64:
+		if v == math.MinInt64 {
+			return new(big.Int).Neg(big.NewInt(v)), nil
+		}
 		return -v, nil
+	case *big.Int:
+		return normInt(new(big.Int).Neg(v)), nil
 	case float64:
 		return -v, nil
 	}
@@ -1125,6 +1166,44 @@ func arith(op string, a, b any) (any, error) {
 	if u, ok := b.(*undefined); ok {
 		return nil, u.err()
 	}
+	if isIntValue(a) && isIntValue(b) {
+		return intArith(op, a, b)
+	}
+	_, aBig := a.(*big.Int)
+	_, bBig := b.(*big.Int)
+	if aBig || bBig {
+		_, af, aFloat, aNum := numValue(a)
+		_, bf, bFloat, bNum := numValue(b)
+		switch {
+		case aNum && bNum: // an int beyond int64 with a float: the int becomes a float
+			var err error
+			if !aFloat {
+				if af, err = bigToFloat(a.(*big.Int)); err != nil {
+					return nil, err
+				}
+			}
+			if !bFloat {
+				if bf, err = bigToFloat(b.(*big.Int)); err != nil {
+					return nil, err
+				}
+			}
+			return numArith(op, 0, af, true, 0, bf, true)
+		case op == "*" && (aNum || bNum):
+			seq := a
+			if aNum {
+				seq = b
+			}
+			switch seq.(type) {
+			case string, []any, Tuple:
+				return nil, errorf("cannot fit 'int' into an index-sized integer")
+			}
+		case op == "%":
+			if s, ok := a.(string); ok {
+				return percentFormat(s, b)
+			}
+		}
+		return nil, errorf("unsupported operand type(s) for %s: '%s' and '%s'", op, typeName(a), typeName(b))
+	}
 	ai, af, aFloat, aNum := asNumber(a)
 	bi, bf, bFloat, bNum := asNumber(b)
 	if aNum && bNum {
@@ -1135,17 +1214,26 @@ func arith(op string, a, b any) (any, error) {
 		switch x := a.(type) {
 		case string:
 			if y, ok := b.(string); ok {
+				if err := checkStrLen(len(x) + len(y)); err != nil {
+					return nil, err
+				}
 				return x + y, nil
 			}
 			return nil, errorf("can only concatenate str (not \"%s\") to str", typeName(b))
 		case []any:
 			if y, ok := b.([]any); ok {
+				if err := checkLen(len(x) + len(y)); err != nil {
+					return nil, err
+				}
 				out := make([]any, 0, len(x)+len(y))
 				return append(append(out, x...), y...), nil
 			}
 			return nil, errorf("can only concatenate list (not \"%s\") to list", typeName(b))
 		case Tuple:
 			if y, ok := b.(Tuple); ok {
+				if err := checkLen(len(x) + len(y)); err != nil {
+					return nil, err
+				}
 				out := make(Tuple, 0, len(x)+len(y))
 				return append(append(out, x...), y...), nil
 			}
@@ -1162,7 +1250,7 @@ func arith(op string, a, b any) (any, error) {
 		default:
 			return nil, errorf("can't multiply sequence by non-int of type '%s'", typeName(b))
 		}
-		n := int(max(min(count, maxSeqLen+1), 0))
+		n := int(max(min(count, int64(maxSeqLen)+1), 0))
 		switch x := seq.(type) {
 		case string:
 			if err := checkLen(len(x) * n); err != nil {

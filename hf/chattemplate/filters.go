@@ -2,6 +2,7 @@ package chattemplate
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"unicode"
@@ -120,6 +121,8 @@ func filterAbs(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 			return -x, nil
 		}
 		return x, nil
+	case *big.Int:
+		return normInt(new(big.Int).Abs(x)), nil
 	case float64:
 		return math.Abs(x), nil
 	case *undefined:
@@ -328,6 +331,8 @@ func filterFloat(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 		if f, ok := pyParseFloat(x); ok {
 			return f, nil
 		}
+	case *big.Int:
+		return bigToFloat(x)
 	default:
 		if _, f, _, ok := asNumber(v); ok {
 			return f, nil
@@ -350,9 +355,15 @@ func filterInt(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 		if n, ok := pyParseInt(x, base); ok {
 			return n, nil
 		}
+		if n, ok := pyParseBigInt(x, base); ok {
+			return checkBig(n)
+		}
 		if f, ok := pyParseFloat(x); ok {
 			if math.IsInf(f, 0) || math.IsNaN(f) {
 				return nil, errorf("cannot convert float %s to integer", pyFloatRepr(f))
+			}
+			if i, ok := floatIntKey(math.Trunc(f)); ok {
+				return normInt(i), nil
 			}
 			return int64(f), nil
 		}
@@ -360,7 +371,12 @@ func filterInt(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return nil, errorf("cannot convert float %s to integer", pyFloatRepr(x))
 		}
+		if i, ok := floatIntKey(math.Trunc(x)); ok {
+			return normInt(i), nil
+		}
 		return int64(x), nil
+	case *big.Int:
+		return x, nil
 	default:
 		if i, _, _, ok := asNumber(v); ok {
 			return i, nil
@@ -373,8 +389,45 @@ func filterInt(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 // whitespace, a sign, '_' between digits and (for bases 0, 2, 8, 16) a 0b/0o/0x
 // prefix are accepted.
 func pyParseInt(s string, base int) (int64, bool) {
+	digits, base, neg, ok := pyIntDigits(s, base)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, base, 63)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// pyParseBigInt is pyParseInt for integers of any size.
+func pyParseBigInt(s string, base int) (*big.Int, bool) {
+	digits, base, neg, ok := pyIntDigits(s, base)
+	if !ok || len(digits) > 4*maxIntDigits {
+		return nil, false
+	}
+	for _, c := range digits { // SetString would also take a sign or a prefix
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return nil, false
+		}
+	}
+	n, ok := new(big.Int).SetString(digits, base)
+	if !ok {
+		return nil, false
+	}
+	if neg {
+		n.Neg(n)
+	}
+	return n, true
+}
+
+// pyIntDigits reduces a Python int literal string to its digits (lower case,
+// no '_'), its base and its sign.
+func pyIntDigits(s string, base int) (digits string, b int, neg, ok bool) {
 	t := strings.ToLower(strings.TrimFunc(s, isPySpace))
-	neg := false
 	if t != "" && (t[0] == '+' || t[0] == '-') {
 		neg = t[0] == '-'
 		t = t[1:]
@@ -388,21 +441,14 @@ func pyParseInt(s string, base int) (int64, bool) {
 	}
 	if base == 0 {
 		if len(t) > 1 && t[0] == '0' && strings.Trim(t, "0_") != "" {
-			return 0, false
+			return "", 0, false, false
 		}
 		base = 10
 	}
 	if t == "" || t[0] == '_' || t[len(t)-1] == '_' || strings.Contains(t, "__") || base < 2 || base > 36 {
-		return 0, false
+		return "", 0, false, false
 	}
-	n, err := strconv.ParseUint(strings.ReplaceAll(t, "_", ""), base, 63)
-	if err != nil {
-		return 0, false
-	}
-	if neg {
-		return -int64(n), true
-	}
-	return int64(n), true
+	return strings.ReplaceAll(t, "_", ""), base, neg, true
 }
 
 func filterFormat(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
@@ -440,6 +486,9 @@ func filterIndent(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 	}
 	s := pyStr(v) + "\n"
 	lines := pySplitlines(s, false)
+	if len(indention) > 0 && (len(lines)+1) > (maxStrLen-len(s))/len(indention) {
+		return nil, errorf("string result too large (indent would exceed %d bytes)", maxStrLen)
+	}
 	var rv string
 	if truthy(a[2]) {
 		rv = strings.Join(lines, "\n"+indention)
@@ -525,7 +574,11 @@ func filterJoin(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 		}
 		parts[i] = pyStr(it)
 	}
-	return strings.Join(parts, pyStr(a[0])), nil
+	sep := pyStr(a[0])
+	if err := checkJoin(parts, sep); err != nil {
+		return nil, err
+	}
+	return strings.Join(parts, sep), nil
 }
 
 func filterList(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
@@ -677,7 +730,11 @@ func filterReplace(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 			return nil, err
 		}
 	}
-	return strings.Replace(pyStr(v), pyStr(a[0]), pyStr(a[1]), n), nil
+	s, old, nw := pyStr(v), pyStr(a[0]), pyStr(a[1])
+	if err := checkReplace(s, old, nw, n); err != nil {
+		return nil, err
+	}
+	return strings.Replace(s, old, nw, n), nil
 }
 
 func filterReverse(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
@@ -720,6 +777,27 @@ func filterRound(_ *renderer, v any, args []any, kw *kwargs) (any, error) {
 	prec, err := argInt("round", a[0])
 	if err != nil {
 		return nil, err
+	}
+	if b, isBig := v.(*big.Int); isBig {
+		switch {
+		case a[1] != "common":
+			f, err := bigToFloat(b)
+			if err != nil {
+				return nil, err
+			}
+			v = f
+		case prec >= 0:
+			return b, nil
+		default:
+			p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(min(-prec, maxIntDigits+1))), nil)
+			q, r := new(big.Int).QuoRem(b, p, new(big.Int))
+			// round half to even on the quotient
+			twice := new(big.Int).Mul(new(big.Int).Abs(r), big.NewInt(2))
+			if c := twice.Cmp(p); c > 0 || (c == 0 && q.Bit(0) == 1) {
+				q.Add(q, big.NewInt(int64(b.Sign())))
+			}
+			return normInt(q.Mul(q, p)), nil
+		}
 	}
 	i, f, isFloat, ok := asNumber(v)
 	if !ok {
@@ -979,7 +1057,13 @@ func cmpTest(op string) func(v, other any) (bool, error) {
 }
 
 func init() {
-	isInt := func(v any) bool { _, ok := v.(int64); return ok }
+	isInt := func(v any) bool {
+		switch v.(type) {
+		case int64, *big.Int:
+			return true
+		}
+		return false
+	}
 	tests = map[string]testFunc{
 		"defined":   plainTest(func(v any) bool { _, u := v.(*undefined); return !u }),
 		"undefined": plainTest(func(v any) bool { _, u := v.(*undefined); return u }),
@@ -989,7 +1073,7 @@ func init() {
 		"false":     plainTest(func(v any) bool { b, ok := v.(bool); return ok && !b }),
 		"integer":   plainTest(isInt),
 		"float":     plainTest(func(v any) bool { _, ok := v.(float64); return ok }),
-		"number":    plainTest(func(v any) bool { _, _, _, ok := asNumber(v); return ok }),
+		"number":    plainTest(func(v any) bool { _, _, _, ok := numValue(v); return ok }),
 		"string":    plainTest(func(v any) bool { _, ok := v.(string); return ok }),
 		"mapping":   plainTest(func(v any) bool { _, ok := v.(*Dict); return ok }),
 		"iterable": plainTest(func(v any) bool {

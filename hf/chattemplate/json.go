@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
@@ -33,6 +34,9 @@ func jsonDumps(v any, opts jsonOptions) (string, error) {
 }
 
 func writeJSON(b *strings.Builder, v any, o jsonOptions, level int) error {
+	if b.Len() > maxStrLen || (o.hasIndent && len(o.indent)*(level+1) > maxStrLen) {
+		return errorf("JSON output exceeds %d bytes", maxStrLen)
+	}
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("null")
@@ -44,6 +48,8 @@ func writeJSON(b *strings.Builder, v any, o jsonOptions, level int) error {
 		}
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
+	case *big.Int:
+		b.WriteString(x.String())
 	case float64:
 		b.WriteString(jsonFloat(x))
 	case string:
@@ -73,6 +79,8 @@ func writeJSON(b *strings.Builder, v any, o jsonOptions, level int) error {
 				ks = map[bool]string{true: "true", false: "false"}[kk]
 			case int64:
 				ks = strconv.FormatInt(kk, 10)
+			case *big.Int:
+				ks = kk.String()
 			case float64:
 				ks = jsonFloat(kk)
 			default:
@@ -187,8 +195,8 @@ func writeJSONString(b *strings.Builder, s string, ensureASCII bool) {
 
 // DecodeJSON parses JSON into the values templates see, as Python's json.loads
 // would: objects become *Dict with their key order kept, numbers with a
-// fraction or exponent become float64 and the others int64 (integers outside
-// int64 become float64), arrays []any.
+// fraction or exponent become float64 and the others int (int64, or a
+// math/big integer beyond int64, up to Python's 4300 digits), arrays []any.
 func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -258,6 +266,11 @@ func parseJSONNumber(n json.Number) (any, error) {
 	if !strings.ContainsAny(s, ".eE") {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return i, nil
+		}
+		if len(s) <= maxIntDigits+1 { // Python's json.loads refuses longer ints
+			if b, ok := new(big.Int).SetString(s, 10); ok {
+				return normInt(b), nil
+			}
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)

@@ -2,6 +2,7 @@ package chattemplate
 
 import (
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"unicode"
@@ -504,11 +505,21 @@ func (lx *lexer) lexNumber() error {
 	if base != 10 {
 		text = text[2:]
 	}
-	n, err := strconv.ParseInt(text, base, 64)
-	if err != nil {
-		return lx.errorf("integer literal %s out of range", rest[:end])
+	var num any
+	if n, err := strconv.ParseInt(text, base, 64); err == nil {
+		num = n
+	} else {
+		b, ok := new(big.Int).SetString(text, base)
+		if !ok {
+			return lx.errorf("invalid integer literal %s", rest[:end])
+		}
+		v, err := checkBig(b)
+		if err != nil {
+			return lx.errorf("integer literal %s: %v", rest[:end], err.(*TemplateError).Message)
+		}
+		num = v
 	}
-	lx.toks = append(lx.toks, token{kind: tokInt, val: rest[:end], num: n, line: lx.line})
+	lx.toks = append(lx.toks, token{kind: tokInt, val: rest[:end], num: num, line: lx.line})
 	lx.advance(lx.pos + end)
 	return nil
 }

@@ -2,6 +2,7 @@ package chattemplate
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"unicode"
@@ -39,6 +40,9 @@ func argString(fname string, v any) (string, error) {
 }
 
 func argInt(fname string, v any) (int, error) {
+	if _, ok := v.(*big.Int); ok {
+		return 0, errorf("%s(): cannot fit 'int' into an index-sized integer", fname)
+	}
 	i, _, isFloat, ok := asNumber(v)
 	if !ok || isFloat {
 		return 0, errorf("%s(): '%s' object cannot be interpreted as an integer", fname, typeName(v))
@@ -200,6 +204,9 @@ func strMethod(s, name string) func(args []any, kw *kwargs) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := checkReplace(s, old, nw, n); err != nil {
+				return nil, err
+			}
 			return strings.Replace(s, old, nw, n), nil
 		}
 	case "find", "rfind", "index", "rindex", "count":
@@ -264,6 +271,9 @@ func strMethod(s, name string) func(args []any, kw *kwargs) (any, error) {
 					return nil, errorf("sequence item %d: expected str instance, %s found", i, typeName(it))
 				}
 				parts[i] = str
+			}
+			if err := checkJoin(parts, s); err != nil {
+				return nil, err
 			}
 			return strings.Join(parts, s), nil
 		}
@@ -685,6 +695,9 @@ func percentFormat(format string, arg any) (any, error) {
 	argi := 0
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
+		if b.Len() > maxStrLen {
+			return nil, checkStrLen(b.Len())
+		}
 		c := format[i]
 		if c != '%' {
 			b.WriteByte(c)
@@ -728,6 +741,9 @@ func percentFormat(format string, arg any) (any, error) {
 				i++
 			}
 			prec, _ = strconv.Atoi(p)
+			if err := checkLen(prec); err != nil {
+				return nil, err
+			}
 		}
 		if i >= len(format) {
 			return nil, errorf("incomplete format")
@@ -757,6 +773,18 @@ func percentFormat(format string, arg any) (any, error) {
 				s = truncRunes(s, prec)
 			}
 		case 'd', 'i', 'u':
+			if f, isF := val.(float64); isF && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) >= 1<<63 {
+				val, _ = floatIntKey(math.Trunc(f)) // %d of a float beyond int64: its exact integer
+			}
+			if b, isBig := val.(*big.Int); isBig {
+				s = b.String()
+				if b.Sign() > 0 && strings.Contains(flags, "+") {
+					s = "+" + s
+				} else if b.Sign() > 0 && strings.Contains(flags, " ") {
+					s = " " + s
+				}
+				break
+			}
 			iv, fv, isF, ok := asNumber(val)
 			if !ok {
 				return nil, errorf("%%%c format: a real number is required, not %s", conv, typeName(val))
@@ -771,6 +799,13 @@ func percentFormat(format string, arg any) (any, error) {
 				s = " " + s
 			}
 		case 'f', 'F', 'e', 'E', 'g', 'G':
+			if b, isBig := val.(*big.Int); isBig {
+				f, err := bigToFloat(b)
+				if err != nil {
+					return nil, err
+				}
+				val = f
+			}
 			_, fv, _, ok := asNumber(val)
 			if !ok {
 				return nil, errorf("must be real number, not %s", typeName(val))
@@ -786,6 +821,17 @@ func percentFormat(format string, arg any) (any, error) {
 				s = "+" + s
 			}
 		case 'x', 'X', 'o':
+			if b, isBig := val.(*big.Int); isBig {
+				base := 16
+				if conv == 'o' {
+					base = 8
+				}
+				s = b.Text(base)
+				if conv == 'X' {
+					s = strings.ToUpper(s)
+				}
+				break
+			}
 			iv, _, isF, ok := asNumber(val)
 			if !ok || isF {
 				return nil, errorf("%%%c format: an integer is required, not %s", conv, typeName(val))
@@ -848,6 +894,9 @@ func strFormat(format string, args []any, kw *kwargs) (any, error) {
 	var b strings.Builder
 	auto := 0
 	for i := 0; i < len(format); i++ {
+		if b.Len() > maxStrLen {
+			return nil, checkStrLen(b.Len())
+		}
 		c := format[i]
 		if c == '}' {
 			if i+1 < len(format) && format[i+1] == '}' {
@@ -1003,6 +1052,11 @@ func formatSpec(val any, spec string) (string, error) {
 	if err := checkLen(w); err != nil {
 		return "", err
 	}
+	if prec != -1 {
+		if err := checkLen(prec); err != nil {
+			return "", err
+		}
+	}
 	typ := byte(0)
 	if i < len(rs) {
 		typ = byte(rs[i])
@@ -1011,9 +1065,38 @@ func formatSpec(val any, spec string) (string, error) {
 	if i != len(rs) {
 		return "", errorf("Invalid format specifier '%s'", spec)
 	}
+	if b, ok := val.(*big.Int); ok {
+		switch typ {
+		case 'f', 'F', 'e', 'E', 'g', 'G', '%': // int beyond int64 in a float format: as float(int)
+			f, err := bigToFloat(b)
+			if err != nil {
+				return "", err
+			}
+			val = f
+		}
+	}
 	var s string
 	numeric := false
 	switch v := val.(type) {
+	case *big.Int:
+		numeric = true
+		switch typ {
+		case 0, 'd':
+			s = v.String()
+		case 'x', 'X', 'o', 'b':
+			s = v.Text(map[byte]int{'x': 16, 'X': 16, 'o': 8, 'b': 2}[typ])
+			if typ == 'X' {
+				s = strings.ToUpper(s)
+			}
+		default:
+			return "", errorf("Unknown format code '%c' for object of type 'int'", typ)
+		}
+		if sign != '-' && v.Sign() >= 0 {
+			s = string(sign) + s
+		}
+		if align == 0 {
+			align = '>'
+		}
 	case string:
 		if typ != 0 && typ != 's' {
 			return "", errorf("Unknown format code '%c' for object of type 'str'", typ)

@@ -17,6 +17,7 @@ type (
 	}
 	ifNode struct {
 		tests    []expr
+		lines    []int // line of each test (if, elif...)
 		bodies   [][]node
 		elseBody []node
 	}
@@ -48,10 +49,12 @@ type (
 		targets []target
 		values  []expr
 		body    []node
+		line    int
 	}
 	filterBlockNode struct {
 		filter *filterExpr // chain whose innermost value is nil
 		body   []node
+		line   int
 	}
 	scopeNode    struct{ body []node } // {% generation %}: rendered in place
 	breakNode    struct{}
@@ -389,11 +392,12 @@ func (p *parser) parseStatement() (node, error) {
 }
 
 func (p *parser) parseIf() (node, error) {
-	p.next()
+	line := p.next().line
 	n := &ifNode{}
 	p.soft++
 	defer func() { p.soft-- }()
 	for {
+		n.lines = append(n.lines, line)
 		test, err := p.parseTuple(false, false, nil, false)
 		if err != nil {
 			return nil, err
@@ -406,6 +410,7 @@ func (p *parser) parseIf() (node, error) {
 		n.bodies = append(n.bodies, body)
 		tok := p.next()
 		if tok.val == "elif" {
+			line = tok.line
 			continue
 		}
 		if tok.val == "else" {
@@ -532,8 +537,7 @@ func (p *parser) parseMacro() (node, error) {
 }
 
 func (p *parser) parseWith() (node, error) {
-	p.next()
-	n := &withNode{}
+	n := &withNode{line: p.next().line}
 	for p.cur().kind != tokBlockEnd {
 		if len(n.targets) > 0 {
 			if err := p.expectOp(","); err != nil {
@@ -560,7 +564,7 @@ func (p *parser) parseWith() (node, error) {
 }
 
 func (p *parser) parseFilterBlock() (node, error) {
-	p.next()
+	line := p.next().line
 	f, err := p.parseFilter(nil, true)
 	if err != nil {
 		return nil, err
@@ -570,7 +574,7 @@ func (p *parser) parseFilterBlock() (node, error) {
 		return nil, err
 	}
 	fe, _ := f.(*filterExpr)
-	return &filterBlockNode{filter: fe, body: body}, nil
+	return &filterBlockNode{filter: fe, body: body, line: line}, nil
 }
 
 // parseAssignTarget parses a set/for/with target: a name, a tuple of names, or

@@ -45,6 +45,9 @@ type RenderOptions struct {
 	TemplateName string
 	// Now is the clock behind strftime_now; nil means time.Now.
 	Now func() time.Time
+	// Timeout bounds the wall time of one render (a watchdog for runaway
+	// templates); zero means DefaultTimeout, negative means no limit.
+	Timeout time.Duration
 }
 
 // Parse compiles one template. specialTokens become template variables
@@ -214,7 +217,22 @@ func (t *Template) RenderValues(messages []any, opts RenderOptions) (result stri
 		now = time.Now
 	}
 	var out strings.Builder
-	r := &renderer{out: &out, now: now}
+	r := &renderer{out: &out, now: now, timeout: opts.Timeout}
+	if r.timeout == 0 {
+		r.timeout = DefaultTimeout
+	}
+	if r.timeout > 0 {
+		r.deadline = watchdogClock().Add(r.timeout)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			lp, ok := p.(limitPanic)
+			if !ok {
+				panic(p)
+			}
+			result, err = "", &TemplateError{Message: lp.msg, Line: r.line}
+		}
+	}()
 	if err := r.execBody(c.body, root); err != nil {
 		if err == errBreak || err == errContinue {
 			return "", &TemplateError{Message: "break/continue outside a loop"}
@@ -488,6 +506,9 @@ func dictFromArgs(args []any, kw *kwargs) (*Dict, error) {
 		default:
 			items, err := iterate(src)
 			if err != nil {
+				return nil, err
+			}
+			if err := checkLen(len(items)); err != nil { // the bound on a dict's size
 				return nil, err
 			}
 			for _, it := range items {

@@ -306,7 +306,36 @@ func FuzzTemplate(f *testing.F) {
 	for _, c := range ff.Cases {
 		f.Add(c.Template, string(c.Vars))
 	}
+	for _, name := range []string{"integers.json"} {
+		var more struct {
+			Cases []featureCase `json:"cases"`
+		}
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := jsonUnmarshal(data, &more); err != nil {
+			f.Fatal(err)
+		}
+		for _, c := range more.Cases {
+			f.Add(c.Template, string(c.Vars))
+		}
+	}
+	// issue 16's memory bombs and the integer wrap-arounds
+	f.Add("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", "{}")
+	f.Add("{% set ns = namespace(s=['x']) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "{}")
+	f.Add("{{ 9223372036854775807 + 1 }}{{ 2**64 }}", "{}")
+	f.Add("{% set s = 'x' * 1000 %}{{ ([s] * 1000) | tojson(indent=s) }}", `{"x": [1, {"a": null}]}`)
+	// Smaller bounds while fuzzing: the fuzzer explores the interpreter's
+	// logic, and a bomb that stops at 1 MiB instead of 64 MiB keeps each
+	// exec fast and the worker's memory small on a shared machine.
+	savedOut, savedStr, savedSeq, savedBuilt := maxOutputLen, maxStrLen, maxSeqLen, maxBuilt
+	maxOutputLen, maxStrLen, maxSeqLen, maxBuilt = 1<<20, 1<<20, 1<<17, 16<<20
+	f.Cleanup(func() { maxOutputLen, maxStrLen, maxSeqLen, maxBuilt = savedOut, savedStr, savedSeq, savedBuilt })
 	f.Fuzz(func(t *testing.T, src, vars string) {
+		if len(src) > 1<<14 || len(vars) > 1<<14 {
+			return
+		}
 		tpl, err := Parse(src, map[string]string{"bos_token": "<s>"})
 		if err != nil {
 			if strings.Contains(err.Error(), "internal error") {
@@ -326,9 +355,14 @@ func FuzzTemplate(f *testing.F) {
 				}
 			}
 		}
-		_, err = tpl.Render([]map[string]any{{"role": "user", "content": "hi"}}, RenderOptions{Extra: extra})
+		// the watchdog: a second of wall time at most (the step, size and
+		// concatenation bounds stop everything else)
+		out, err := tpl.Render([]map[string]any{{"role": "user", "content": "hi"}}, RenderOptions{Extra: extra, Timeout: time.Second})
 		if err != nil && strings.Contains(err.Error(), "internal error") {
 			t.Fatalf("Render(%q, %q): %v", src, vars, err)
+		}
+		if !(len(out) <= maxOutputLen+maxStrLen) {
+			t.Fatalf("Render(%q) returned %d bytes", src, len(out))
 		}
 	})
 }

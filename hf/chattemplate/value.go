@@ -3,6 +3,7 @@ package chattemplate
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,7 +64,16 @@ func (d *Dict) Keys() []string {
 }
 
 // MarshalJSON encodes the dict as a JSON object in insertion order.
-func (d *Dict) MarshalJSON() ([]byte, error) {
+func (d *Dict) MarshalJSON() (data []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			lp, ok := p.(limitPanic)
+			if !ok {
+				panic(p)
+			}
+			data, err = nil, &TemplateError{Message: lp.msg}
+		}
+	}()
 	v, err := fromGo(d)
 	if err != nil {
 		return nil, err
@@ -137,9 +147,14 @@ func hashKey(k any) (string, error) {
 		return "i0", nil
 	case int64:
 		return "i" + strconv.FormatInt(v, 10), nil
+	case *big.Int:
+		return "i" + v.String(), nil
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) < 1e18 {
 			return "i" + strconv.FormatInt(int64(v), 10), nil
+		}
+		if i, ok := floatIntKey(v); ok {
+			return "i" + i.String(), nil
 		}
 		return "f" + strconv.FormatFloat(v, 'g', -1, 64), nil
 	case string:
@@ -204,7 +219,7 @@ func typeName(v any) string {
 		return "NoneType"
 	case bool:
 		return "bool"
-	case int64:
+	case int64, *big.Int:
 		return "int"
 	case float64:
 		return "float"
@@ -249,6 +264,7 @@ func pyRepr(v any) string {
 }
 
 func writeRepr(b *strings.Builder, v any) {
+	checkBuilder(b, "printed value")
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("None")
@@ -260,6 +276,8 @@ func writeRepr(b *strings.Builder, v any) {
 		}
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
+	case *big.Int:
+		b.WriteString(x.String())
 	case float64:
 		b.WriteString(pyFloatRepr(x))
 	case string:
@@ -449,15 +467,58 @@ func asNumber(v any) (i int64, f float64, isFloat, ok bool) {
 	return 0, 0, false, false
 }
 
+// numCompare orders two numbers exactly, as Python does (ints of any size,
+// floats); ok is false when either is not a number, or a float is NaN.
+func numCompare(a, b any) (c int, ok bool) {
+	ai, af, aFloat, aOK := numValue(a)
+	bi, bf, bFloat, bOK := numValue(b)
+	switch {
+	case !aOK || !bOK:
+		return 0, false
+	case aFloat && bFloat:
+		if math.IsNaN(af) || math.IsNaN(bf) {
+			return 0, false
+		}
+		return cmpFloat(af, bf), true
+	case aFloat:
+		c, ok := cmpIntFloat(bi, af)
+		return -c, ok
+	case bFloat:
+		return cmpIntFloat(ai, bf)
+	}
+	return ai.Cmp(bi), true
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 // pyEq is Python's ==.
 func pyEq(a, b any) bool {
+	if _, ok := a.(*big.Int); ok {
+		c, ok := numCompare(a, b)
+		return ok && c == 0
+	}
+	if _, ok := b.(*big.Int); ok {
+		c, ok := numCompare(a, b)
+		return ok && c == 0
+	}
 	if ai, af, aFloat, ok := asNumber(a); ok {
 		bi, bf, bFloat, ok := asNumber(b)
-		if !ok {
+		switch {
+		case !ok:
 			return false
-		}
-		if aFloat || bFloat {
+		case aFloat && bFloat:
 			return af == bf
+		case aFloat || bFloat:
+			c, ok := numCompare(a, b) // exact, like Python (2**53 + 1 != 2.0**53)
+			return ok && c == 0
 		}
 		return ai == bi
 	}
@@ -511,6 +572,18 @@ func pyCompare(a, b any, op string) (int, error) {
 	}
 	if ub, ok := b.(*undefined); ok {
 		return 0, ub.err()
+	}
+	_, aBig := a.(*big.Int)
+	_, bBig := b.(*big.Int)
+	if aBig || bBig {
+		if c, ok := numCompare(a, b); ok {
+			return c, nil
+		}
+		if _, _, _, aNum := numValue(a); aNum {
+			if _, _, _, bNum := numValue(b); bNum {
+				return 0, nil // NaN: as for floats below
+			}
+		}
 	}
 	if ai, af, aFloat, ok := asNumber(a); ok {
 		if bi, bf, bFloat, ok := asNumber(b); ok {

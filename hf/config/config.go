@@ -261,6 +261,11 @@ func Parse(data []byte, name string) (*Config, error) {
 	c.NumHiddenLayers = f.positive("num_hidden_layers", 0)
 	c.NumAttentionHeads = f.positive("num_attention_heads", 0)
 	c.VocabSize = f.positive("vocab_size", 0)
+	f.bound("hidden_size", c.HiddenSize, maxDim)
+	f.bound("intermediate_size", c.IntermediateSize, maxDim)
+	f.bound("num_hidden_layers", c.NumHiddenLayers, maxLayers)
+	f.bound("num_attention_heads", c.NumAttentionHeads, maxDim)
+	f.bound("vocab_size", c.VocabSize, maxDim)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -282,7 +287,14 @@ func Parse(data []byte, name string) (*Config, error) {
 		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
 	}
 	maxPos := map[Family]int{Llama: 2048, Mistral: 4096 * 32, Qwen2: 32768, Qwen3: 32768}[c.Family]
+	f.bound("num_key_value_heads", c.NumKeyValueHeads, maxDim)
+	f.bound("head_dim", c.HeadDim, maxDim)
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.boundParameters(c)
 	c.MaxPositionEmbeddings = f.positive("max_position_embeddings", maxPos)
+	f.bound("max_position_embeddings", c.MaxPositionEmbeddings, maxDim)
 	c.RMSNormEps = f.positiveFloat("rms_norm_eps", 1e-6)
 	c.TieWordEmbeddings = f.boolean("tie_word_embeddings", false)
 

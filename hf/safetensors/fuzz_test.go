@@ -55,3 +55,68 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzShardIndex opens arbitrary model.safetensors.index.json bytes next to
+// the two shards of testdata/sharded. The index is refused with an ErrInvalid
+// naming it, or the model it describes is exactly the shards' tensors, each
+// readable; nothing may panic or reach outside the model directory.
+// `go test -run '^$' -fuzz '^FuzzShardIndex$' ./hf/safetensors` explores.
+func FuzzShardIndex(f *testing.F) {
+	src := filepath.Join("testdata", "sharded")
+	index, err := os.ReadFile(filepath.Join(src, IndexFileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	shards := map[string][]byte{}
+	for _, n := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"} {
+		if shards[n], err = os.ReadFile(filepath.Join(src, n)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(index)
+	for _, s := range []string{
+		`{"weight_map": {}}`,
+		`{"metadata": {"total_size": -1}, "weight_map": {"lm_head.weight": "../model-00002-of-00002.safetensors"}}`,
+		`{"weight_map": {"lm_head.weight": "/etc/passwd"}}`,
+		`{"weight_map": {"lm_head.weight": "model-00002-of-00002.safetensors", "lm_head.weight": "model-00001-of-00002.safetensors"}}`,
+		`{"weight_map": {"lm_head.weight": "model-00002-of-00002.safetensors", "model.norm.weight": "model-00002-of-00002.safetensors"}}`,
+		`{"weight_map": {"x": "model.safetensors.index.json"}}`,
+		`{"weight_map": {"x": "missing.safetensors"}}`,
+		`{"weight_map": {"": "model-00001-of-00002.safetensors", "__metadata__": "model-00002-of-00002.safetensors"}}`,
+		`{"weight_map": {"x": 3}}`,
+		`{"weight_map": null, "metadata": []}`,
+		`[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		for n, b := range shards {
+			if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := filepath.Join(dir, IndexFileName)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := OpenModel(dir)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		defer m.Close()
+		for _, f := range m.Files() {
+			if filepath.Dir(f) != dir {
+				t.Fatalf("model file %s outside %s", f, dir)
+			}
+		}
+		for _, ti := range m.Tensors() {
+			if _, ok := m.Tensor(ti.Name); !ok {
+				t.Fatalf("listed tensor %q cannot be looked up", ti.Name)
+			}
+		}
+	})
+}

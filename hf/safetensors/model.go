@@ -78,22 +78,11 @@ func openIndex(indexPath string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	var idx shardIndex
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("safetensors index %s: %v: %w", indexPath, err, ErrInvalid)
-	}
-	if len(idx.WeightMap) == 0 {
-		return nil, fmt.Errorf("safetensors index %s: weight_map is missing or empty: %w", indexPath, ErrInvalid)
+	idx, byShard, err := parseIndex(raw, indexPath)
+	if err != nil {
+		return nil, err
 	}
 	dir := filepath.Dir(indexPath)
-	byShard := map[string][]string{} // shard file name -> tensor names the index puts there
-	for name, shard := range idx.WeightMap {
-		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`) {
-			return nil, fmt.Errorf("safetensors index %s: tensor %q: shard %q is not a file name in the model directory: %w",
-				indexPath, name, shard, ErrInvalid)
-		}
-		byShard[shard] = append(byShard[shard], name)
-	}
 	shards := make([]string, 0, len(byShard))
 	for s := range byShard {
 		shards = append(shards, s)
@@ -139,6 +128,36 @@ func openIndex(indexPath string) (*Model, error) {
 		m.tensors = append(m.tensors, f.h.tensors...)
 	}
 	return m, nil
+}
+
+// parseIndex reads model.safetensors.index.json: the weight map and, from it,
+// the tensor names each shard file holds (shard file name -> names).
+func parseIndex(raw []byte, indexPath string) (shardIndex, map[string][]string, error) {
+	var idx shardIndex
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return idx, nil, fmt.Errorf("safetensors index %s: %v: %w", indexPath, err, ErrInvalid)
+	}
+	if len(idx.WeightMap) == 0 {
+		return idx, nil, fmt.Errorf("safetensors index %s: weight_map is missing or empty: %w", indexPath, ErrInvalid)
+	}
+	names := make([]string, 0, len(idx.WeightMap))
+	for name := range idx.WeightMap {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first bad entry reported is the same every run
+	byShard := map[string][]string{}
+	for _, name := range names {
+		shard := idx.WeightMap[name]
+		if name == "" || name == "__metadata__" {
+			return idx, nil, fmt.Errorf("safetensors index %s: weight_map: %q is not a tensor name: %w", indexPath, name, ErrInvalid)
+		}
+		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`) || strings.ContainsRune(shard, 0) {
+			return idx, nil, fmt.Errorf("safetensors index %s: tensor %q: shard %q is not a file name in the model directory: %w",
+				indexPath, name, shard, ErrInvalid)
+		}
+		byShard[shard] = append(byShard[shard], name)
+	}
+	return idx, byShard, nil
 }
 
 // quoteList renders up to max names, then "and N more".

@@ -360,16 +360,37 @@ func readVocab(raw []byte) (map[string]int32, []string, error) {
 	}
 	all := string(arena)
 	vocab := make(map[string]int32, len(entries))
-	idToToken := make([]string, maxID+1)
 	for _, e := range entries {
 		tok := all[e.start:e.end]
 		vocab[tok] = e.id // a repeated key keeps its last id, as serde's map does
 	}
-	for tok, id := range vocab {
-		idToToken[id] = tok
+	if int(maxID) >= len(vocab)+maxVocabGap {
+		for _, e := range entries {
+			if e.id == maxID {
+				return nil, nil, fmt.Errorf("token %q has id %d, but there are only %d tokens (at most %d ids may be left unused)",
+					all[e.start:e.end], e.id, len(vocab), maxVocabGap)
+			}
+		}
+	}
+	idToToken := make([]string, maxID+1)
+	taken := make([]bool, maxID+1)
+	for _, e := range entries { // file order, so the error is deterministic
+		tok := all[e.start:e.end]
+		if vocab[tok] != e.id {
+			continue // overridden by a later entry for the same key
+		}
+		if taken[e.id] && idToToken[e.id] != tok {
+			return nil, nil, fmt.Errorf("duplicate id %d: tokens %q and %q", e.id, idToToken[e.id], tok)
+		}
+		idToToken[e.id], taken[e.id] = tok, true
 	}
 	return vocab, idToToken, nil
 }
+
+// maxVocabGap bounds the ids a vocabulary may leave unused: the id -> token
+// table is sized by the largest id, so an id of 2**31-1 in a ten-token file
+// would otherwise allocate 32 GiB.
+const maxVocabGap = 1 << 20
 
 // readMerges reads merges written as "a b" strings (split on the one space) or
 // as ["a", "b"] pairs (newer files, which allow spaces inside tokens).

@@ -11,6 +11,13 @@
 // Replace, ByteFallback, Fuse and Strip decoders. Anything else is refused at load
 // time with an error naming the file and the field, never tokenized approximately.
 //
+// A tokenizer.json that does not hold together is refused with an error naming
+// the field, the token and the id, never encoded approximately: two tokens
+// with one id (in model.vocab, or an added token on an id the vocabulary or an
+// earlier added token holds), an id far beyond the vocabulary (more than 2**20
+// ids left unused), a merge naming a token that is not in the vocabulary, a
+// post-processor id that names no token.
+//
 // The split regexes of the common byte-level tokenizers are run by hand-written
 // matchers (Go's regexp has no lookahead); any other regex runs on regexp2.
 //

@@ -147,6 +147,11 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if err := t.addTokens(f.AddedTokens); err != nil {
 		return nil, err
 	}
+	for _, id := range append(slices.Clone(t.post.prefix), t.post.suffix...) {
+		if _, ok := t.IDToken(id); !ok {
+			return nil, fmt.Errorf("post_processor: special token id %d is neither in model.vocab nor in added_tokens", id)
+		}
+	}
 	if len(t.post.prefix) == 1 {
 		t.bos = t.post.prefix[0]
 	}
@@ -187,7 +192,14 @@ func (t *Tokenizer) addTokens(list []addedTokenJSON) error {
 			}
 		}
 		if int(id) != a.ID {
+			if other, taken := t.tokenAt(a.ID); taken {
+				return fmt.Errorf("added_tokens[%d]: duplicate id %d: %q, but the id is already token %q", i, a.ID, a.Content, other)
+			}
 			return fmt.Errorf("added_tokens[%d]: %q has id %d but Hugging Face assigns it id %d", i, a.Content, a.ID, id)
+		}
+		if other, taken := t.tokenAt(a.ID); taken && other != a.Content {
+			// a gap in model.vocab: HF numbers new added tokens from the vocabulary size
+			return fmt.Errorf("added_tokens[%d]: duplicate id %d: %q, but the id is already token %q", i, a.ID, a.Content, other)
 		}
 		tok.id = id
 		if prev, dup := t.addedByID[id]; dup && prev.content == tok.content {
@@ -545,4 +557,22 @@ func (t *Tokenizer) PAD() (int, bool) { return t.pad, t.pad >= 0 }
 // text's own ids.
 func (t *Tokenizer) SpecialTokensAdded() (prefix, suffix []int) {
 	return slices.Clone(t.post.prefix), slices.Clone(t.post.suffix)
+}
+
+// tokenAt returns the token (added or model) that already holds id while the
+// added tokens are being registered.
+func (t *Tokenizer) tokenAt(id int) (string, bool) {
+	if id < 0 || id > 1<<31-1 {
+		return "", false
+	}
+	if tok, ok := t.addedByID[int32(id)]; ok {
+		return tok.content, true
+	}
+	if id < len(t.model.idToToken) {
+		if tok := t.model.idToToken[id]; tok != "" || t.model.vocab[""] == int32(id) {
+			_, inVocab := t.model.vocab[tok]
+			return tok, inVocab
+		}
+	}
+	return "", false
 }

@@ -483,6 +483,47 @@ FEATURES = [
 ]
 
 
+# Python ints have arbitrary precision; the Go interpreter must not wrap at 64
+# bits (issue 16 item 3). Same shape as FEATURES, written to integers.json.
+INTEGERS = [
+    ("int64_max_plus_one", "{{ 9223372036854775807 + 1 }}", {}),
+    ("two_pow_64", "{{ 2**64 }}", {}),
+    ("big_literal", "{{ 99999999999999999999 }} {{ -99999999999999999999 }} {{ 0x1FFFFFFFFFFFFFFFF }} {{ 1_000_000_000_000_000_000_000 }}", {}),
+    ("int64_min_minus_one", "{{ -9223372036854775808 - 1 }} {{ -(-9223372036854775807 - 1) }}", {}),
+    ("mul_overflow", "{{ 9223372036854775807 * 9223372036854775807 }} {{ 4294967296 * 4294967296 }} {{ -4294967296 * 2147483648 }} {{ 3037000500 * 3037000500 }}", {}),
+    ("floor_div_mod", "{{ (2**64) // 3 }} {{ (2**64) % 7 }} {{ -(2**64) // 7 }} {{ -(2**64) % 7 }} {{ (2**64) // -7 }} {{ (2**64) % -7 }} {{ (-9223372036854775807 - 1) // -1 }} {{ (-9223372036854775807 - 1) % -1 }}", {}),
+    ("true_div", "{{ (2**64) / 2 }} {{ (2**64 + 1) / 3 }} {{ 9007199254740993 / 1 }} {{ 10**30 / 10**10 }} {{ 1 / 2**64 }}", {}),
+    ("mixed_float", "{{ 2**64 + 0.5 }} {{ 2**64 == 18446744073709551616.0 }} {{ 2**64 > 1.5e19 }} {{ 2**64 < 1e300 }} {{ 2**53 + 1 == 9007199254740992.0 }} {{ 1e300 * 10**300 }} {{ 2**64 * 1.0 }}", {}),
+    ("compare_and_sort", "{{ [3, 2**70, 1, -(2**65)] | sort }} {{ [1, 2**64] | sum }} {{ [1, 2**64] | max }} {{ [1, -(2**64)] | min }} {{ 2**64 in [18446744073709551616] }} {{ 2**64 > 2**63 }} {{ 2**64 != 2**64 + 1 }}", {}),
+    ("dict_keys_and_json", "{{ [2**64, -(2**64)] | tojson }} {{ {2**64: 1} }} {{ {2**64: 'a'}[18446744073709551616.0] }} {{ {2**64: 1} | tojson }}", {}),
+    ("filters", "{{ (-(2**64)) | abs }} {{ '18446744073709551616' | int }} {{ (2**200) | float }} {{ (2**64) | string | length }} {{ (2**64) | round }} {{ (2**64 + 5) | round(-1) }} {{ 1e20 | int }} {{ (2**64) | int }}", {}),
+    ("tests", "{{ (2**64) is integer }} {{ (2**64) is number }} {{ (2**64 + 1) is odd }} {{ (2**64) is even }} {{ (2**64) is divisibleby 3 }} {{ (2**64) is float }}", {}),
+    ("percent_format", "{{ '%d' % 2**64 }} {{ '%x' % 2**64 }} {{ '%+d' % 2**64 }} {{ '%.1f' % 2**64 }}", {}),
+    ("pow", "{{ 3**40 }} {{ (-3)**41 }} {{ 2**-2 }} {{ (-1)**(2**70) }} {{ 1**(2**70) }} {{ 0**(2**70) }} {{ (2**64)**0 }}", {}),
+    ("loop_counter", "{% set ns = namespace(x=1) %}{% for i in range(70) %}{% set ns.x = ns.x * 2 %}{% endfor %}{{ ns.x }}", {}),
+    ("int64_edges", "{{ 9223372036854775807 + 0 }} {{ -9223372036854775807 - 1 }} {{ -9223372036854775808 }} {{ (-9223372036854775807 - 1) * -1 }} {{ (-9223372036854775807 - 1) * 1 }} {{ -(2**63) == -9223372036854775808 }} {{ 2**63 - 1 }} {{ (2**64) - (2**64) + 5 }} {{ 2**62 + 2**62 }} {{ 2**64 | abs is integer }}", {}),
+    ("json_variables", "{{ big }} {{ big + 1 }} {{ big | tojson }} {{ neg * 2 }} {{ [big, neg] | max }}", {"big": 123456789012345678901234567890, "neg": -9223372036854775809}),
+    ("float_to_int", "{{ 1e300 | int }} {{ -1.5e19 | int }} {{ '%d' % 1e20 }} {{ '%d' % -2.5e19 }} {{ 1e19 | int == 10**19 }} {{ {1e19: 'f'}[10**19] }}", {}),
+    ("str_format_and_slices", "{{ '{}'.format(2**64) }} {{ '{:d}'.format(2**64) }} {{ '{:>25}'.format(2**64) }} {{ '{:x}'.format(2**64) }} {{ '{:.2f}'.format(2**64) }} {{ '{:+}'.format(2**64) }} {{ (2**64) | center(30) }} [{{ 'ab'[2**64:] }}] {{ [1, 2, 3][:2**64] }} {{ [1, 2, 3][-(2**64):] }} {{ [1, 2, 3][::2**64] }} {{ [1, 2, 3][::-(2**64)] }}", {}),
+    ("error_int_too_large_for_float", "{{ 10**400 * 1.0 }}", {}),
+    ("error_repeat_by_big_int", "{{ 'x' * 2**64 }}", {}),
+    ("error_str_digits_limit", "{{ 10**5000 }}", {}),
+    ("index_by_big_int_is_undefined", "[{{ [1][2**64] }}]", {}),
+]
+
+
+def make_integers():
+    out = []
+    for name, template, variables in INTEGERS:
+        def run():
+            return compile_template(template).render(messages=[], tools=None, documents=None, add_generation_prompt=False, **variables)
+
+        case = {"name": name, "template": template, "vars": variables}
+        case.update(render_case(run))
+        out.append(case)
+    return {"generator": "reference/chattemplate/render_goldens.py", "jinja2_version": jinja2.__version__, "now": FIXED_NOW.isoformat(), "cases": out}
+
+
 def make_features():
     out = []
     for name, template, variables in FEATURES:
@@ -508,3 +549,4 @@ def write(name, data):
 if __name__ == "__main__":
     write("goldens.json", make_goldens())
     write("features.json", make_features())
+    write("integers.json", make_integers())
