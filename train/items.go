@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/model"
@@ -29,10 +30,7 @@ type item struct {
 // tokenizerFor loads the model dir's tokenizer (and chat template). A model dir without
 // tokenizer.json can still train on pre-tokenized data.
 func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
-	opts := data.TokenizeOptions{
-		MaxLength: c.MaxLength, MaxPromptLength: c.MaxPromptLength, MaxCompletionLength: c.MaxCompletionLength,
-		TruncationMode: c.TruncationMode, BOS: data.BOSNever,
-	}
+	opts := c.TokenizeOptions() // the same options `data check --config` uses
 	if _, err := os.Stat(filepath.Join(c.ModelNameOrPath, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
 		return &data.Tokenizer{Opts: opts}, nil
 	}
@@ -84,6 +82,9 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 		}
 	}
 	if len(keep) == 0 {
+		if kind != "kto" && ds.Report.Kinds[data.KindUnpaired] > 0 && ds.Report.Kinds[data.KindPair] == 0 {
+			return nil, fmt.Errorf("%s: the data is unpaired (KTO: prompt, completion, label; %d rows) but the config trains %s: set stage: kto (LLaMA-Factory), trainer: kto or loss_type: kto", spec, ds.Report.Kinds[data.KindUnpaired], strings.Join(c.LossType, ", "))
+		}
 		return nil, fmt.Errorf("%s: no examples usable for %s training (read %d rows: %v)", spec, kind, ds.Report.Rows, ds.Report.Kinds)
 	}
 	if tok.Enc == nil {

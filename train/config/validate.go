@@ -291,10 +291,18 @@ func (l *Loaded) WriteResolved(w io.Writer) {
 			fmt.Fprintln(w, s)
 		}
 	}
+	for _, s := range l.Warnings {
+		fmt.Fprintln(w, "warning:", s)
+	}
 }
 
 func formatValue(v reflect.Value) string {
 	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return "null"
+		}
+		return fmt.Sprint(v.Interface())
 	case reflect.Pointer:
 		if v.IsNil() {
 			return "null"
