@@ -154,6 +154,20 @@ type Config struct {
 	PrefBCOWeight     float64 `key:"pref_bco_weight" help:"LLaMA-Factory: BCO term weight; only 0 is supported (a positive value is refused)"`
 	EnableLigerKernel bool    `key:"enable_liger_kernel" noeffect:"preftune's kernels already fuse the log-softmax and the loss"`
 	ValSizeSeed       int     `key:"data_seed" noeffect:"the data order follows seed"`
+	NumProcesses      int     `key:"num_processes" noeffect:"single process; for data parallelism run preftune under mpirun"`
+}
+
+// refusedKeys are keys of TRL's and LLaMA-Factory's configs that ask for something
+// preftune does not do; they are refused with the reason instead of "unknown key".
+var refusedKeys = map[string]string{
+	"image_max_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"image_min_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"video_max_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"video_min_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"freeze_vision_tower": "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"load_in_4bit":        "QLoRA (a 4-bit quantized base model) is not supported; train LoRA on the unquantized model",
+	"load_in_8bit":        "8-bit quantized base models are not supported; train LoRA on the unquantized model",
+	"quantization_bit":    "QLoRA (a quantized base model) is not supported; train LoRA on the unquantized model",
 }
 
 // field is one key of the table.
@@ -213,6 +227,7 @@ func Default() Config {
 		PerDeviceTrainBatchSize: 8, PerDeviceEvalBatchSize: 8, GradientAccumulationSteps: 1, Seed: 42,
 		LoggingSteps: 10, EvalStrategy: "", SaveStrategy: "steps", SaveSteps: 500,
 		PlotLoss: true, DoTrain: true, DisableDropout: true,
+		OutputDir: "trainer_output", // TrainingArguments' default since transformers 4.50
 	}
 }
 
@@ -370,6 +385,9 @@ func overrideNode(s string) *yaml.Node {
 
 func (l *Loaded) set(key string, v *yaml.Node, source string, line int) error {
 	f, ok := byName[key]
+	if why, refused := refusedKeys[key]; !ok && refused {
+		return &Error{Key: key, Line: line, Msg: why}
+	}
 	if !ok {
 		msg := "unknown key"
 		if near := Closest(key, 3); len(near) > 0 {

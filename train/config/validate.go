@@ -207,7 +207,7 @@ func (l *Loaded) Validate() error {
 		}
 	case "no", "steps", "epoch":
 		if c.EvalStrategy != "no" && !hasEval {
-			return bad("eval_strategy", "%q needs eval_dataset or val_size", c.EvalStrategy)
+			return bad("eval_strategy", "%q needs eval_dataset or val_size (TRL's scripts evaluate on the dataset's test split, which a single data file does not have)", c.EvalStrategy)
 		}
 	default:
 		return bad("eval_strategy", "%q: want no, steps or epoch", c.EvalStrategy)
