@@ -46,6 +46,7 @@ func TestConformanceTokens(t *testing.T) {
 	specs := map[string]string{
 		"dpo_en_demo":                 filepath.Join(prefDir, "llamafactory", "dpo_en_demo.json"),
 		"ultrafeedback_binarized_200": filepath.Join(prefDir, "ultrafeedback_binarized_200.jsonl"),
+		"trl_tools_dpo":               filepath.Join("..", "testdata", "conformance", "data", "trl_tools_dpo.jsonl"),
 	}
 	loaded := map[string][]Example{}
 	for _, c := range g.Cases {

@@ -31,17 +31,17 @@ var (
 
 // LFTemplate is one LLaMA-Factory template (register_template's arguments).
 type LFTemplate struct {
-	Name                                                       string
-	prefix, user, assistant, system, observation, function     []lfSlot
-	DefaultSystem                                              string
-	StopWords                                                  []string
-	EfficientEOS, ReplaceEOS                                   bool
-	llama2                                                     bool // Llama2Template: the system text is fused into the first user message
-	Reasoning                                                  bool // ReasoningTemplate (empty thought added to responses without one)
-	EnableThinking                                             bool // data_args.enable_thinking (LLaMA-Factory's default: true)
-	thought                                                    [2]string
-	parsed                                                     bool // parsed from the model's chat template (no template: key)
-	toolFormat                                                 string
+	Name                                                   string
+	prefix, user, assistant, system, observation, function []lfSlot
+	DefaultSystem                                          string
+	StopWords                                              []string
+	EfficientEOS, ReplaceEOS                               bool
+	llama2                                                 bool // Llama2Template: the system text is fused into the first user message
+	Reasoning                                              bool // ReasoningTemplate (empty thought added to responses without one)
+	EnableThinking                                         bool // data_args.enable_thinking (LLaMA-Factory's default: true)
+	thought                                                [2]string
+	parsed                                                 bool // parsed from the model's chat template (no template: key)
+	toolFormat                                             string
 }
 
 // lfTemplates are the built-in templates; the formats are those of LLaMA-Factory's

@@ -266,6 +266,8 @@ func lfCommon(a *LFAttr, r *row, ex *Example, is *issues) (system string, ok boo
 		switch x := v.(type) {
 		case string:
 			ex.Tools = x
+		case rawJSON: // the file's text, key order kept
+			ex.Tools = string(x)
 		default:
 			b, _ := json.Marshal(x)
 			ex.Tools = string(b)

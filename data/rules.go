@@ -1,7 +1,6 @@
 package data
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -173,8 +172,8 @@ func rowTools(ex *Example) ([]any, error) {
 	if ex.Tools == "" {
 		return nil, nil
 	}
-	var v any
-	if err := json.Unmarshal([]byte(ex.Tools), &v); err != nil {
+	v, err := decodeOrdered(ex.Tools)
+	if err != nil {
 		return nil, &RowError{Source: ex.Source, Row: ex.Row, Field: "tools", Err: ErrInvalidValue, Msg: "tools is not valid JSON: " + err.Error()}
 	}
 	if x, ok := v.([]any); ok {
@@ -207,6 +206,9 @@ func (t *Tokenizer) tokenizeLF(ex *Example) (Tokenized, error) {
 				}
 				system = m.Content
 				continue
+			}
+			if m.ToolCalls != "" {
+				return tk, rowErr("prompt", fmt.Errorf("turn %d: tool_calls messages (TRL's format) under LLaMA-Factory's rules: LLaMA-Factory writes tool calls as function_call turns", i+1))
 			}
 			r, ok := lfRoles[m.Role]
 			if !ok {

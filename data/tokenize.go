@@ -1,7 +1,6 @@
 package data
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -331,18 +330,9 @@ func hasPrefix(s, p []int) bool {
 // with add_generation_prompt, and each completion as render(prompt+completion) minus
 // the rendered prompt, which must be a prefix of it.
 func (t *Tokenizer) render(ex *Example, compls []Segment) (string, []string, error) {
-	var tools []any
-	if ex.Tools != "" {
-		var v any
-		if err := json.Unmarshal([]byte(ex.Tools), &v); err != nil {
-			return "", nil, &RowError{Source: ex.Source, Row: ex.Row, Field: "tools", Err: ErrInvalidValue, Msg: "tools is not valid JSON: " + err.Error()}
-		}
-		switch x := v.(type) {
-		case []any:
-			tools = x
-		default:
-			tools = []any{x}
-		}
+	tools, err := rowTools(ex)
+	if err != nil {
+		return "", nil, err
 	}
 	prompt, err := t.Chat.Render(toMaps(ex.Prompt.Messages), true, tools)
 	if err != nil {
@@ -382,7 +372,19 @@ func complField(k Kind, i int) string {
 func toMaps(ms []Message) []map[string]any {
 	out := make([]map[string]any, len(ms))
 	for i, m := range ms {
-		out[i] = map[string]any{"role": m.Role, "content": m.Content}
+		d := map[string]any{"role": m.Role}
+		if !m.NoContent {
+			d["content"] = m.Content
+		}
+		if m.ToolCalls != "" {
+			if v, err := decodeOrdered(m.ToolCalls); err == nil {
+				d["tool_calls"] = v
+			}
+		}
+		if m.Name != "" {
+			d["name"] = m.Name
+		}
+		out[i] = d
 	}
 	return out
 }

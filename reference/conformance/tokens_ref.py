@@ -256,6 +256,22 @@ def case_trl_chat(tok, rows, max_lengths):
     return lambda: trl_finish(tok, plans, max_lengths, "trl-chat", "dpo_en_demo")
 
 
+def case_trl_tools(tok, path, max_lengths):
+    """TRL's tool calling format (docs/source/dataset_formats.md): messages with
+    tool_calls/tool roles, and a tools column (a list, or its json.dumps string, which
+    tokenize_fn json.loads) passed as apply_chat_template(tools=...)."""
+    plans = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            r = json.loads(line)
+            tools = r.get("tools")
+            tools = json.loads(tools) if isinstance(tools, str) else tools
+            render = lambda msgs, gen=False: rg.apply_chat_template(tok.chat_template, tok.special, msgs, tools=tools, add_generation_prompt=gen)
+            plans.append((i, tok.want(render(r["prompt"], True), False), tok.want(render(r["prompt"] + r["chosen"]), False),
+                          tok.want(render(r["prompt"] + r["rejected"]), False)))
+    return lambda: trl_finish(tok, plans, max_lengths, "trl-tools", "trl_tools_dpo")
+
+
 def case_trl_plain(tok, rows, max_lengths):
     eos = tok.special["eos_token"]
     plans = []
@@ -301,6 +317,8 @@ def main():
                 pending.append((tok, case_lf(tok, demo, t, [2048])))
         pending.append((tok, case_trl_chat(tok, demo, [1024, 0])))
         pending.append((tok, case_trl_plain(tok, uf, [1024, 0])))
+        if name == "qwen2.5":  # the Llama-3 template here has no tool support
+            pending.append((tok, case_trl_tools(tok, os.path.join(ROOT, "testdata", "conformance", "data", "trl_tools_dpo.jsonl"), [0])))
     for tok in toks.values():
         tok.run()
     cases = []

@@ -57,12 +57,14 @@ var keyUsers = map[string]func(sp loss.Spec) bool{
 	"ld_alpha":                   isFamily(loss.FamilyPaired),
 	"rpo_alpha":                  isFamily(loss.FamilyPaired),
 	"use_weighting":              isFamily(loss.FamilyPaired),
-	"label_smoothing":            func(sp loss.Spec) bool { return sp.Family == loss.FamilyPaired || sp.Name == "cpo" || sp.Name == "simpo" },
-	"reference_free":             func(sp loss.Spec) bool { return sp.NeedsReference },
-	"precompute_ref_log_probs":   func(sp loss.Spec) bool { return sp.NeedsReference },
-	"sync_ref_model":             func(sp loss.Spec) bool { return sp.NeedsReference },
-	"ref_model":                  func(sp loss.Spec) bool { return sp.NeedsReference },
-	"beta":                       func(sp loss.Spec) bool { return sp.Name != "sft" && sp.Name != "bradley_terry" },
+	"label_smoothing": func(sp loss.Spec) bool {
+		return sp.Family == loss.FamilyPaired || sp.Name == "cpo" || sp.Name == "simpo"
+	},
+	"reference_free":           func(sp loss.Spec) bool { return sp.NeedsReference },
+	"precompute_ref_log_probs": func(sp loss.Spec) bool { return sp.NeedsReference },
+	"sync_ref_model":           func(sp loss.Spec) bool { return sp.NeedsReference },
+	"ref_model":                func(sp loss.Spec) bool { return sp.NeedsReference },
+	"beta":                     func(sp loss.Spec) bool { return sp.Name != "sft" && sp.Name != "bradley_terry" },
 }
 
 func isLoss(names ...string) func(loss.Spec) bool {
