@@ -237,6 +237,36 @@ def case_lf(tok, rows, tname, cutoffs):
     return finish
 
 
+def kto_rows(path):
+    """kto_en_demo through SharegptDatasetConverter with a kto_tag: the last message is
+    the response (desirable or undesirable by its label), the rest the prompt."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return [{"row": i, "system": "", "prompt": [(m["role"], m["content"]) for m in r["messages"][:-1]],
+             "response": ("assistant", r["messages"][-1]["content"])} for i, r in enumerate(data, 1)]
+
+
+def case_lf_kto(tok, rows, tname, cutoffs):
+    """FeedbackDatasetProcessor._encode_data_example: encode_oneturn(prompt + [response]),
+    then infer_seqlen(len(prompt_ids), len(response_ids), cutoff_len). (The KL rows pair
+    each prompt with another row's response; the trainer builds those from these ids.)"""
+    tmpl = TEMPLATES[tname]
+    plans = [(r["row"],) + lf_encode_oneturn(tok, tmpl, r["prompt"] + [r["response"]], r["system"]) for r in rows]
+
+    def finish():
+        cases = []
+        for cutoff in cutoffs:
+            out = []
+            for row, p, c in plans:
+                p, c = resolve(tok, tmpl, p), resolve(tok, tmpl, c)
+                src, tgt = infer_seqlen(len(p), len(c), cutoff)
+                out.append((row, p[:src], c[:tgt], []))
+            cases.append({"name": f"lf-kto/{tname}/{tok.name}/cutoff{cutoff}", "rules": "llamafactory", "template": tname,
+                          "tokenizer": tok.name, "dataset": "kto_en_demo", "max_length": cutoff, "rows": out})
+        return cases
+    return finish
+
+
 def chat_msgs(row, resp=None):
     msgs = [{"role": "system", "content": row["system"]}] if row["system"] else []
     msgs += [{"role": r, "content": c} for r, c in row["prompt"]]
@@ -306,12 +336,15 @@ def digest(p, c, j):
 
 def main():
     demo = sharegpt_rows(os.path.join(PREF, "llamafactory", "dpo_en_demo.json"))
+    kto = kto_rows(os.path.join(PREF, "llamafactory", "kto_en_demo.json"))
     uf = plain_rows(os.path.join(PREF, "ultrafeedback_binarized_200.jsonl"))
     pending = []
     toks = {n: Tok(n) for n in ("qwen2.5", "llama3")}
     native = {"qwen2.5": "qwen", "llama3": "llama3"}
     for name, tok in toks.items():
         pending.append((tok, case_lf(tok, demo, native[name], [1024, 2048])))
+        kto_tmpl = {"qwen2.5": "qwen3_nothink", "llama3": "llama3"}[name]  # the LLaMA-Factory KTO examples' templates
+        pending.append((tok, case_lf_kto(tok, kto, kto_tmpl, [1024, 2048])))
         for t in sorted(TEMPLATES):
             if t != native[name]:
                 pending.append((tok, case_lf(tok, demo, t, [2048])))
