@@ -142,8 +142,11 @@ type Example struct {
 	// PromptIDs, ChosenIDs and RejectedIDs are set for KindPretokenized.
 	PromptIDs, ChosenIDs, RejectedIDs []int
 
-	// Tools is the tool description of the row (LLaMA-Factory's tools column), as JSON text.
+	// Tools is the tool description of the row (LLaMA-Factory's or TRL's tools column), as JSON text.
 	Tools string
+	// SFT marks a LLaMA-Factory supervised row (no ranking, no kto_tag), read as an
+	// unpaired desirable example for stage: sft; the preference stages skip it.
+	SFT bool
 }
 
 // Where returns "file:row".

@@ -341,6 +341,15 @@ func convertAlpaca(a *LFAttr, r *row, ex *Example, is *issues) {
 		}
 		return
 	}
+	if resp, isStr := lfValue(r, a.Response).(string); !a.Ranking && a.KTOTag == "" && isStr {
+		// A supervised (SFT) row: instruction/input → output, for stage: sft.
+		ex.Kind, ex.Label, ex.SFT = KindUnpaired, true, true
+		ex.Completion = Segment{Messages: []Message{{Role: "assistant", Content: resp}}}
+		if ex.Completion.IsEmpty() {
+			is.add(Invalid, fieldErr(ErrEmpty, a.Response, "empty completion"))
+		}
+		return
+	}
 	c, cOK := lfValue(r, a.Chosen).(string)
 	j, jOK := lfValue(r, a.Rejected).(string)
 	if !a.Ranking || !cOK || !jOK {
@@ -460,6 +469,17 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 			return
 		}
 		ex.Kind, ex.Label = KindUnpaired, kv.(bool)
+		ex.Prompt = Segment{Messages: append(prompt, aligned[:len(aligned)-1]...)}
+		ex.Completion = Segment{Messages: aligned[len(aligned)-1:]}
+		if ex.Completion.IsEmpty() {
+			is.add(Invalid, fieldErr(ErrEmpty, fmt.Sprintf("%s[%d]", a.Messages, len(msgs)-1), "empty completion"))
+		}
+		return
+	}
+	if !a.Ranking && a.KTOTag == "" && len(aligned) > 0 {
+		// A supervised (SFT) conversation, for stage: sft: the last assistant turn is the
+		// response (LLaMA-Factory's supervised processor also trains the earlier ones).
+		ex.Kind, ex.Label, ex.SFT = KindUnpaired, true, true
 		ex.Prompt = Segment{Messages: append(prompt, aligned[:len(aligned)-1]...)}
 		ex.Completion = Segment{Messages: aligned[len(aligned)-1:]}
 		if ex.Completion.IsEmpty() {

@@ -74,6 +74,8 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 			keep = append(keep, ex)
 		case ex.Kind == data.KindListwise && kind == "list":
 			keep = append(keep, ex)
+		case ex.Kind == data.KindUnpaired && ex.SFT && kind != "sft":
+			continue // LLaMA-Factory's supervised rows: stage: sft only
 		case ex.Kind == data.KindUnpaired && (kind == "kto" || kind == "sft"):
 			if kind == "sft" && !ex.Label {
 				continue
@@ -82,6 +84,9 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 		}
 	}
 	if len(keep) == 0 {
+		if len(exs) > 0 && exs[0].SFT && kind != "sft" {
+			return nil, fmt.Errorf("%s: supervised (SFT) data without chosen/rejected (LLaMA-Factory: no \"ranking\" and no kto_tag): it trains with stage: sft only", spec)
+		}
 		if kind != "kto" && ds.Report.Kinds[data.KindUnpaired] > 0 && ds.Report.Kinds[data.KindPair] == 0 {
 			return nil, fmt.Errorf("%s: the data is unpaired (KTO: prompt, completion, label; %d rows) but the config trains %s: set stage: kto (LLaMA-Factory), trainer: kto or loss_type: kto", spec, ds.Report.Kinds[data.KindUnpaired], strings.Join(c.LossType, ", "))
 		}
