@@ -54,7 +54,11 @@ func TestConformanceTokens(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			exs, ok := loaded[c.Dataset]
 			if !ok {
-				ds, err := Load(specs[c.Dataset], Options{Policy: PolicyStrict})
+				spec, opts := specs[c.Dataset], Options{Policy: PolicyStrict}
+				if c.Dataset == "lf_tools_dpo" {
+					spec, opts.DatasetDir = c.Dataset, filepath.Join("..", "testdata", "conformance", "data", "lf")
+				}
+				ds, err := Load(spec, opts)
 				if err != nil {
 					t.Fatal(err)
 				}

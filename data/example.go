@@ -67,6 +67,9 @@ type Message struct {
 	// NoContent: the message has no content key (an assistant message with only
 	// tool_calls); the chat template then sees no content, as transformers passes it.
 	NoContent bool `json:"-"`
+	// FunctionCall marks a LLaMA-Factory function_call turn (an assistant message whose
+	// content is the call's JSON), formatted by the template's tool format.
+	FunctionCall bool `json:"-"`
 }
 
 // Segment is a prompt or a completion: plain text, or a list of messages for

@@ -449,7 +449,7 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 				"invalid role tag %q at turn %d: %s must be %s", m.role, k+1, posName(k), tagList(accept))
 			return
 		}
-		aligned = append(aligned, Message{Role: lfRole(a, m.role), Content: m.content})
+		aligned = append(aligned, Message{Role: lfRole(a, m.role), Content: m.content, FunctionCall: m.role == a.FunctionTag})
 	}
 	if (!a.Ranking && len(aligned)%2 != 0) || (a.Ranking && len(aligned)%2 == 0) {
 		want := "even (pairs of user/assistant turns)"
@@ -518,7 +518,7 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 			is.add(Invalid, fieldErr(ErrBadRole, side.col+"."+a.RoleTag, "role %q: a response must be %s", rc[0], tagList(even)))
 			return
 		}
-		*side.dst = Segment{Messages: []Message{{Role: lfRole(a, rc[0]), Content: rc[1]}}}
+		*side.dst = Segment{Messages: []Message{{Role: lfRole(a, rc[0]), Content: rc[1], FunctionCall: rc[0] == a.FunctionTag}}}
 	}
 	finishPair(&row{fields: r.fields, source: map[string]string{"prompt": a.Messages, "chosen": a.Chosen, "rejected": a.Rejected}}, ex, is)
 }

@@ -211,6 +211,9 @@ func (t *Tokenizer) tokenizeLF(ex *Example) (Tokenized, error) {
 				return tk, rowErr("prompt", fmt.Errorf("turn %d: tool_calls messages (TRL's format) under LLaMA-Factory's rules: LLaMA-Factory writes tool calls as function_call turns", i+1))
 			}
 			r, ok := lfRoles[m.Role]
+			if m.FunctionCall {
+				r = "function"
+			}
 			if !ok {
 				return tk, rowErr("prompt", fmt.Errorf("role %q at turn %d: LLaMA-Factory templates take user, assistant, observation and function messages", m.Role, i+1))
 			}
@@ -224,6 +227,9 @@ func (t *Tokenizer) tokenizeLF(ex *Example) (Tokenized, error) {
 		if ex.Conversational {
 			for _, m := range c.Messages {
 				r, ok := lfRoles[m.Role]
+				if m.FunctionCall {
+					r = "function"
+				}
 				if !ok {
 					return tk, rowErr(complField(ex.Kind, i), fmt.Errorf("role %q: a response must be an assistant or function message", m.Role))
 				}

@@ -56,12 +56,15 @@ BOS, EOS = ("bos",), ("eos",)
 CHATML_USER = ["<|im_start|>user\n{{content}}<|im_end|>\n<|im_start|>assistant\n"]
 CHATML_ASST = ["{{content}}<|im_end|>\n"]
 CHATML_SYS = ["<|im_start|>system\n{{content}}<|im_end|>\n"]
+QWEN_OBS = ["<|im_start|>user\n<tool_response>\n{{content}}\n</tool_response><|im_end|>\n<|im_start|>assistant\n"]
 
 
 def template(user=None, assistant=None, system=None, prefix=(), default_system="", stop_words=(),
-             replace_eos=False, efficient_eos=False, llama2=False, reasoning=False):
+             replace_eos=False, efficient_eos=False, llama2=False, reasoning=False, observation=None, tool_format="default"):
     user = user or ["{{content}}"]
-    return {"user": user, "assistant": assistant or (["{{content}}"] if efficient_eos else ["{{content}}", EOS]),
+    asst = assistant or (["{{content}}"] if efficient_eos else ["{{content}}", EOS])
+    return {"observation": observation or user, "function": asst, "tool_format": tool_format,
+            "user": user, "assistant": asst,
             "system": system or ["{{content}}"], "prefix": list(prefix), "default_system": default_system,
             "stop_words": list(stop_words), "replace_eos": replace_eos, "efficient_eos": efficient_eos,
             "llama2": llama2, "reasoning": reasoning}
@@ -71,9 +74,10 @@ TEMPLATES = {
     "default": template(user=["Human: {{content}}", EOS, "\nAssistant:"], assistant=["{{content}}", EOS, "\n"],
                         system=["System: {{content}}", EOS, "\n"]),
     "empty": template(assistant=["{{content}}"]),
-    "chatml": template(CHATML_USER, CHATML_ASST, CHATML_SYS, stop_words=["<|im_end|>", "<|im_start|>"], replace_eos=True),
-    "qwen": template(CHATML_USER, CHATML_ASST, CHATML_SYS, stop_words=["<|im_end|>"], replace_eos=True,
-                     default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant."),
+    "chatml": template(CHATML_USER, CHATML_ASST, CHATML_SYS, stop_words=["<|im_end|>", "<|im_start|>"], replace_eos=True,
+                       observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"]),
+    "qwen": template(CHATML_USER, CHATML_ASST, CHATML_SYS, stop_words=["<|im_end|>"], replace_eos=True, observation=QWEN_OBS,
+                     tool_format="qwen", default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant."),
     "qwen3": template(CHATML_USER, CHATML_ASST, CHATML_SYS, stop_words=["<|im_end|>"], replace_eos=True, reasoning=True),
     "qwen3_nothink": template(CHATML_USER, CHATML_ASST, CHATML_SYS, stop_words=["<|im_end|>"], replace_eos=True),
     "llama3": template(["<|start_header_id|>user<|end_header_id|>\n\n{{content}}<|eot_id|>"
@@ -84,6 +88,62 @@ TEMPLATES = {
     "mistral": template(["[INST] {{content}}[/INST]"], [" {{content}}", EOS], ["{{content}}\n\n"], prefix=[BOS], llama2=True),
 }
 THOUGHT = "<think>\n" + "\n</think>\n\n"
+
+# tool_utils.py (DefaultToolUtils, QwenToolUtils) and formatter.py (ToolFormatter,
+# FunctionFormatter without thought/tool-call words, which the test data does not use)
+DEFAULT_TOOL_PROMPT = (
+    "You have access to the following tools:\n{tool_text}"
+    "Use the following format if using a tool:\n"
+    "```\n"
+    "Action: tool name (one of [{tool_names}])\n"
+    "Action Input: the input to the tool, in a JSON format representing the kwargs "
+    """(e.g. ```{{"input": "hello world", "num_beams": 5}}```)\n"""
+    "```\n"
+)
+QWEN_TOOL_PROMPT = (
+    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>{tool_text}"
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+    """<tool_call></tool_call> XML tags:\n<tool_call>\n{{"name": <function-name>, """
+    """"arguments": <args-json-object>}}\n</tool_call>"""
+)
+
+
+def tool_text(fmt, tools_json):
+    tools = json.loads(tools_json)
+    if len(tools) == 0:
+        return ""
+    if fmt == "qwen":
+        text = ""
+        for tool in tools:
+            wrapped = tool if tool.get("type") == "function" else {"type": "function", "function": tool}
+            text += "\n" + json.dumps(wrapped, ensure_ascii=False)
+        return QWEN_TOOL_PROMPT.format(tool_text=text)
+    text, names = "", []
+    for tool in tools:
+        tool = tool.get("function", "") if tool.get("type") == "function" else tool
+        param_text = ""
+        for name, param in tool["parameters"]["properties"].items():
+            required = ", required" if name in tool["parameters"].get("required", []) else ""
+            enum = ", should be one of [{}]".format(", ".join(param["enum"])) if param.get("enum", None) else ""
+            items = ", where each item should be {}".format(param["items"].get("type", "")) if param.get("items", None) else ""
+            param_text += "  - {name} ({type}{required}): {desc}{enum}{items}\n".format(
+                name=name, type=param.get("type", ""), required=required, desc=param.get("description", ""), enum=enum, items=items)
+        text += "> Tool Name: {name}\nTool Description: {desc}\nTool Args:\n{args}\n".format(
+            name=tool["name"], desc=tool.get("description", ""), args=param_text)
+        names.append(tool["name"])
+    return DEFAULT_TOOL_PROMPT.format(tool_text=text, tool_names=", ".join(names))
+
+
+def function_text(fmt, content):
+    calls = json.loads(content)
+    if not isinstance(calls, list):
+        calls = [calls]
+    functions = [(tc["name"], json.dumps(tc["arguments"], ensure_ascii=False)) for tc in calls]
+    if fmt == "qwen":
+        texts = [json.dumps({"name": n, "arguments": json.loads(a)}, ensure_ascii=False) for n, a in functions]
+        return "\n".join([f"<tool_call>\n{t}\n</tool_call>" for t in texts])
+    return "\n".join([f"Action: {n}\nAction Input: {a}" for n, a in functions])
 
 
 class Tok:
@@ -118,7 +178,7 @@ class Tok:
 
 
 # A plan is a list of pieces: ("enc", key) or ("id", token-name or "bos"/"eos").
-def lf_encode_oneturn(tok, tmpl, messages, system):
+def lf_encode_oneturn(tok, tmpl, messages, system, tools=""):
     system = system or tmpl["default_system"]
     encoded = []
     for i, (role, content) in enumerate(messages):
@@ -126,13 +186,17 @@ def lf_encode_oneturn(tok, tmpl, messages, system):
         system_text = ""
         if i == 0:
             elements += tmpl["prefix"]
-            if system:
-                sys_slots = [s.replace("{{content}}", system, 1) if isinstance(s, str) else s for s in tmpl["system"]]
+            if system or tools:
+                ttext = tool_text(tmpl["tool_format"], tools) if tools else ""
+                sys_slots = [s.replace("{{content}}", system + ttext, 1) if isinstance(s, str) else s for s in tmpl["system"]]
                 if tmpl["llama2"]:
                     system_text = sys_slots[0]
                 else:
                     elements += sys_slots
-        slots = tmpl["user"] if role == "user" else tmpl["assistant"]
+        slots = {"user": tmpl["user"], "assistant": tmpl["assistant"], "observation": tmpl["observation"],
+                 "function": tmpl["function"]}[role]
+        if role == "function":
+            content = function_text(tmpl["tool_format"], content)
         if role == "user":
             content = system_text + content if tmpl["llama2"] else content
         for s in slots:
@@ -234,6 +298,27 @@ def case_lf(tok, rows, tname, cutoffs):
             cases.append({"name": f"lf/{tname}/{tok.name}/cutoff{cutoff}", "rules": "llamafactory", "template": tname,
                           "tokenizer": tok.name, "dataset": "dpo_en_demo", "max_length": cutoff, "rows": out})
         return cases
+    return finish
+
+
+def case_lf_tools(tok, path, tname):
+    """A ranking sharegpt dataset with tools, function_call and observation turns."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    role = {"human": "user", "gpt": "assistant", "function_call": "function", "observation": "observation"}
+    tmpl = TEMPLATES[tname]
+    plans = []
+    for i, r in enumerate(data, 1):
+        prompt = [(role[m["from"]], m["value"]) for m in r["conversations"]]
+        c, j = (role[r["chosen"]["from"]], r["chosen"]["value"]), (role[r["rejected"]["from"]], r["rejected"]["value"])
+        p, cids = lf_encode_oneturn(tok, tmpl, prompt + [c], "", r.get("tools", ""))
+        _, jids = lf_encode_oneturn(tok, tmpl, prompt + [j], "", r.get("tools", ""))
+        plans.append((i, p, cids, jids))
+
+    def finish():
+        out = [(row, resolve(tok, tmpl, p), resolve(tok, tmpl, c), resolve(tok, tmpl, j)) for row, p, c, j in plans]
+        return [{"name": f"lf-tools/{tname}/{tok.name}", "rules": "llamafactory", "template": tname, "tokenizer": tok.name,
+                 "dataset": "lf_tools_dpo", "max_length": 0, "rows": out}]
     return finish
 
 
@@ -350,6 +435,9 @@ def main():
                 pending.append((tok, case_lf(tok, demo, t, [2048])))
         pending.append((tok, case_trl_chat(tok, demo, [1024, 0])))
         pending.append((tok, case_trl_plain(tok, uf, [1024, 0])))
+        if name == "qwen2.5":
+            for t in ("qwen", "default", "chatml"):
+                pending.append((tok, case_lf_tools(tok, os.path.join(ROOT, "testdata", "conformance", "data", "lf", "lf_tools_dpo.json"), t)))
         if name == "qwen2.5":  # the Llama-3 template here has no tool support
             pending.append((tok, case_trl_tools(tok, os.path.join(ROOT, "testdata", "conformance", "data", "trl_tools_dpo.jsonl"), [0])))
     for tok in toks.values():
