@@ -52,6 +52,10 @@ func TestConformanceTokens(t *testing.T) {
 	loaded := map[string][]Example{}
 	for _, c := range g.Cases {
 		t.Run(c.Name, func(t *testing.T) {
+			native := c.Template == "" || (c.Template == "qwen" && c.Tokenizer == "qwen2.5") || (c.Template == "llama3" && c.Tokenizer == "llama3")
+			if testing.Short() && !native {
+				t.Skip("-short: only the native templates (qwen on Qwen2.5, llama3 on Llama-3) and TRL's rules")
+			}
 			exs, ok := loaded[c.Dataset]
 			if !ok {
 				spec, opts := specs[c.Dataset], Options{Policy: PolicyStrict}

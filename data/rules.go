@@ -125,11 +125,13 @@ func (t *Tokenizer) tokenizeTRL(ex *Example) (Tokenized, error) {
 		}
 		return tk, nil
 	}
-	eosText := ""
+	eosText, eosID, addEOSID := "", 0, false
 	if id, ok := t.Enc.EOS(); ok && !t.Opts.NoEOS {
 		if l, ok := t.Enc.(interface{ IDToken(int) (string, bool) }); ok {
 			eosText, _ = l.IDToken(id)
 		}
+		// Without the token's text (an Encoder that cannot say it), the id is appended.
+		eosID, addEOSID = id, eosText == ""
 	}
 	pids := t.encodePlain(ex.Prompt.Text)
 	tk.PromptIDs = toInt32(pids)
@@ -139,7 +141,11 @@ func (t *Tokenizer) tokenizeTRL(ex *Example) (Tokenized, error) {
 			text += eosText
 		}
 		fids := t.encodePlain(ex.Prompt.Text + text)
-		tk.Completions = append(tk.Completions, toInt32(fids[min(len(pids), len(fids)):]))
+		cids := fids[min(len(pids), len(fids)):]
+		if addEOSID && (len(cids) == 0 || cids[len(cids)-1] != eosID) {
+			cids = append(cids, eosID)
+		}
+		tk.Completions = append(tk.Completions, toInt32(cids))
 	}
 	return tk, nil
 }
