@@ -28,3 +28,20 @@ func TestSFTLossAlone(t *testing.T) {
 		t.Errorf("trainer_log.jsonl lacks rewards/chosen:\n%s", log)
 	}
 }
+
+// TestKTODataNeedsKTOTrainer: unpaired (KTO) rows under the default DPO trainer end in
+// an error that says how to select KTO, not in "no examples usable".
+func TestKTODataNeedsKTOTrainer(t *testing.T) {
+	dir := t.TempDir()
+	modelDir, _ := fixture(t, dir, 1)
+	data := filepath.Join(dir, "kto.jsonl")
+	rows := `{"prompt": "a", "completion": "b", "label": true}` + "\n" + `{"prompt": "c", "completion": "d", "label": false}` + "\n"
+	if err := os.WriteFile(data, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf("model_name_or_path: %s\ndataset: %s\noutput_dir: %s\nmax_steps: 1\n", modelDir, data, filepath.Join(dir, "out"))
+	_, err := runConfig(t, yaml)
+	if err == nil || !strings.Contains(err.Error(), "stage: kto") || !strings.Contains(err.Error(), "trainer: kto") {
+		t.Errorf("error %v: want one naming stage: kto / trainer: kto", err)
+	}
+}
