@@ -15,4 +15,8 @@ const tok = new Tokenizer(tj, tc);
 const ids = input.requests.map(([text, special]) => tok.encode(text, { add_special_tokens: special }).ids);
 const special = {};
 for (const t of tj.added_tokens || []) special[t.content] = tok.token_to_id(t.content);
-process.stdout.write(JSON.stringify({ ids, special }));
+// decode(encode("")): the text the post-processor puts around a text, for
+// LLaMA-Factory's parse_template.
+const emptyIds = tok.encode("", { add_special_tokens: true }).ids;
+const empty = emptyIds.length ? tok.decode(emptyIds, { skip_special_tokens: false }) : "";
+process.stdout.write(JSON.stringify({ ids, special, empty }));

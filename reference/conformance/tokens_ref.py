@@ -222,6 +222,40 @@ def lf_encode_oneturn(tok, tmpl, messages, system, tools=""):
     return prompt, response
 
 
+def parse_template(tok):
+    """template.py parse_template: the template of a stage: config without template:,
+    read off the model's Jinja chat template with placeholder conversations."""
+    def find_diff(short_str, long_str):
+        i, j, diff = 0, 0, ""
+        while i < len(short_str) and j < len(long_str):
+            if short_str[i] == long_str[j]:
+                i, j = i + 1, j + 1
+            else:
+                diff += long_str[j]
+                j += 1
+        return diff
+
+    p = subprocess.run(["node", os.path.join(ROOT, "reference", "conformance", "encode.mjs")],
+                       input=json.dumps({"tokenizer": tok.dir, "requests": []}), capture_output=True, text=True, check=True)
+    prefix = json.loads(p.stdout)["empty"]
+    act = lambda msgs, gen: rg.apply_chat_template(tok.chat_template, tok.special, msgs, add_generation_prompt=gen)
+    system_slot = act([{"role": "system", "content": "{{content}}"}], False)[len(prefix):]
+    user_slot_empty_system = act([{"role": "system", "content": ""}, {"role": "user", "content": "{{content}}"}], True)[len(prefix):]
+    user_slot = act([{"role": "user", "content": "{{content}}"}], True)[len(prefix):]
+    assistant_slot = act([{"role": "user", "content": "{{content}}"}, {"role": "assistant", "content": "{{content}}"}], False)
+    assistant_slot = assistant_slot[len(prefix) + len(user_slot):]
+    reasoning = "<think>" in assistant_slot
+    assistant_slot = assistant_slot.replace("<think>", "").replace("</think>", "").lstrip("\n")
+    if len(user_slot) > len(user_slot_empty_system):
+        default_system = find_diff(user_slot_empty_system, user_slot)
+        sole_system = system_slot.replace("{{content}}", default_system, 1)
+        user_slot = user_slot[len(sole_system):]
+    else:
+        default_system = ""
+    return template([user_slot], [assistant_slot], [system_slot], prefix=[prefix] if prefix else [],
+                    default_system=default_system, reasoning=reasoning)
+
+
 def resolve(tok, tmpl, plan):
     out = []
     for kind, v in plan:
@@ -274,7 +308,7 @@ def plain_rows(path):
 
 
 def case_lf(tok, rows, tname, cutoffs):
-    tmpl = TEMPLATES[tname]
+    tmpl = TEMPLATES[tname] if tname else parse_template(tok)
     plans = []
     for r in rows:
         p, c = lf_encode_oneturn(tok, tmpl, r["prompt"] + [r["chosen"]], r["system"])
@@ -295,7 +329,7 @@ def case_lf(tok, rows, tname, cutoffs):
                 p, c, j = resolve(tok, tmpl, p), resolve(tok, tmpl, c), resolve(tok, tmpl, j)
                 src, tgt = infer_seqlen(len(p), max(len(c), len(j)), cutoff)
                 out.append((row, p[:src], c[:tgt], j[:tgt]))
-            cases.append({"name": f"lf/{tname}/{tok.name}/cutoff{cutoff}", "rules": "llamafactory", "template": tname,
+            cases.append({"name": f"lf/{tname or '(parsed)'}/{tok.name}/cutoff{cutoff}", "rules": "llamafactory", "template": tname,
                           "tokenizer": tok.name, "dataset": "dpo_en_demo", "max_length": cutoff, "rows": out})
         return cases
     return finish
@@ -430,6 +464,7 @@ def main():
         pending.append((tok, case_lf(tok, demo, native[name], [1024, 2048])))
         kto_tmpl = {"qwen2.5": "qwen3_nothink", "llama3": "llama3"}[name]  # the LLaMA-Factory KTO examples' templates
         pending.append((tok, case_lf_kto(tok, kto, kto_tmpl, [1024, 2048])))
+        pending.append((tok, case_lf(tok, demo, "", [2048])))  # no template: parse_template
         for t in sorted(TEMPLATES):
             if t != native[name]:
                 pending.append((tok, case_lf(tok, demo, t, [2048])))

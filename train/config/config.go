@@ -405,7 +405,7 @@ func (l *Loaded) set(key string, v *yaml.Node, source string, line int) error {
 		// transformers v5: a warmup_steps below 1 is a ratio of the total steps.
 		if r, err := strconv.ParseFloat(strings.TrimSpace(v.Value), 64); err == nil && r > 0 && r < 1 {
 			l.Config.WarmupSteps, l.Config.WarmupRatio = 0, r
-			l.Set[f.name], l.Set["warmup_ratio"] = source, source
+			l.Set[f.name] = source
 			return nil
 		}
 	}
