@@ -338,4 +338,8 @@ func WriteKeys(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-44s %s\n", names, help)
 	}
+	fmt.Fprintln(w, "known but refused (exit 2):")
+	for _, k := range sortedKeys(refusedKeys) {
+		fmt.Fprintf(w, "  %-44s %s\n", k, refusedKeys[k])
+	}
 }
