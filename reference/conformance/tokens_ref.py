@@ -475,6 +475,11 @@ def main():
                 pending.append((tok, case_lf_tools(tok, os.path.join(ROOT, "testdata", "conformance", "data", "lf", "lf_tools_dpo.json"), t)))
         if name == "qwen2.5":  # the Llama-3 template here has no tool support
             pending.append((tok, case_trl_tools(tok, os.path.join(ROOT, "testdata", "conformance", "data", "trl_tools_dpo.jsonl"), [0])))
+    # SentencePiece tokenizers with their own LLaMA-Factory templates (EOS enters as an id
+    # slot, never as text, so tokenizers.js's handling of "</s>" inside text plays no part).
+    for name, tname in (("llama2", "llama2"), ("mistral", "mistral")):
+        toks[name] = Tok(name)
+        pending.append((toks[name], case_lf(toks[name], demo, tname, [2048])))
     for tok in toks.values():
         tok.run()
     cases = []
