@@ -44,6 +44,12 @@ func lfKeys(extra map[string]any) map[string]any {
 	return m
 }
 
+// trlKTOTokens: TRL's KTOTrainer unpairs preference rows (chosen → desirable, rejected →
+// undesirable) and tokenizes each (prompt, completion) as DPOTrainer tokenizes (prompt,
+// chosen) — the same tokenize_fn, EOS rule, keep_start filter and max_length (1024) — so
+// the ids of each completion are those of the DPO golden.
+const trlKTOTokens = "trl-plain/qwen2.5/max_length1024"
+
 var confCases = []confCase{
 	// LLaMA-Factory main (ff6d4d12)
 	{file: "lf-head-qwen3_lora_dpo.yaml", loss: []string{"sigmoid"}, kind: "pair",
@@ -78,17 +84,18 @@ var confCases = []confCase{
 	// TRL CLI (docs/source/clis.md)
 	{file: "trl-cli-dpo.sh", loss: []string{"sigmoid"}, kind: "pair", keys: map[string]any{"output_dir": "trainer_output", "max_length": 1024, "beta": 0.1}},
 	{file: "trl-cli-reward.sh", loss: []string{"bradley_terry"}, kind: "rm"},
-	{file: "trl-cli-kto.sh", loss: []string{"kto"}, kind: "kto"},
+	{file: "trl-cli-kto.sh", loss: []string{"kto"}, kind: "kto", tokens: trlKTOTokens},
 	{file: "trl-cli-dpo-num-processes.sh", loss: []string{"sigmoid"}, kind: "pair"},
 	{file: "trl-cli-dpo-config.yaml", launch: "trl dpo", loss: []string{"sigmoid"}, kind: "pair"},
 	{file: "trl-cli-reward-config.yaml", launch: "trl reward", loss: []string{"bradley_terry"}, kind: "rm"},
-	{file: "trl-cli-kto-config.yaml", launch: "trl kto", loss: []string{"kto"}, kind: "kto"},
+	{file: "trl-cli-kto-config.yaml", launch: "trl kto", loss: []string{"kto"}, kind: "kto", tokens: trlKTOTokens},
 	{file: "trl-cli-dpo-num-processes-config.yaml", launch: "trl dpo", loss: []string{"sigmoid"}, kind: "pair"},
 	// TRL example scripts (their docstring commands)
 	{file: "trl-script-dpo-full.sh", refuse: "eval_strategy"}, // eval on dataset_test_split: a local file has none
 	{file: "trl-script-dpo-lora.sh", refuse: "eval_strategy"},
 	{file: "trl-script-kto-full.sh", loss: []string{"kto"}, kind: "kto",
-		keys: map[string]any{"warmup_ratio": 0.1, "warmup_steps": 0, "logging_first_step": true, "learning_rate": 5e-7, "lr_scheduler_type": "cosine", "per_device_train_batch_size": 16}},
+		keys:   map[string]any{"warmup_ratio": 0.1, "warmup_steps": 0, "logging_first_step": true, "learning_rate": 5e-7, "lr_scheduler_type": "cosine", "per_device_train_batch_size": 16},
+		tokens: trlKTOTokens},
 	{file: "trl-script-kto-qlora.sh", refuse: "load_in_4bit"},
 	{file: "trl-script-cpo-full.sh", loss: []string{"cpo"}, kind: "pair",
 		keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "cpo_alpha": 1.0, "learning_rate": 8e-6, "remove_unused_columns": false}},
@@ -96,7 +103,7 @@ var confCases = []confCase{
 	{file: "trl-script-orpo-regular.sh", loss: []string{"orpo"}, kind: "pair", keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "logging_first_step": true}},
 	{file: "trl-script-orpo-peft.sh", refuse: "optim"},
 	// TRL trainer docs
-	{file: "trl-doc-kto.sh", loss: []string{"kto"}, kind: "kto", keys: map[string]any{"num_train_epochs": 1.0, "output_dir": "Qwen2-0.5B-KTO"}},
+	{file: "trl-doc-kto.sh", loss: []string{"kto"}, kind: "kto", keys: map[string]any{"num_train_epochs": 1.0, "output_dir": "Qwen2-0.5B-KTO"}, tokens: trlKTOTokens},
 	{file: "trl-doc-cpo.sh", loss: []string{"cpo"}, kind: "pair", keys: map[string]any{"num_train_epochs": 1.0}},
 	{file: "trl-doc-orpo.sh", loss: []string{"orpo"}, kind: "pair", keys: map[string]any{"num_train_epochs": 1.0}},
 	{file: "trl-doc-dpo-mpo.yaml", loss: []string{"sigmoid", "bco_pair", "sft"}, kind: "pair",
