@@ -59,6 +59,17 @@ func Formats() []Format {
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// ToolCalls is an assistant message's tool_calls list as JSON text (key order as
+	// in the file), empty when it has none.
+	ToolCalls string `json:"tool_calls,omitempty"`
+	// Name is a tool message's name (the tool that answered), if given.
+	Name string `json:"name,omitempty"`
+	// NoContent: the message has no content key (an assistant message with only
+	// tool_calls); the chat template then sees no content, as transformers passes it.
+	NoContent bool `json:"-"`
+	// FunctionCall marks a LLaMA-Factory function_call turn (an assistant message whose
+	// content is the call's JSON), formatted by the template's tool format.
+	FunctionCall bool `json:"-"`
 }
 
 // Segment is a prompt or a completion: plain text, or a list of messages for
@@ -74,7 +85,7 @@ func (s Segment) IsEmpty() bool {
 		return false
 	}
 	for _, m := range s.Messages {
-		if strings.TrimSpace(m.Content) != "" {
+		if strings.TrimSpace(m.Content) != "" || m.ToolCalls != "" {
 			return false
 		}
 	}
@@ -103,6 +114,8 @@ func (s Segment) key() string {
 		b.WriteString(m.Role)
 		b.WriteByte(1)
 		b.WriteString(m.Content)
+		b.WriteByte(2)
+		b.WriteString(m.ToolCalls)
 	}
 	return b.String()
 }
@@ -132,8 +145,11 @@ type Example struct {
 	// PromptIDs, ChosenIDs and RejectedIDs are set for KindPretokenized.
 	PromptIDs, ChosenIDs, RejectedIDs []int
 
-	// Tools is the tool description of the row (LLaMA-Factory's tools column), as JSON text.
+	// Tools is the tool description of the row (LLaMA-Factory's or TRL's tools column), as JSON text.
 	Tools string
+	// SFT marks a LLaMA-Factory supervised row (no ranking, no kto_tag), read as an
+	// unpaired desirable example for stage: sft; the preference stages skip it.
+	SFT bool
 }
 
 // Where returns "file:row".

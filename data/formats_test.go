@@ -16,6 +16,12 @@ const fx = "testdata/fixtures"
 func txt(s string) Segment { return Segment{Text: s} }
 
 // conv builds a conversation from role, content pairs.
+// functionCallAt marks message i as a LLaMA-Factory function_call turn.
+func functionCallAt(s Segment, i int) Segment {
+	s.Messages[i].FunctionCall = true
+	return s
+}
+
 func conv(rc ...string) Segment {
 	var s Segment
 	for i := 0; i+1 < len(rc); i += 2 {
@@ -127,7 +133,7 @@ func TestFormats(t *testing.T) {
 		}, []string{"custom_alpaca.jsonl:3:good: dropped (as LLaMA-Factory drops it): good is null, expected a string"}},
 		{"registry: sharegpt with custom tags", "custom_sharegpt", Options{DatasetDir: lfdir}, []want{
 			{Row: 1, Format: FormatShareGPT, Conv: true, Tools: `[{"name": "weather"}]`,
-				Prompt: conv("system", "Use tools.", "user", "Weather?", "assistant", `{"name": "weather"}`, "tool", "sunny"),
+				Prompt: functionCallAt(conv("system", "Use tools.", "user", "Weather?", "assistant", `{"name": "weather"}`, "tool", "sunny"), 2),
 				Chosen: conv("assistant", "It is sunny."), Rejected: conv("assistant", "No idea.")},
 		}, []string{
 			`custom_sharegpt.json:2:dialog[1].speaker: dropped (as LLaMA-Factory drops it): invalid role tag "U" at turn 2: even positions must be "A" or "FN"`,

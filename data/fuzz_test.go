@@ -46,7 +46,7 @@ func FuzzLoad(f *testing.F) {
 				if ds == nil {
 					continue
 				}
-				tk := &Tokenizer{Enc: fakeEnc{}, Chat: chatml(false), Opts: TokenizeOptions{MaxLength: 8, MaxPromptLength: 4, MaxCompletionLength: 3}}
+				tk := &Tokenizer{Enc: fakeEnc{}, Chat: chatml(false), Opts: TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 8, MaxPromptLength: 4, MaxCompletionLength: 3}}
 				tks, _, _ := tk.TokenizeAll(ds.Examples, PolicyDrop)
 				var pairs []model.Pair
 				for i := range tks {

@@ -273,6 +273,8 @@ func lfCommon(a *LFAttr, r *row, ex *Example, is *issues) (system string, ok boo
 		switch x := v.(type) {
 		case string:
 			ex.Tools = x
+		case rawJSON: // the file's text, key order kept
+			ex.Tools = string(x)
 		default:
 			b, _ := json.Marshal(x)
 			ex.Tools = string(b)
@@ -340,6 +342,15 @@ func convertAlpaca(a *LFAttr, r *row, ex *Example, is *issues) {
 			return
 		}
 		ex.Kind, ex.Label = KindUnpaired, kv.(bool)
+		ex.Completion = Segment{Messages: []Message{{Role: "assistant", Content: resp}}}
+		if ex.Completion.IsEmpty() {
+			is.add(Invalid, fieldErr(ErrEmpty, a.Response, "empty completion"))
+		}
+		return
+	}
+	if resp, isStr := lfValue(r, a.Response).(string); !a.Ranking && a.KTOTag == "" && isStr {
+		// A supervised (SFT) row: instruction/input → output, for stage: sft.
+		ex.Kind, ex.Label, ex.SFT = KindUnpaired, true, true
 		ex.Completion = Segment{Messages: []Message{{Role: "assistant", Content: resp}}}
 		if ex.Completion.IsEmpty() {
 			is.add(Invalid, fieldErr(ErrEmpty, a.Response, "empty completion"))
@@ -445,7 +456,7 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 				"invalid role tag %q at turn %d: %s must be %s", m.role, k+1, posName(k), tagList(accept))
 			return
 		}
-		aligned = append(aligned, Message{Role: lfRole(a, m.role), Content: m.content})
+		aligned = append(aligned, Message{Role: lfRole(a, m.role), Content: m.content, FunctionCall: m.role == a.FunctionTag})
 	}
 	if (!a.Ranking && len(aligned)%2 != 0) || (a.Ranking && len(aligned)%2 == 0) {
 		want := "even (pairs of user/assistant turns)"
@@ -465,6 +476,17 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 			return
 		}
 		ex.Kind, ex.Label = KindUnpaired, kv.(bool)
+		ex.Prompt = Segment{Messages: append(prompt, aligned[:len(aligned)-1]...)}
+		ex.Completion = Segment{Messages: aligned[len(aligned)-1:]}
+		if ex.Completion.IsEmpty() {
+			is.add(Invalid, fieldErr(ErrEmpty, fmt.Sprintf("%s[%d]", a.Messages, len(msgs)-1), "empty completion"))
+		}
+		return
+	}
+	if !a.Ranking && a.KTOTag == "" && len(aligned) > 0 {
+		// A supervised (SFT) conversation, for stage: sft: the last assistant turn is the
+		// response (LLaMA-Factory's supervised processor also trains the earlier ones).
+		ex.Kind, ex.Label, ex.SFT = KindUnpaired, true, true
 		ex.Prompt = Segment{Messages: append(prompt, aligned[:len(aligned)-1]...)}
 		ex.Completion = Segment{Messages: aligned[len(aligned)-1:]}
 		if ex.Completion.IsEmpty() {
@@ -503,7 +525,7 @@ func convertShareGPT(a *LFAttr, r *row, ex *Example, is *issues) {
 			is.add(Invalid, fieldErr(ErrBadRole, side.col+"."+a.RoleTag, "role %q: a response must be %s", rc[0], tagList(even)))
 			return
 		}
-		*side.dst = Segment{Messages: []Message{{Role: lfRole(a, rc[0]), Content: rc[1]}}}
+		*side.dst = Segment{Messages: []Message{{Role: lfRole(a, rc[0]), Content: rc[1], FunctionCall: rc[0] == a.FunctionTag}}}
 	}
 	finishPair(&row{fields: r.fields, source: map[string]string{"prompt": a.Messages, "chosen": a.Chosen, "rejected": a.Rejected}}, ex, is)
 }

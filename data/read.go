@@ -171,6 +171,7 @@ func decodeObject(b []byte, inLine bool) (map[string]any, *RowError) {
 	if e := checkUTF8(b, inLine); e != nil {
 		return nil, e
 	}
+	keepToolOrder(b, m) // tools/tool_calls keep their key order for the chat template
 	return m, nil
 }
 

@@ -1,7 +1,6 @@
 package data
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,7 +75,25 @@ type TokenizeOptions struct {
 	// completion in proportion to their lengths, and both keep their start
 	// (prompt_ids[:source_len], as LLaMA-Factory's pairwise/feedback processors do).
 	InferSeqlen bool
+	// Rules says whose tokenization rules apply: RulesTRL (the default: current TRL's
+	// DPOTrainer), RulesLlamaFactory (LLaMA-Factory's processors: its template,
+	// infer_seqlen, its EOS rules) or RulesTRLLegacy (TRL's older tokenize_row).
+	Rules string
+	// Template is LLaMA-Factory's `template:` name under RulesLlamaFactory; empty: the
+	// template is parsed from the model's chat template (LLaMA-Factory's parse_template).
+	Template string
+	// EnableThinking is LLaMA-Factory's enable_thinking for reasoning templates (nil: true).
+	EnableThinking *bool
+	// DefaultSystem overrides the LLaMA-Factory template's default system message.
+	DefaultSystem *string
 }
+
+// Tokenization rule sets ([TokenizeOptions.Rules]).
+const (
+	RulesTRL          = "trl"
+	RulesLlamaFactory = "llamafactory"
+	RulesTRLLegacy    = "trl-legacy"
+)
 
 // InferSeqlen is LLaMA-Factory's infer_seqlen (data/processor/processor_utils.py): the
 // lengths a source (prompt) and a target (completion) are cut to so that they fit in
@@ -154,6 +171,9 @@ type Tokenizer struct {
 	Enc  Encoder
 	Chat ChatRenderer // needed for conversational examples
 	Opts TokenizeOptions
+	// LF is the LLaMA-Factory template used under RulesLlamaFactory (set by
+	// [Tokenizer.Prepare] from Opts.Template or the chat template).
+	LF *LFTemplate
 }
 
 // TokenizeAll tokenizes every example. A row that cannot be tokenized (template
@@ -161,6 +181,9 @@ type Tokenizer struct {
 func (t *Tokenizer) TokenizeAll(exs []Example, policy Policy) ([]Tokenized, *TokenizeReport, error) {
 	if t.Opts.TruncationMode != "" && t.Opts.TruncationMode != KeepEnd && t.Opts.TruncationMode != KeepStart {
 		return nil, nil, fmt.Errorf("truncation_mode %q: expected keep_end or keep_start", t.Opts.TruncationMode)
+	}
+	if err := t.Prepare(); err != nil {
+		return nil, nil, err
 	}
 	rep := &TokenizeReport{}
 	out := make([]Tokenized, 0, len(exs))
@@ -221,8 +244,25 @@ func (t *Tokenizer) Pairs(exs []Example, policy Policy) ([]Pair, *TokenizeReport
 	return out, rep, err
 }
 
-// Tokenize turns one example into ids, before length limits.
+// Tokenize turns one example into ids, before length limits, with the rules of
+// Opts.Rules.
 func (t *Tokenizer) Tokenize(ex *Example) (Tokenized, error) {
+	if err := t.Prepare(); err != nil {
+		return Tokenized{}, err
+	}
+	switch t.Opts.Rules {
+	case RulesTRLLegacy:
+		return t.tokenizeLegacy(ex)
+	case RulesLlamaFactory:
+		return t.tokenizeLF(ex)
+	}
+	return t.tokenizeTRL(ex)
+}
+
+// tokenizeLegacy is TRL's older DPOTrainer.tokenize_row: the prompt encoded without
+// special tokens (BOS per Opts.BOS), each completion encoded on its own (conversational
+// ones as the rendered text after the rendered prompt) with EOS appended.
+func (t *Tokenizer) tokenizeLegacy(ex *Example) (Tokenized, error) {
 	tk := Tokenized{Kind: ex.Kind, Label: ex.Label, Scores: ex.Scores, Source: ex.Source, Row: ex.Row}
 	if ex.Kind == KindPretokenized {
 		tk.Kind = KindPair
@@ -308,18 +348,9 @@ func hasPrefix(s, p []int) bool {
 // with add_generation_prompt, and each completion as render(prompt+completion) minus
 // the rendered prompt, which must be a prefix of it.
 func (t *Tokenizer) render(ex *Example, compls []Segment) (string, []string, error) {
-	var tools []any
-	if ex.Tools != "" {
-		var v any
-		if err := json.Unmarshal([]byte(ex.Tools), &v); err != nil {
-			return "", nil, &RowError{Source: ex.Source, Row: ex.Row, Field: "tools", Err: ErrInvalidValue, Msg: "tools is not valid JSON: " + err.Error()}
-		}
-		switch x := v.(type) {
-		case []any:
-			tools = x
-		default:
-			tools = []any{x}
-		}
+	tools, err := rowTools(ex)
+	if err != nil {
+		return "", nil, err
 	}
 	prompt, err := t.Chat.Render(toMaps(ex.Prompt.Messages), true, tools)
 	if err != nil {
@@ -359,7 +390,19 @@ func complField(k Kind, i int) string {
 func toMaps(ms []Message) []map[string]any {
 	out := make([]map[string]any, len(ms))
 	for i, m := range ms {
-		out[i] = map[string]any{"role": m.Role, "content": m.Content}
+		d := map[string]any{"role": m.Role}
+		if !m.NoContent {
+			d["content"] = m.Content
+		}
+		if m.ToolCalls != "" {
+			if v, err := decodeOrdered(m.ToolCalls); err == nil {
+				d["tool_calls"] = v
+			}
+		}
+		if m.Name != "" {
+			d["name"] = m.Name
+		}
+		out[i] = d
 	}
 	return out
 }
@@ -396,7 +439,7 @@ func (t *Tokenizer) truncate(tk *Tokenized) (drop string, promptCut, complCut bo
 			}
 		}
 	}
-	if o.MaxLength > 0 && o.InferSeqlen {
+	if o.MaxLength > 0 && o.inferSeqlen() {
 		longest := 0
 		for _, c := range tk.Completions {
 			longest = max(longest, len(c))

@@ -49,7 +49,7 @@ func TestTokenizeGolden(t *testing.T) {
 			}
 		}
 		if toks[c.Tokenizer] == nil {
-			tk, err := LoadTokenizer(filepath.Join("..", "testdata", "tokenizers", c.Tokenizer), TokenizeOptions{})
+			tk, err := LoadTokenizer(filepath.Join("..", "testdata", "tokenizers", c.Tokenizer), TokenizeOptions{Rules: RulesTRLLegacy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,37 +136,37 @@ func TestTokenizeTruncation(t *testing.T) {
 		drop       string
 		cutP, cutC bool
 	}{
-		{"no limits: BOS from the post-processor, EOS appended", TokenizeOptions{}, fakeEnc{},
+		{"no limits: BOS from the post-processor, EOS appended", TokenizeOptions{Rules: RulesTRLLegacy}, fakeEnc{},
 			cat(bos, ids("abcdef")), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", false, false},
-		{"tokenizer without BOS prefix", TokenizeOptions{}, fakeEnc{noBOS: true},
+		{"tokenizer without BOS prefix", TokenizeOptions{Rules: RulesTRLLegacy}, fakeEnc{noBOS: true},
 			ids("abcdef"), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", false, false},
-		{"BOS never, no EOS", TokenizeOptions{BOS: BOSNever, NoEOS: true}, fakeEnc{},
+		{"BOS never, no EOS", TokenizeOptions{Rules: RulesTRLLegacy, BOS: BOSNever, NoEOS: true}, fakeEnc{},
 			ids("abcdef"), ids("XYZ"), ids("Q"), "", false, false},
-		{"BOS always", TokenizeOptions{BOS: BOSAlways}, fakeEnc{noBOS: true},
+		{"BOS always", TokenizeOptions{Rules: RulesTRLLegacy, BOS: BOSAlways}, fakeEnc{noBOS: true},
 			cat(bos, ids("abcdef")), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", false, false},
-		{"max_prompt_length keeps the end", TokenizeOptions{MaxPromptLength: 3}, fakeEnc{},
+		{"max_prompt_length keeps the end", TokenizeOptions{Rules: RulesTRLLegacy, MaxPromptLength: 3}, fakeEnc{},
 			ids("def"), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", true, false},
-		{"max_completion_length keeps the start", TokenizeOptions{MaxCompletionLength: 2}, fakeEnc{},
+		{"max_completion_length keeps the start", TokenizeOptions{Rules: RulesTRLLegacy, MaxCompletionLength: 2}, fakeEnc{},
 			cat(bos, ids("abcdef")), ids("XY"), cat(ids("Q"), eos), "", false, true},
-		{"max_length keep_end cuts the prompt start", TokenizeOptions{MaxLength: 7, TruncationMode: KeepEnd}, fakeEnc{},
+		{"max_length keep_end cuts the prompt start", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 7, TruncationMode: KeepEnd}, fakeEnc{},
 			ids("def"), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", true, false},
-		{"max_length keep_start cuts completions", TokenizeOptions{MaxLength: 9, TruncationMode: KeepStart}, fakeEnc{},
+		{"max_length keep_start cuts completions", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 9, TruncationMode: KeepStart}, fakeEnc{},
 			cat(bos, ids("abcdef")), ids("XY"), cat(ids("Q"), eos), "", false, true},
-		{"keep_start: prompt fills max_length: dropped", TokenizeOptions{MaxLength: 7, TruncationMode: KeepStart}, fakeEnc{},
+		{"keep_start: prompt fills max_length: dropped", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 7, TruncationMode: KeepStart}, fakeEnc{},
 			nil, nil, nil, "prompt has 7 tokens, leaving no room for a completion within max_length 7", false, false},
-		{"drop long prompts", TokenizeOptions{MaxPromptLength: 4, DropLongPrompts: true}, fakeEnc{},
+		{"drop long prompts", TokenizeOptions{Rules: RulesTRLLegacy, MaxPromptLength: 4, DropLongPrompts: true}, fakeEnc{},
 			nil, nil, nil, "prompt has 7 tokens, more than max_prompt_length 4", false, false},
-		{"keep_end: completion longer than max_length keeps its end", TokenizeOptions{MaxLength: 3}, fakeEnc{},
+		{"keep_end: completion longer than max_length keeps its end", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 3}, fakeEnc{},
 			[]int32{}, cat(ids("YZ"), eos), cat(ids("Q"), eos), "", true, true},
 		// LLaMA-Factory cutoff_len: prompt 7 tokens, longest completion 4. Cutoff 8:
 		// 4·2 ≥ 8 and 7·2 ≥ 8, so the target gets int(8·4/11) = 2 and the prompt 8−2 = 6,
 		// both keeping their start.
-		{"infer_seqlen shares the cutoff", TokenizeOptions{MaxLength: 8, InferSeqlen: true}, fakeEnc{},
+		{"infer_seqlen shares the cutoff", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 8, InferSeqlen: true}, fakeEnc{},
 			cat(bos, ids("abcde")), ids("XY"), cat(ids("Q"), eos), "", true, true},
 		// Cutoff 10: 4·2 < 10, the completion keeps its 4 tokens, the prompt 10−4 = 6.
-		{"infer_seqlen favours the completion", TokenizeOptions{MaxLength: 10, InferSeqlen: true}, fakeEnc{},
+		{"infer_seqlen favours the completion", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 10, InferSeqlen: true}, fakeEnc{},
 			cat(bos, ids("abcde")), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", true, false},
-		{"infer_seqlen within the cutoff", TokenizeOptions{MaxLength: 11, InferSeqlen: true}, fakeEnc{},
+		{"infer_seqlen within the cutoff", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 11, InferSeqlen: true}, fakeEnc{},
 			cat(bos, ids("abcdef")), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", false, false},
 	}
 	for _, tc := range tests {
@@ -216,7 +216,7 @@ func chatml(broken bool) ChatRenderer {
 func TestTokenizeConversational(t *testing.T) {
 	ex := Example{Kind: KindPair, Conversational: true, Source: "f", Row: 2,
 		Prompt: conv("user", "hi"), Chosen: conv("assistant", "yo"), Rejected: conv("assistant", "no")}
-	tk := &Tokenizer{Enc: fakeEnc{}, Chat: chatml(false)}
+	tk := &Tokenizer{Enc: fakeEnc{}, Chat: chatml(false), Opts: TokenizeOptions{Rules: RulesTRLLegacy}}
 	got, err := tk.Tokenize(&ex)
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func toBytes(ids []int32) []byte {
 func TestTokenizeRealTemplateRoundTrip(t *testing.T) {
 	// Every conversational row of the LLaMA-Factory demos renders through Qwen2.5's
 	// template and round-trips.
-	tk, err := LoadTokenizer(filepath.Join("..", "testdata", "tokenizers", "qwen2.5"), TokenizeOptions{MaxLength: 1024})
+	tk, err := LoadTokenizer(filepath.Join("..", "testdata", "tokenizers", "qwen2.5"), TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}

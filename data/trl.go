@@ -59,11 +59,27 @@ func (r *row) messages(name string, v any) ([]Message, *RowError) {
 		if !trlRoles[role] {
 			return nil, fieldErr(ErrBadRole, at+"."+roleKey, "bad role %q (expected system, user, assistant or tool)", role)
 		}
-		content, rerr := messageContent(at+"."+contentKey, contentKey, m)
-		if rerr != nil {
-			return nil, rerr
+		msg := Message{Role: role}
+		if tc, has := m["tool_calls"]; has && tc != nil {
+			text, rerr := toolCallsText(at+".tool_calls", tc)
+			if rerr != nil {
+				return nil, rerr
+			}
+			msg.ToolCalls = text
 		}
-		out = append(out, Message{Role: role, Content: content})
+		if n, ok := m["name"].(string); ok {
+			msg.Name = n
+		}
+		if v, present := m[contentKey]; (!present || v == nil) && msg.ToolCalls != "" {
+			msg.NoContent = true // {"role": "assistant", "tool_calls": [...]}: no content
+		} else {
+			content, rerr := messageContent(at+"."+contentKey, contentKey, m)
+			if rerr != nil {
+				return nil, rerr
+			}
+			msg.Content = content
+		}
+		out = append(out, msg)
 	}
 	return out, nil
 }
@@ -169,6 +185,12 @@ func (r *row) segment(name string) (Segment, bool, *RowError) {
 // convertPair converts a TRL preference row: explicit prompt (standard or
 // conversational) or implicit prompt.
 func convertPair(r *row, ex *Example, is *issues) {
+	tools, terr := toolsText(r)
+	if terr != nil {
+		is.add(Invalid, terr)
+		return
+	}
+	ex.Tools = tools
 	ex.Kind = KindPair
 	chosen, chosenConv, err := r.segment("chosen")
 	if err != nil {
@@ -311,6 +333,12 @@ func extractPromptMessages(chosen, rejected []Message) (Segment, Segment, Segmen
 
 // convertUnpaired converts a TRL unpaired-preference (KTO) row {prompt, completion, label}.
 func convertUnpaired(r *row, ex *Example, is *issues) {
+	tools, terr := toolsText(r)
+	if terr != nil {
+		is.add(Invalid, terr)
+		return
+	}
+	ex.Tools = tools
 	ex.Kind, ex.Format = KindUnpaired, FormatTRLUnpaired
 	prompt, pConv, err := r.segment("prompt")
 	if err != nil {
@@ -351,6 +379,12 @@ func convertUnpaired(r *row, ex *Example, is *issues) {
 // convertListwise converts {prompt, responses, scores | ranking}. scores: higher is
 // better. ranking: the rank of each response, 1 = best (stored as score = -rank).
 func convertListwise(r *row, ex *Example, is *issues) {
+	tools, terr := toolsText(r)
+	if terr != nil {
+		is.add(Invalid, terr)
+		return
+	}
+	ex.Tools = tools
 	ex.Kind, ex.Format = KindListwise, FormatListwise
 	prompt, pConv, err := r.segment("prompt")
 	if err != nil {

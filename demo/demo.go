@@ -293,7 +293,7 @@ func tokenizePairs(path string, tok *tokenizer.Tokenizer) ([]data.Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	dt := &data.Tokenizer{Enc: tok, Opts: data.TokenizeOptions{BOS: data.BOSNever}}
+	dt := &data.Tokenizer{Enc: tok, Opts: data.TokenizeOptions{Rules: data.RulesTRLLegacy, BOS: data.BOSNever}}
 	pairs, _, err := dt.Pairs(ds.Examples, data.PolicyStrict)
 	if err != nil {
 		return nil, err

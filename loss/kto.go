@@ -25,9 +25,10 @@ func init() {
 // examples (TRL's losses.nanmean()).
 //
 // Metrics: kl; rewards/chosen, logps/chosen (means over desirable examples), rewards/rejected,
-// logps/rejected (over undesirable ones), rewards/margins when both kinds are present. TRL also
-// logs logits/chosen as the sum of the full logits tensor divided by the example count; we
-// leave logits/* out for KTO.
+// logps/rejected (over undesirable ones), rewards/margins when both kinds are present, and with
+// Batch.LogitsSum logits/chosen and logits/rejected: the token-mean of the vocabulary-mean logit
+// over the desirable (undesirable) completions (TRL KTOTrainer: chosen_logits[mask].mean(-1).sum()
+// divided by the number of chosen completion tokens).
 func runUnpaired(b *Batch, p Params, kto bool) (*Result, error) {
 	if b == nil {
 		return nil, fmt.Errorf("nil batch")
@@ -112,6 +113,22 @@ func runUnpaired(b *Batch, p Params, kto bool) (*Result, error) {
 		}
 	}
 	r.Metrics["kl"] = kl
+	if len(b.LogitsSum) == n {
+		var lc, lr, tc, tr float64
+		for i := 0; i < n; i++ {
+			if b.Desirable[i] {
+				lc, tc = lc+b.LogitsSum[i], tc+float64(b.Tokens[i])
+			} else {
+				lr, tr = lr+b.LogitsSum[i], tr+float64(b.Tokens[i])
+			}
+		}
+		if tc > 0 {
+			r.Metrics["logits/chosen"] = lc / tc
+		}
+		if tr > 0 {
+			r.Metrics["logits/rejected"] = lr / tr
+		}
+	}
 	if nChosen > 0 {
 		r.Metrics["rewards/chosen"] = rewChosen / nChosen
 		r.Metrics["logps/chosen"] = lpChosen / nChosen

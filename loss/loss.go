@@ -58,6 +58,10 @@ type Batch struct {
 	Tokens      []int
 	// Desirable[i] is KTO's label: true for a desirable (thumbs-up) completion.
 	Desirable []bool
+	// LogitsSum is optional, for KTO's logits/chosen and logits/rejected: per example, Σ over
+	// completion tokens of the vocabulary-mean logit (the metric is Σ LogitsSum / Σ Tokens over
+	// the desirable, resp. undesirable, examples, as TRL's KTOTrainer logs it).
+	LogitsSum []float64
 	// PolicyKL and RefKL are KTO's KL-baseline inputs: log-prob sums of B mismatched
 	// (prompt, completion) pairs (TRL pairs prompt i with the completion of example i+1 mod B...
 	// the trainer decides the pairing). The KL estimate is detached: no gradient.

@@ -529,3 +529,24 @@ func ExampleCompute() {
 	fmt.Printf("loss %.6f, dL/dπc %.6f, margin %.2f\n", r.Loss, r.DPolicyChosen[0], r.Metrics["rewards/margins"])
 	// Output: loss 0.620957, dL/dπc -0.046257, margin 0.15
 }
+
+// TestKTOLogitsMetrics: logits/chosen and logits/rejected as TRL's KTOTrainer logs them,
+// Σ (vocabulary-mean logit over completion tokens) / Σ completion tokens per label, worked
+// by hand: desirable rows 0 and 2 give (2 + 6) / (1 + 3) = 2, the undesirable row 1 gives
+// −3 / 2 = −1.5.
+func TestKTOLogitsMetrics(t *testing.T) {
+	b := &Batch{Policy: []float64{-1, -2, -3}, Ref: []float64{-1.5, -2, -2}, Tokens: []int{1, 2, 3},
+		Desirable: []bool{true, false, true}, LogitsSum: []float64{2, -3, 6}}
+	for _, name := range []string{"kto", "apo_zero_unpaired"} {
+		r, err := Compute(name, b, Params{Beta: 0.1, DesirableWeight: 1, UndesirableWeight: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Metrics["logits/chosen"]; !(math.Abs(got-2) <= 1e-12) {
+			t.Errorf("%s logits/chosen %v, want 2", name, got)
+		}
+		if got := r.Metrics["logits/rejected"]; !(math.Abs(got+1.5) <= 1e-12) {
+			t.Errorf("%s logits/rejected %v, want -1.5", name, got)
+		}
+	}
+}

@@ -81,9 +81,11 @@ type pairLoss func(in *pairInputs) (pairTerms, error)
 // pairedLosses maps TRL's DPOTrainer loss_type names to their implementations (dpo.go).
 var pairedLosses = map[string]pairLoss{}
 
+// Every DPO-family loss reads reference log-probs: even "sft" alone does, for its
+// rewards/* metrics (TRL's DPOTrainer computes the reference for it too).
 func registerPaired(name string, fn pairLoss) {
 	pairedLosses[name] = fn
-	register(name, FamilyPaired, name != "sft", func(b *Batch, p Params) (*Result, error) {
+	register(name, FamilyPaired, true, func(b *Batch, p Params) (*Result, error) {
 		return runPaired([]string{name}, []float64{1}, b, p)
 	})
 }

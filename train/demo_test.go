@@ -28,7 +28,7 @@ func compactDemo(t *testing.T, dir string, maxLen int) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := data.LoadTokenizer(qwenTokDir, data.TokenizeOptions{MaxLength: maxLen, MaxPromptLength: maxLen / 2, TruncationMode: data.KeepStart, BOS: data.BOSNever})
+	tok, err := data.LoadTokenizer(qwenTokDir, data.TokenizeOptions{Rules: data.RulesTRLLegacy, MaxLength: maxLen, MaxPromptLength: maxLen / 2, TruncationMode: data.KeepStart, BOS: data.BOSNever})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/model"
@@ -29,10 +30,7 @@ type item struct {
 // tokenizerFor loads the model dir's tokenizer (and chat template). A model dir without
 // tokenizer.json can still train on pre-tokenized data.
 func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
-	opts := data.TokenizeOptions{
-		MaxLength: c.MaxLength, MaxPromptLength: c.MaxPromptLength, MaxCompletionLength: c.MaxCompletionLength,
-		TruncationMode: c.TruncationMode, BOS: data.BOSNever,
-	}
+	opts := c.TokenizeOptions() // the same options `data check --config` uses
 	if _, err := os.Stat(filepath.Join(c.ModelNameOrPath, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
 		return &data.Tokenizer{Opts: opts}, nil
 	}
@@ -76,6 +74,8 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 			keep = append(keep, ex)
 		case ex.Kind == data.KindListwise && kind == "list":
 			keep = append(keep, ex)
+		case ex.Kind == data.KindUnpaired && ex.SFT && kind != "sft":
+			continue // LLaMA-Factory's supervised rows: stage: sft only
 		case ex.Kind == data.KindUnpaired && (kind == "kto" || kind == "sft"):
 			if kind == "sft" && !ex.Label {
 				continue
@@ -86,6 +86,12 @@ func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Ar
 	if len(keep) == 0 {
 		if ds.Report.Rows == 0 {
 			return nil, fmt.Errorf("%s: no rows (an empty dataset)", spec)
+		}
+		if len(exs) > 0 && exs[0].SFT && kind != "sft" {
+			return nil, fmt.Errorf("%s: supervised (SFT) data without chosen/rejected (LLaMA-Factory: no \"ranking\" and no kto_tag): it trains with stage: sft only", spec)
+		}
+		if kind != "kto" && ds.Report.Kinds[data.KindUnpaired] > 0 && ds.Report.Kinds[data.KindPair] == 0 {
+			return nil, fmt.Errorf("%s: the data is unpaired (KTO: prompt, completion, label; %d rows) but the config trains %s: set stage: kto (LLaMA-Factory), trainer: kto or loss_type: kto", spec, ds.Report.Kinds[data.KindUnpaired], strings.Join(c.LossType, ", "))
 		}
 		return nil, fmt.Errorf("%s: no examples usable for %s training (read %s: %s)", spec, kind, Plural(ds.Report.Rows, "row", "rows"), kindCounts(ds.Report.Kinds))
 	}

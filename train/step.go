@@ -234,7 +234,7 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 		return microResult{}, err
 	}
 	wpo := s.params.UseWeighting && s.kind == "pair"
-	out, err := s.policy.Forward(b, model.ForwardOptions{Eval: !train || s.noDrop, MeanLogit: s.kind == "pair", LogSumP2: wpo})
+	out, err := s.policy.Forward(b, model.ForwardOptions{Eval: !train || s.noDrop, MeanLogit: s.kind == "pair" || s.kind == "kto", LogSumP2: wpo})
 	if err != nil {
 		return microResult{}, fmt.Errorf("policy forward: %w", err)
 	}
@@ -244,7 +244,7 @@ func (s *stepper) micro(its []item, w float64, train bool) (microResult, error) 
 			return microResult{}, fmt.Errorf("policy log-prob of %s is %v: %w", its[r%len(its)].where, v, ErrNonFinite)
 		}
 	}
-	if s.kind == "pair" {
+	if s.kind == "pair" || s.kind == "kto" {
 		s.seqSums(out.SeqMeanLogitSums, s.lsums, nil)
 	}
 	if wpo {
@@ -306,7 +306,7 @@ func (s *stepper) loss(its []item) (microResult, error) {
 			s.desirable[i] = its[i].desirable
 		}
 		s.lb = loss.Batch{Policy: s.sums[:n], Ref: s.rsums[:n], Tokens: s.counts[:n], Desirable: s.desirable,
-			PolicyKL: s.sums[n:], RefKL: s.rsums[n:]}
+			PolicyKL: s.sums[n:], RefKL: s.rsums[n:], LogitsSum: s.lsums[:n]}
 		res, err := loss.Compute(s.c.LossType[0], &s.lb, s.params)
 		if err != nil {
 			return microResult{}, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/preftune/preftune/data"
+	"github.com/preftune/preftune/train/config"
 )
 
 func init() {
@@ -20,6 +21,7 @@ func init() {
 
 const dataUsage = `usage:
   preftune data check FILE|DIR|NAME[,...] [--dataset-dir DIR] [--format F] [--columns prompt=COL,...] [--tokenizer DIR]
+                     [--rules trl|llamafactory|trl-legacy] [--template NAME] [--cutoff-len N] [--config TRAIN.yaml]
   preftune data convert IN OUT --to trl|trl-conversational|alpaca|sharegpt|jsonl-tokenized [--tokenizer DIR]
   preftune data from-ratings IN OUT [--weights correctness=0.4,...] [--margin M] [--all-pairs] [--min-chars N]
   preftune data sample IN OUT --total N --ratio en=0.7,zh=0.3 [--seed S] [--allow-short] [--to FORMAT]
@@ -59,6 +61,8 @@ type dataFlags struct {
 	maxLength, maxPromptLength, maxCompl   int
 	maxRowBytes                            int
 	truncation                             string
+	rules, template, configPath            string
+	cfg                                    *config.Loaded // --config
 }
 
 func (f *dataFlags) options() (data.Options, error) {
@@ -101,7 +105,7 @@ func splitArgs(args []string, valued map[string]bool) (pos, flags []string) {
 
 var dataValuedFlags = map[string]bool{"dataset-dir": true, "format": true, "columns": true, "tokenizer": true, "to": true,
 	"max-length": true, "max-prompt-length": true, "max-completion-length": true, "cutoff-len": true, "truncation-mode": true,
-	"max-row-bytes": true, "weights": true, "margin": true, "min-chars": true, "total": true, "ratio": true, "seed": true, "show": true}
+	"max-row-bytes": true, "rules": true, "template": true, "config": true, "weights": true, "margin": true, "min-chars": true, "total": true, "ratio": true, "seed": true, "show": true}
 
 func (f *dataFlags) register(fs interface {
 	StringVar(*string, string, string, string)
@@ -122,6 +126,31 @@ func (f *dataFlags) register(fs interface {
 	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
 	fs.IntVar(&f.maxCompl, "max-completion-length", 0, "max completion tokens (0: no limit)")
 	fs.StringVar(&f.truncation, "truncation-mode", "keep_end", "keep_end or keep_start (which end of a long prompt survives)")
+	fs.StringVar(&f.rules, "rules", data.RulesTRL, "tokenization rules: trl (current TRL DPOTrainer), llamafactory (LLaMA-Factory's template, infer_seqlen and EOS rules) or trl-legacy (TRL's older tokenize_row)")
+	fs.StringVar(&f.template, "template", "", "LLaMA-Factory template name (implies --rules llamafactory)")
+	fs.StringVar(&f.configPath, "config", "", "a training config (YAML): tokenize exactly as `preftune train` would with it (its model's tokenizer, rules, template and lengths; dataset and dataset_dir as defaults)")
+}
+
+// loadConfig reads --config and fills the flags it provides defaults for.
+func (f *dataFlags) loadConfig(pos []string) ([]string, error) {
+	if f.configPath == "" {
+		return pos, nil
+	}
+	l, err := config.LoadFile(f.configPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	f.cfg = l
+	if f.tokenizer == "" {
+		f.tokenizer = l.ModelNameOrPath
+	}
+	if f.datasetDir == "" {
+		f.datasetDir = l.DatasetDir
+	}
+	if len(pos) == 0 {
+		pos = []string{l.Dataset}
+	}
+	return pos, nil
 }
 
 func runDataCheck(args []string, stdout, stderr io.Writer) error {
@@ -132,6 +161,10 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 	pos, flags := splitArgs(args, dataValuedFlags)
 	if helped, err := parseFlags(fs, flags); helped || err != nil {
 		return err
+	}
+	pos, err := f.loadConfig(pos)
+	if err != nil {
+		return badInput(err)
 	}
 	if len(pos) != 1 {
 		return badInputf("data check: want one dataset (FILE, DIR or NAME, comma-separated for several), got %d arguments", len(pos))
@@ -228,10 +261,28 @@ func printReport(w io.Writer, rep *data.Report, maxShow int, skipIdentical bool)
 
 // tokenizerFor loads --tokenizer with the length flags.
 func (f *dataFlags) tokenizerFor() (*data.Tokenizer, error) {
-	return data.LoadTokenizer(f.tokenizer, data.TokenizeOptions{
+	if f.cfg != nil {
+		return f.prepared(data.LoadTokenizer(f.tokenizer, f.cfg.TokenizeOptions()))
+	}
+	rules := f.rules
+	if f.template != "" && rules == data.RulesTRL {
+		rules = data.RulesLlamaFactory
+	}
+	return f.prepared(data.LoadTokenizer(f.tokenizer, data.TokenizeOptions{
 		MaxLength: f.maxLength, MaxPromptLength: f.maxPromptLength, MaxCompletionLength: f.maxCompl,
-		TruncationMode: f.truncation, InferSeqlen: f.inferSeqlen,
-	})
+		TruncationMode: f.truncation, InferSeqlen: f.inferSeqlen, Rules: rules, Template: f.template,
+	}))
+}
+
+// prepared resolves the rules and template before any row is tokenized.
+func (f *dataFlags) prepared(tok *data.Tokenizer, err error) (*data.Tokenizer, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := tok.Prepare(); err != nil {
+		return nil, err
+	}
+	return tok, nil
 }
 
 // printTokenStats tokenizes every example (without length limits) and prints the
@@ -242,7 +293,7 @@ func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
 		return badInput(err)
 	}
 	limits := tok.Opts
-	tok.Opts = data.TokenizeOptions{BOS: limits.BOS}
+	tok.Opts.MaxLength, tok.Opts.MaxPromptLength, tok.Opts.MaxCompletionLength = 0, 0, 0
 	tks, rep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
 	if err != nil {
 		return badInput(err)
@@ -271,7 +322,7 @@ func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
 		}
 		add("prompt+longest completion", len(t.PromptIDs)+longest)
 	}
-	fmt.Fprintf(w, "tokens (%s, %d rows; completions include EOS):\n", f.tokenizer, len(tks))
+	fmt.Fprintf(w, "tokens (%s, %d rows; completions as the rules end them):\n", f.tokenizer, len(tks))
 	fmt.Fprintf(w, "  %-28s %7s %7s %7s %7s\n", "field", "min", "median", "p95", "max")
 	for _, n := range names {
 		v := fields[n]
@@ -313,6 +364,11 @@ func runDataConvert(args []string, stdout, stderr io.Writer) error {
 	pos, flags := splitArgs(args, dataValuedFlags)
 	if helped, err := parseFlags(fs, flags); helped || err != nil {
 		return err
+	}
+	if f.configPath != "" {
+		if _, err := f.loadConfig(pos); err != nil {
+			return badInput(err)
+		}
 	}
 	if len(pos) != 2 {
 		return badInputf("data convert: want IN and OUT, got %d arguments", len(pos))

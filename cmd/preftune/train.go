@@ -23,6 +23,11 @@ file in their vocabulary. --key value (or --key=value) overrides a key of the fi
 lists are written "a,b" or "[a, b]". Unknown keys are errors. The resolved config is
 printed first.
 
+TRL's forms work too: preftune train --config CONFIG.yaml [--key value ...], and
+a documented command of a TRL script (python trl/scripts/kto.py ARGS) is
+preftune train --trainer kto ARGS; bare boolean flags (--use_peft) and --no_X work
+as in TRL's argument parser.
+
 Outputs in output_dir: the trained model (model.safetensors in the input dtype, or a
 PEFT adapter under finetuning_type: lora), trainer_log.jsonl, train_results.json,
 checkpoint-N/ every save_steps, and with plot_loss the loss and reward plots.
@@ -62,7 +67,9 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		cfg *config.Loaded
 		err error
 	)
-	if strings.HasPrefix(args[0], "-") {
+	if path, rest, ok := trlConfigFlag(args); ok {
+		cfg, err = config.LoadFile(path, rest) // TRL's CLI form: trl dpo --config FILE --key value
+	} else if strings.HasPrefix(args[0], "-") {
 		cfg, err = config.Parse(nil, args)
 	} else {
 		cfg, err = config.LoadFile(args[0], args[1:])
@@ -100,4 +107,19 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "trained %s (%.2f epochs), mean loss %.6g; outputs in %s\n", train.Plural(sum.GlobalStep, "step", "steps"), sum.Epoch, sum.TrainLoss, cfg.OutputDir)
 	return nil
+}
+
+// trlConfigFlag finds TRL's --config FILE (or --config=FILE) among the arguments and
+// returns the file and the other arguments.
+func trlConfigFlag(args []string) (path string, rest []string, ok bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if v, found := strings.CutPrefix(a, "--config="); found {
+			return v, append(append([]string{}, args[:i]...), args[i+1:]...), true
+		}
+		if a == "--config" && i+1 < len(args) {
+			return args[i+1], append(append([]string{}, args[:i]...), args[i+2:]...), true
+		}
+	}
+	return "", nil, false
 }

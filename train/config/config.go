@@ -24,6 +24,7 @@ type Config struct {
 	RefModelAdapters  string   `key:"ref_model_adapters" help:"PEFT adapter dir applied to ref_model"`
 	AdapterNameOrPath string   `key:"adapter_name_or_path" help:"PEFT adapter dir to start LoRA training from"`
 	Stage             string   `key:"stage" help:"LLaMA-Factory stage: dpo, kto, orpo, simpo, rm, sft (empty: TRL DPOTrainer)"`
+	Trainer           string   `key:"trainer" help:"TRL trainer: dpo, kto, orpo, cpo, reward (empty: from the trainer-specific keys, else dpo); the CLI form of python trl/scripts/<trainer>.py"`
 	FinetuningType    string   `key:"finetuning_type" help:"full or lora"`
 	UsePEFT           bool     `key:"use_peft" help:"TRL: train a LoRA adapter (same as finetuning_type: lora)"`
 	LoRARank          int      `key:"lora_rank" alias:"lora_r" help:"LoRA rank r"`
@@ -32,7 +33,8 @@ type Config struct {
 	LoRATarget        []string `key:"lora_target" alias:"lora_target_modules" help:"modules with adapters: all, or names like q_proj,v_proj"`
 	UseRSLoRA         bool     `key:"use_rslora" help:"rank-stabilised LoRA scale alpha/sqrt(r)"`
 
-	GradientCheckpointing bool `key:"gradient_checkpointing" help:"recompute layer activations in backward"`
+	GradientCheckpointing        bool `key:"gradient_checkpointing" help:"recompute layer activations in backward"`
+	DisableGradientCheckpointing bool `key:"disable_gradient_checkpointing" help:"LLaMA-Factory: true turns gradient_checkpointing off"`
 
 	// frozen-weight storage and 4-bit quantization (see quant.go)
 	TorchDType          string `key:"torch_dtype" alias:"dtype,infer_dtype" help:"storage of frozen weights (the LoRA base, a reference model): auto (the checkpoint's), bfloat16, float16 or float32; trainable weights are float32"`
@@ -54,7 +56,10 @@ type Config struct {
 	Dataset             string  `key:"dataset" alias:"dataset_name" help:"training data: files, dirs, LLaMA-Factory names or Hub dataset ids, comma-separated"`
 	EvalDataset         string  `key:"eval_dataset" help:"evaluation data (same forms as dataset)"`
 	DatasetDir          string  `key:"dataset_dir" help:"LLaMA-Factory dataset dir holding dataset_info.json"`
-	Template            string  `key:"template" help:"LLaMA-Factory template name (the model's own chat template is used)"`
+	Template            string  `key:"template" help:"LLaMA-Factory template (stage: configs): default, empty, chatml, qwen, qwen3, qwen3_nothink, llama3, llama2, mistral; unset: parsed from the model's chat template, as LLaMA-Factory does"`
+	EnableThinking      *bool   `key:"enable_thinking" help:"LLaMA-Factory: reasoning templates (qwen3) put an empty thought in the response (true, default) or the prompt (false)"`
+	DefaultSystem       *string `key:"default_system" help:"LLaMA-Factory: replace the template's default system message"`
+	Packing             bool    `key:"packing" help:"LLaMA-Factory: accepted; as in LLaMA-Factory it shortens cutoff_len by 1 (preftune always packs its batches)"`
 	MaxSamples          int     `key:"max_samples" help:"use at most this many examples of each dataset (0: all)"`
 	ValSize             float64 `key:"val_size" help:"hold out this fraction (<1) or number of training examples for evaluation"`
 	MaxLength           int     `key:"max_length" alias:"cutoff_len" help:"max prompt+completion tokens (0: no limit)"`
@@ -96,7 +101,7 @@ type Config struct {
 	WeightDecay               float64 `key:"weight_decay" help:"decoupled weight decay (not applied to biases and norm weights)"`
 	Momentum                  float64 `key:"momentum" help:"SGD momentum"`
 	LRSchedulerType           string  `key:"lr_scheduler_type" help:"constant, linear, cosine or constant_with_warmup"`
-	WarmupSteps               int     `key:"warmup_steps" help:"linear warmup steps (overrides warmup_ratio)"`
+	WarmupSteps               int     `key:"warmup_steps" help:"linear warmup steps (overrides warmup_ratio); a value below 1 is a ratio of the total steps (transformers v5)"`
 	WarmupRatio               float64 `key:"warmup_ratio" help:"warmup as a fraction of the total steps"`
 	MaxGradNorm               float64 `key:"max_grad_norm" help:"global gradient-norm clip (0: off)"`
 	NumTrainEpochs            float64 `key:"num_train_epochs" help:"epochs (fractional allowed)"`
@@ -137,6 +142,47 @@ type Config struct {
 	FP16                    bool   `key:"fp16" noeffect:"compute is float32 (or bf16 with bf16: true); weights are saved in the input dtype"`
 	DDPTimeout              int    `key:"ddp_timeout" noeffect:"single process"`
 	RunName                 string `key:"run_name" noeffect:"no tracking service"`
+
+	// TRL documented configs and example scripts
+	PushToHub            bool     `key:"push_to_hub" noeffect:"nothing is uploaded; the outputs stay in output_dir"`
+	HubModelID           string   `key:"hub_model_id" noeffect:"nothing is uploaded"`
+	HubStrategy          string   `key:"hub_strategy" noeffect:"nothing is uploaded"`
+	UseLigerKernel       bool     `key:"use_liger_kernel" noeffect:"preftune's kernels already fuse the log-softmax and the loss"`
+	ModelInitKwargs      any      `key:"model_init_kwargs" noeffect:"the model is built from config.json; frozen weights keep their dtype (torch_dtype), trainable ones are float32"`
+	AttnImplementation   string   `key:"attn_implementation" noeffect:"one attention kernel (exact softmax attention: eager, sdpa and flash_attention_2 compute the same function)"`
+	PadToMultipleOf      int      `key:"pad_to_multiple_of" noeffect:"batches are packed, never padded"`
+	PaddingFree          bool     `key:"padding_free" noeffect:"batches are always packed without padding"`
+	RemoveUnusedColumns  bool     `key:"remove_unused_columns" noeffect:"only the columns the format needs are read"`
+	PadToken             string   `key:"pad_token" noeffect:"batches are packed, no padding token is used"`
+	LoRATaskType         string   `key:"lora_task_type" noeffect:"LoRA adapters are always CAUSAL_LM"`
+	LoRAModulesToSave    []string `key:"lora_modules_to_save" help:"PEFT modules_to_save: not supported (a non-empty list is refused)"`
+	GradCheckpointKwargs any      `key:"gradient_checkpointing_kwargs" noeffect:"checkpointing has no options (use_reentrant is a PyTorch detail)"`
+	LoggingStrategy      string   `key:"logging_strategy" noeffect:"logging follows logging_steps"`
+	TF32                 bool     `key:"tf32" noeffect:"CPU compute is float32"`
+	DDPFindUnused        bool     `key:"ddp_find_unused_parameters" noeffect:"single process"`
+	DatasetTextField     string   `key:"dataset_text_field" noeffect:"preference data columns follow the dataset format"`
+	EvalOnStart          bool     `key:"eval_on_start" noeffect:"evaluation runs at eval_steps"`
+	SaveSafetensors      bool     `key:"save_safetensors" noeffect:"weights are always written as safetensors"`
+
+	// LLaMA-Factory examples
+	DeepSpeed         string  `key:"deepspeed" noeffect:"single process; for data parallelism run preftune under mpirun"`
+	FlashAttn         string  `key:"flash_attn" noeffect:"one attention kernel (auto, disabled, sdpa and fa2 compute the same function)"`
+	UseV1Kernels      bool    `key:"use_v1_kernels" noeffect:"preftune's kernels are its own"`
+	PureBF16          bool    `key:"pure_bf16" noeffect:"trainable weights, gradients and optimizer state stay float32; bf16: true gives bf16 products of the frozen weights"`
+	PrefBCOWeight     float64 `key:"pref_bco_weight" help:"LLaMA-Factory: BCO term weight; only 0 is supported (a positive value is refused)"`
+	EnableLigerKernel bool    `key:"enable_liger_kernel" noeffect:"preftune's kernels already fuse the log-softmax and the loss"`
+	ValSizeSeed       int     `key:"data_seed" noeffect:"the data order follows seed"`
+	NumProcesses      int     `key:"num_processes" noeffect:"single process; for data parallelism run preftune under mpirun"`
+}
+
+// refusedKeys are keys of TRL's and LLaMA-Factory's configs that ask for something
+// preftune does not do; they are refused with the reason instead of "unknown key".
+var refusedKeys = map[string]string{
+	"image_max_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"image_min_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"video_max_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"video_min_pixels":    "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
+	"freeze_vision_tower": "vision-language models are not supported (preftune trains text-only Llama, Qwen2, Qwen3 and Mistral models)",
 }
 
 // field is one key of the table.
@@ -196,6 +242,7 @@ func Default() Config {
 		PerDeviceTrainBatchSize: 8, PerDeviceEvalBatchSize: 8, GradientAccumulationSteps: 1, Seed: 42,
 		LoggingSteps: 10, EvalStrategy: "", SaveStrategy: "steps", SaveSteps: 500,
 		PlotLoss: true, DoTrain: true, DisableDropout: true,
+		OutputDir: "trainer_output", // TrainingArguments' default since transformers 4.50
 	}
 }
 
@@ -235,6 +282,8 @@ type Loaded struct {
 	Set  map[string]string // canonical key → "file" or "override"
 	// Spelled maps a canonical key to the alias the user wrote, when it was an alias.
 	Spelled map[string]string
+	// Warnings name keys that are set but have no effect on the chosen loss.
+	Warnings []string
 }
 
 // LoadFile reads a YAML config file and applies overrides (`--key value` pairs or
@@ -288,12 +337,19 @@ func Parse(raw []byte, overrides []string) (*Loaded, error) {
 		}
 	}
 	l.applyStageDefaults()
+	if err := l.selectTrainer(); err != nil {
+		return nil, err
+	}
+	if err := l.validateConformance(); err != nil {
+		return nil, err
+	}
 	if err := l.Validate(); err != nil {
 		if ce := (*Error)(nil); errors.As(err, &ce) && l.Set[ce.Key] == "override" {
 			ce.Override = true
 		}
 		return nil, err
 	}
+	l.Warnings = l.unusedKeyWarnings()
 	return l, nil
 }
 
@@ -310,6 +366,16 @@ func splitOverrides(args []string) ([][2]string, error) {
 			out = append(out, [2]string{k, v})
 			continue
 		}
+		// HfArgumentParser's boolean flags: a bare --flag is true, --no_flag false.
+		bare := i+1 >= len(args) || strings.HasPrefix(args[i+1], "--")
+		if isBoolKey(a) && (bare || !isBoolText(args[i+1])) {
+			out = append(out, [2]string{a, "true"})
+			continue
+		}
+		if k, ok := strings.CutPrefix(a, "no_"); ok && isBoolKey(k) && byName[a] == nil {
+			out = append(out, [2]string{k, "false"})
+			continue
+		}
 		if i+1 >= len(args) {
 			return nil, &Error{Key: a, Msg: "override has no value"}
 		}
@@ -317,6 +383,19 @@ func splitOverrides(args []string) ([][2]string, error) {
 		i++
 	}
 	return out, nil
+}
+
+func isBoolKey(k string) bool {
+	f, ok := byName[k]
+	return ok && reflect.TypeFor[Config]().Field(f.index).Type.Kind() == reflect.Bool
+}
+
+func isBoolText(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "1", "0", "t", "f", "y", "n":
+		return true
+	}
+	return false
 }
 
 // overrideNode reads a command-line value as YAML ("[a, b]", "null", "1e-5"), or as a
@@ -331,6 +410,9 @@ func overrideNode(s string) *yaml.Node {
 
 func (l *Loaded) set(key string, v *yaml.Node, source string, line int) error {
 	f, ok := byName[key]
+	if why, refused := refusedKeys[key]; !ok && refused {
+		return &Error{Key: key, Line: line, Msg: why}
+	}
 	if !ok {
 		msg := "unknown key"
 		if near := Closest(key, 3); len(near) > 0 {
@@ -344,6 +426,14 @@ func (l *Loaded) set(key string, v *yaml.Node, source string, line int) error {
 		return &Error{Key: key, Line: line, Msg: fmt.Sprintf("set twice (also as %s)", l.spelling(f.name))}
 	}
 	rv := reflect.ValueOf(&l.Config).Elem().Field(f.index)
+	if f.name == "warmup_steps" && v.Kind == yaml.ScalarNode {
+		// transformers v5: a warmup_steps below 1 is a ratio of the total steps.
+		if r, err := strconv.ParseFloat(strings.TrimSpace(v.Value), 64); err == nil && r > 0 && r < 1 {
+			l.Config.WarmupSteps, l.Config.WarmupRatio = 0, r
+			l.Set[f.name] = source
+			return nil
+		}
+	}
 	if err := decodeInto(rv, v); err != nil {
 		return &Error{Key: key, Line: line, Msg: err.Error()}
 	}
@@ -369,6 +459,17 @@ func (l *Loaded) spelling(name string) string {
 func decodeInto(rv reflect.Value, v *yaml.Node) error {
 	isNull := v.Kind == yaml.ScalarNode && (v.Tag == "!!null")
 	switch rv.Kind() {
+	case reflect.Interface: // any YAML value (mappings such as model_init_kwargs)
+		var x any
+		if err := v.Decode(&x); err != nil {
+			return err
+		}
+		if x == nil {
+			rv.Set(reflect.Zero(rv.Type()))
+		} else {
+			rv.Set(reflect.ValueOf(x))
+		}
+		return nil
 	case reflect.Pointer:
 		if isNull {
 			rv.Set(reflect.Zero(rv.Type()))
@@ -423,9 +524,9 @@ func decodeInto(rv reflect.Value, v *yaml.Node) error {
 			return nil
 		}
 		switch strings.ToLower(s) {
-		case "true", "yes", "on":
+		case "true", "yes", "on", "1", "t", "y": // also HfArgumentParser's string_to_bool
 			rv.SetBool(true)
-		case "false", "no", "off":
+		case "false", "no", "off", "0", "f", "n":
 			rv.SetBool(false)
 		default:
 			return fmt.Errorf("%q is not true or false", s)
@@ -492,11 +593,7 @@ func (l *Loaded) applyStageDefaults() {
 	if l.Set["lora_alpha"] == "" {
 		c.LoRAAlpha = float64(2 * c.LoRARank)
 	}
-	if l.Set["max_prompt_length"] == "" {
-		// LLaMA-Factory's infer_seqlen gives the prompt at most about half of cutoff_len
-		// when both sides are long; the prompt keeps its end here, as TRL keeps it.
-		c.MaxPromptLength = c.MaxLength / 2
-	}
+	// cutoff_len is applied as LLaMA-Factory's infer_seqlen (see TokenizeOptions).
 	if l.Set["loss_type"] == "" {
 		switch c.Stage {
 		case "orpo", "simpo", "kto", "sft":

@@ -215,7 +215,7 @@ func (l *Loaded) Validate() error {
 		}
 	case "no", "steps", "epoch":
 		if c.EvalStrategy != "no" && !hasEval {
-			return bad("eval_strategy", "%q needs eval_dataset or val_size", c.EvalStrategy)
+			return bad("eval_strategy", "%q needs eval_dataset or val_size (TRL's scripts evaluate on the dataset's test split, which a single data file does not have)", c.EvalStrategy)
 		}
 	default:
 		return bad("eval_strategy", "%q: want no, steps or epoch", c.EvalStrategy)
@@ -299,10 +299,18 @@ func (l *Loaded) WriteResolved(w io.Writer) {
 			fmt.Fprintln(w, s)
 		}
 	}
+	for _, s := range l.Warnings {
+		fmt.Fprintln(w, "warning:", s)
+	}
 }
 
 func formatValue(v reflect.Value) string {
 	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return "null"
+		}
+		return fmt.Sprint(v.Interface())
 	case reflect.Pointer:
 		if v.IsNil() {
 			return "null"
@@ -337,5 +345,9 @@ func WriteKeys(w io.Writer) {
 			help = "accepted, no effect: " + f.noEffect
 		}
 		fmt.Fprintf(w, "  %-44s %s\n", names, help)
+	}
+	fmt.Fprintln(w, "known but refused (exit 2):")
+	for _, k := range sortedKeys(refusedKeys) {
+		fmt.Fprintf(w, "  %-44s %s\n", k, refusedKeys[k])
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 // MarshalYAML writes the resolved configuration as a YAML mapping that LoadFile reads
 // back to the same Config: every key under its canonical name with its value (null
-// for unset optional numbers), in table order; keys without effect only when set.
+// for unset optional numbers), in table order; keys without effect and trainer-specific keys (cpo_alpha,
+// desirable_weight, …) only when set.
 // header lines, when given, are written first as YAML comments.
 func (l *Loaded) MarshalYAML(header []string) ([]byte, error) {
 	var b bytes.Buffer
@@ -23,6 +24,9 @@ func (l *Loaded) MarshalYAML(header []string) ([]byte, error) {
 	for _, f := range fields {
 		if f.noEffect != "" && l.Set[f.name] == "" {
 			continue
+		}
+		if _, ok := trainerKeys[f.name]; ok && l.Set[f.name] == "" {
+			continue // a trainer-specific key the run did not set would select that trainer on reading back
 		}
 		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: f.name}, yamlValue(rv.Field(f.index)))
 	}

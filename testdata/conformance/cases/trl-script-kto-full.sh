@@ -1,0 +1,12 @@
+python trl/scripts/kto.py \
+    --dataset_name testdata/preferences/ultrafeedback_binarized_200.jsonl \
+    --model_name_or_path=testdata/tokenizers/qwen2.5 \
+    --per_device_train_batch_size 16 \
+    --num_train_epochs 1 \
+    --learning_rate 5e-7 \
+    --lr_scheduler_type=cosine \
+    --gradient_accumulation_steps 1 \
+    --eval_steps 500 \
+    --output_dir=kto-aligned-model \
+    --warmup_steps 0.1 \
+    --logging_first_step

@@ -1,0 +1,16 @@
+python examples/scripts/orpo.py \
+    --dataset_name testdata/preferences/ultrafeedback_binarized_200.jsonl \
+    --model_name_or_path testdata/tokenizers/gpt2 \
+    --per_device_train_batch_size 4 \
+    --max_steps 1000 \
+    --learning_rate 8e-5 \
+    --gradient_accumulation_steps 1 \
+    --eval_steps 500 \
+    --output_dir "gpt2-lora-aligned-orpo" \
+    --optim rmsprop \
+    --warmup_steps 150 \
+    --logging_first_step \
+    --no_remove_unused_columns \
+    --use_peft \
+    --lora_r 16 \
+    --lora_alpha 16
