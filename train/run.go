@@ -240,6 +240,9 @@ func (t *trainer) setup() error {
 			mopt.LoRA = lc
 		}
 	}
+	if err := t.preflight(mopt); err != nil {
+		return err
+	}
 	policy, err := model.Load(c.ModelNameOrPath, t.be, mopt)
 	if err != nil {
 		return fmt.Errorf("model_name_or_path: %w", err)

@@ -27,6 +27,9 @@ func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Option
 		opt.LoRA = lc
 	}
 	opt.Frozen = true // inference only: no gradient buffers
+	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens); err != nil {
+		return nil, err
+	}
 	m, err := model.Load(modelDir, be, opt)
 	if err != nil {
 		return nil, badInputf("--model: %w", err)

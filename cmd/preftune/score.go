@@ -171,6 +171,9 @@ func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (p
 	if policy, err = loadModel(be, modelDir, adapterDir, model.Options{}); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
+	if err := checkMemory("--ref-model", refDir, nil, 0); err != nil {
+		return nil, nil, err
+	}
 	if ref, err = model.Load(refDir, be, model.Options{Frozen: true}); err != nil {
 		return nil, nil, badInputf("--ref-model: %w", err)
 	}

@@ -27,6 +27,10 @@ printed first.
 Outputs in output_dir: the trained model (model.safetensors in the input dtype, or a
 PEFT adapter under finetuning_type: lora), trainer_log.jsonl, train_results.json,
 checkpoint-N/ every save_steps, and with plot_loss the loss and reward plots.
+
+--dry-run reads and checks the config, the data and the checkpoint headers and prints
+the memory estimate (exit 2 when the run cannot fit), without loading weights or
+touching output_dir. Every run prints the same estimate before loading the model.
 `
 
 func init() {
@@ -51,10 +55,14 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		config.WriteKeys(stdout)
 		return nil
 	}
+	args, dryRun := cutDryRun(args)
 	var (
 		cfg *config.Loaded
 		err error
 	)
+	if len(args) == 0 {
+		return badInputf("a config file is required")
+	}
 	if strings.HasPrefix(args[0], "-") {
 		cfg, err = config.Parse(nil, args)
 	} else {
@@ -62,6 +70,9 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return badInput(err)
+	}
+	if dryRun {
+		return runDryRun(cfg, stdout, stderr)
 	}
 	terminal := false
 	if f, ok := stderr.(*os.File); ok {

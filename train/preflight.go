@@ -1,0 +1,147 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/preflight"
+	"github.com/preftune/preftune/train/config"
+)
+
+// preflight estimates the run's peak memory before the policy is loaded (mopt is the
+// policy's options), prints the estimate and refuses a run that cannot fit.
+func (t *trainer) preflight(mopt model.Options) error {
+	est, err := t.memoryEstimate(mopt)
+	if err != nil {
+		return err
+	}
+	av, err := preflight.Host.Check(est, preflight.TrainHints)
+	fmt.Fprintf(t.log, "memory: needs %s; %s\n", est, av)
+	return err
+}
+
+// memoryEstimate is the run's peak by part: the policy (weights, adapters, gradients,
+// activations of the largest micro-batch), the optimizer state, a separate reference
+// model (freed before the optimizer state is allocated under precompute_ref_log_probs).
+func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error) {
+	c := t.c
+	ck, err := model.Inspect(c.ModelNameOrPath)
+	if err != nil {
+		return preflight.Estimate{}, fmt.Errorf("model_name_or_path: %w", err)
+	}
+	pm := preflight.FromCheckpoint(ck, nil)
+	tokens := max(mopt.MaxTokens, t.maxTokens(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize)))
+	use := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Checkpoint: mopt.Checkpoint, LoRA: mopt.LoRA}
+	pol, err := preflight.ForModel(pm, use)
+	if err != nil {
+		return preflight.Estimate{}, err
+	}
+	est := preflight.Estimate{Weights: pol.Weights, Adapters: pol.Adapters, Gradients: pol.Gradients,
+		Activations: pol.Activations, Other: pol.Tables + preflight.Runtime}
+	trainable := pol.Trainable(pm, use)
+	switch {
+	case c.Optim == "sgd" && c.Momentum > 0:
+		est.Optimizer = 4 * trainable
+	case c.Optim != "sgd":
+		est.Optimizer = 8 * trainable // AdamW: exp_avg, exp_avg_sq
+	}
+	if t.c.NeedsReference() && (c.RefModel != "" || !c.LoRA()) {
+		dir, key := c.ModelNameOrPath, "model_name_or_path"
+		if c.RefModel != "" {
+			dir, key = c.RefModel, "ref_model"
+		}
+		rck := ck
+		if dir != c.ModelNameOrPath {
+			if rck, err = model.Inspect(dir); err != nil {
+				return preflight.Estimate{}, fmt.Errorf("%s: %w", key, err)
+			}
+		}
+		ruse := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Frozen: true}
+		if c.RefModel != "" && c.RefModelAdapters != "" {
+			if ruse.LoRA, err = model.ReadAdapterConfig(c.RefModelAdapters); err != nil {
+				return preflight.Estimate{}, fmt.Errorf("ref_model_adapters: %w", err)
+			}
+		}
+		ref, err := preflight.ForModel(preflight.FromCheckpoint(rck, nil), ruse)
+		if err != nil {
+			return preflight.Estimate{}, err
+		}
+		est.Reference = ref.Total()
+		if c.PrecomputeRefLogProbs {
+			est.Freed = min(est.Reference, est.Optimizer)
+		}
+	}
+	return est, nil
+}
+
+// DryRun is `preftune train --dry-run`: the config, data and checkpoint headers are
+// read and checked and the memory estimate is returned, without loading weights,
+// locking or touching output_dir.
+func DryRun(cfg *config.Loaded, opt Options) (preflight.Estimate, preflight.Available, error) {
+	opt.Log = logOf(opt)
+	t := &trainer{cfg: cfg, c: &cfg.Config, opt: opt, log: opt.Log}
+	fail := func(err error) (preflight.Estimate, preflight.Available, error) {
+		return preflight.Estimate{}, preflight.Available{}, &SetupError{err}
+	}
+	if err := t.checkSupported(); err != nil {
+		return fail(err)
+	}
+	be, err := openBackend(opt.Backend, t.c.Threads)
+	if err != nil {
+		return preflight.Estimate{}, preflight.Available{}, err
+	}
+	defer be.Close()
+	t.be = be
+	c := t.c
+	arch, err := model.ReadArch(c.ModelNameOrPath)
+	if err != nil {
+		return fail(fmt.Errorf("model_name_or_path: %w", err))
+	}
+	tok, err := tokenizerFor(c)
+	if err != nil {
+		return fail(err)
+	}
+	if t.train, err = loadItems(c.Dataset, c, tok, arch, t.log); err != nil {
+		return fail(fmt.Errorf("dataset: %w", err))
+	}
+	if c.EvalDataset != "" {
+		if t.eval, err = loadItems(c.EvalDataset, c, tok, arch, t.log); err != nil {
+			return fail(fmt.Errorf("eval_dataset: %w", err))
+		}
+	}
+	if !t.opt.Plain {
+		t.st.lay = defaultLayout(arch, t.be)
+	}
+	mopt := t.modelOptions(c.PerDeviceTrainBatchSize)
+	if c.LoRA() {
+		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: c.LoRATarget}
+		if c.AdapterNameOrPath != "" {
+			if mopt.LoRA, err = model.ReadAdapterConfig(c.AdapterNameOrPath); err != nil {
+				return fail(fmt.Errorf("adapter_name_or_path: %w", err))
+			}
+		}
+	}
+	est, err := t.memoryEstimate(mopt)
+	if err != nil {
+		return fail(err)
+	}
+	av, err := preflight.Host.Check(est, preflight.TrainHints)
+	if err != nil {
+		return est, av, &SetupError{err}
+	}
+	return est, av, nil
+}
+
+// exportPreflight refuses an export whose base model cannot be held in memory.
+func exportPreflight(modelDir string, lc *model.LoRAConfig) error {
+	ck, err := model.Inspect(modelDir)
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	est, err := preflight.Inference(preflight.FromCheckpoint(ck, nil), 0, 0, lc, 0)
+	if err != nil {
+		return fmt.Errorf("adapter: %w", err)
+	}
+	_, err = preflight.Host.Check(est, []string{"a machine with more memory"})
+	return err
+}
