@@ -41,8 +41,9 @@ func (s System) orRoot() string {
 	return s.Root
 }
 
-// Available is the least of MemAvailable, the cgroup's headroom and the address-space
-// headroom. ok is false when none could be read (then nothing is refused).
+// Available is the least of MemAvailable, the cgroup's headroom, the address-space
+// headroom and $PREFTUNE_MEMORY_LIMIT (a size such as 8GiB: a machine smaller than this
+// one, for tests or to leave room for others). ok is false when none could be read (then nothing is refused).
 func (s System) Available() (Available, bool) {
 	var best Available
 	found := false
@@ -59,6 +60,11 @@ func (s System) Available() (Available, bool) {
 	}
 	if lim, cur, ok := s.cgroup(); ok {
 		consider(lim-cur, "cgroup memory.max minus memory.current")
+	}
+	if v := os.Getenv("PREFTUNE_MEMORY_LIMIT"); v != "" {
+		if b, err := ParseBytes(v); err == nil {
+			consider(b, "PREFTUNE_MEMORY_LIMIT")
+		}
 	}
 	as := s.AddressSpace
 	if as == nil {
@@ -193,4 +199,20 @@ func (s System) Check(e Estimate, hints []string) (Available, error) {
 		return av, &Error{Estimate: e, Available: av, Hints: hints}
 	}
 	return av, nil
+}
+
+// ParseBytes reads a size: a number of bytes, or with a unit (K, M, G, T; KB/KiB… all
+// binary multiples), e.g. "8GiB", "512M".
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	num := strings.TrimRightFunc(t, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToUpper(strings.TrimSpace(t[len(num):]))
+	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
+	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+	sh, ok := shift[unit]
+	v, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || v < 0 || v > (1<<62)>>sh {
+		return 0, fmt.Errorf("size %q: want bytes or a number with K, M, G or T", s)
+	}
+	return v << sh, nil
 }

@@ -30,7 +30,13 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 		return preflight.Estimate{}, fmt.Errorf("model_name_or_path: %w", err)
 	}
 	pm := preflight.FromCheckpoint(ck, nil)
-	tokens := max(mopt.MaxTokens, t.maxTokens(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize)))
+	// the policy re-plans for evaluation batches when there are any; the reference is
+	// planned for the larger of the two batch sizes (setupReference)
+	refTokens := t.maxTokens(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
+	tokens := mopt.MaxTokens
+	if len(t.eval) > 0 {
+		tokens = max(tokens, refTokens)
+	}
 	use := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Checkpoint: mopt.Checkpoint, LoRA: mopt.LoRA}
 	pol, err := preflight.ForModel(pm, use)
 	if err != nil {
@@ -56,7 +62,7 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 				return preflight.Estimate{}, fmt.Errorf("%s: %w", key, err)
 			}
 		}
-		ruse := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Frozen: true}
+		ruse := preflight.Use{Tokens: refTokens, LogitsBudget: mopt.LogitsBudget, Frozen: true}
 		if c.RefModel != "" && c.RefModelAdapters != "" {
 			if ruse.LoRA, err = model.ReadAdapterConfig(c.RefModelAdapters); err != nil {
 				return preflight.Estimate{}, fmt.Errorf("ref_model_adapters: %w", err)
@@ -108,6 +114,9 @@ func DryRun(cfg *config.Loaded, opt Options) (preflight.Estimate, preflight.Avai
 		if t.eval, err = loadItems(c.EvalDataset, c, tok, arch, t.log); err != nil {
 			return fail(fmt.Errorf("eval_dataset: %w", err))
 		}
+	}
+	if c.EvalDataset == "" && c.ValSize > 0 && len(t.train) >= 2 {
+		t.train, t.eval = splitVal(t.train, c.ValSize, c.Seed)
 	}
 	if !t.opt.Plain {
 		t.st.lay = defaultLayout(arch, t.be)

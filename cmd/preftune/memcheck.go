@@ -6,8 +6,8 @@ import (
 )
 
 // inferenceTokens is the activation plan the memory preflight assumes for an inference
-// command whose batch is not known before loading (a few thousand tokens a forward).
-const inferenceTokens = 2048
+// command whose batch is not known before loading (a forward of a few pairs).
+const inferenceTokens = 512
 
 // inferenceHints is the advice when an inference command's model cannot fit.
 var inferenceHints = []string{"a smaller --batch-size", "load_in_4bit or a bf16 checkpoint", "a machine with more memory"}
