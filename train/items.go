@@ -26,13 +26,19 @@ type item struct {
 	ref       *refLogps // precomputed reference log-probs
 }
 
-// tokenizerFor loads the model dir's tokenizer (and chat template). A model dir without
-// tokenizer.json can still train on pre-tokenized data.
-func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
-	opts := data.TokenizeOptions{
+// TokenizeOptions are the tokenization and length rules training applies under c (the
+// one rule `score --max-length` and `data check --max-length` apply too).
+func TokenizeOptions(c *config.Config) data.TokenizeOptions {
+	return data.TokenizeOptions{
 		MaxLength: c.MaxLength, MaxPromptLength: c.MaxPromptLength, MaxCompletionLength: c.MaxCompletionLength,
 		TruncationMode: c.TruncationMode, BOS: data.BOSNever,
 	}
+}
+
+// tokenizerFor loads the model dir's tokenizer (and chat template). A model dir without
+// tokenizer.json can still train on pre-tokenized data.
+func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
+	opts := TokenizeOptions(c)
 	if _, err := os.Stat(filepath.Join(c.ModelNameOrPath, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
 		return &data.Tokenizer{Opts: opts}, nil
 	}

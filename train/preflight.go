@@ -118,6 +118,7 @@ func DryRun(cfg *config.Loaded, opt Options) (preflight.Estimate, preflight.Avai
 	if c.EvalDataset == "" && c.ValSize > 0 && len(t.train) >= 2 {
 		t.train, t.eval = splitVal(t.train, c.ValSize, c.Seed)
 	}
+	fmt.Fprintf(t.log, "data: %d training examples, %d evaluation examples\n", len(t.train), len(t.eval))
 	if !t.opt.Plain {
 		t.st.lay = defaultLayout(arch, t.be)
 	}

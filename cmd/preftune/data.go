@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/preftune/preftune/data"
+	"github.com/preftune/preftune/train/config"
 )
 
 func init() {
@@ -121,7 +122,7 @@ func (f *dataFlags) register(fs interface {
 	fs.BoolVar(&f.inferSeqlen, "infer-seqlen", false, "apply --max-length as LLaMA-Factory applies cutoff_len: split in proportion between prompt and completion, both keeping their start")
 	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
 	fs.IntVar(&f.maxCompl, "max-completion-length", 0, "max completion tokens (0: no limit)")
-	fs.StringVar(&f.truncation, "truncation-mode", "keep_end", "keep_end or keep_start (which end of a long prompt survives)")
+	fs.StringVar(&f.truncation, "truncation-mode", config.Default().TruncationMode, "keep_start or keep_end, as train's truncation_mode (keep_end cuts the prompt's start first)")
 }
 
 func runDataCheck(args []string, stdout, stderr io.Writer) error {
@@ -220,12 +221,10 @@ func printReport(w io.Writer, rep *data.Report, maxShow int, skipIdentical bool)
 	}
 }
 
-// tokenizerFor loads --tokenizer with the length flags.
+// tokenizerFor loads --tokenizer with the length flags, applied by the rule training
+// applies (train.TokenizeOptions), so the rows reported kept are the rows train keeps.
 func (f *dataFlags) tokenizerFor() (*data.Tokenizer, error) {
-	return data.LoadTokenizer(f.tokenizer, data.TokenizeOptions{
-		MaxLength: f.maxLength, MaxPromptLength: f.maxPromptLength, MaxCompletionLength: f.maxCompl,
-		TruncationMode: f.truncation, InferSeqlen: f.inferSeqlen,
-	})
+	return data.LoadTokenizer(f.tokenizer, lengthRule(f.maxLength, f.maxPromptLength, f.maxCompl, f.truncation, f.inferSeqlen))
 }
 
 // printTokenStats tokenizes every example (without length limits) and prints the

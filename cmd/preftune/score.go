@@ -15,6 +15,7 @@ import (
 	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/train"
+	"github.com/preftune/preftune/train/config"
 )
 
 const scoreUsage = `usage: preftune score --model DIR (--ref-model DIR | --adapter DIR) --data FILE [--beta B] [--out FILE.jsonl]
@@ -64,7 +65,8 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	beta := fs.Float64("beta", 0.1, "DPO beta")
 	outPath := fs.String("out", "", "output JSON Lines file (default: stdout)")
 	batchSize := fs.Int("batch-size", 8, "sequences per forward pass")
-	maxLength := fs.Int("max-length", 0, "truncate prompt+response to this many tokens (TRL max_length; 0: no limit)")
+	maxLength := fs.Int("max-length", 0, "truncate prompt+response to this many tokens (TRL max_length; 0: no limit), as train does")
+	truncation := fs.String("truncation-mode", config.Default().TruncationMode, "with --max-length: keep_start or keep_end, as train's truncation_mode")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
@@ -91,13 +93,16 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
-	tok, err := scoreTokenizer(*tokDir, ds.Examples, data.TokenizeOptions{MaxLength: *maxLength})
+	tok, err := scoreTokenizer(*tokDir, ds.Examples, lengthRule(*maxLength, 0, 0, *truncation, false))
 	if err != nil {
 		return badInputf("--tokenizer %s: %w", *tokDir, err)
 	}
-	tks, _, err := tok.TokenizeAll(ds.Examples, data.PolicyStrict)
+	tks, trep, err := tok.TokenizeAll(ds.Examples, data.PolicyStrict)
 	if err != nil {
 		return badInput(err)
+	}
+	if err := reportDropped(stderr, trep, len(tks), "--max-length"); err != nil {
+		return err
 	}
 
 	be, err := openBackend(*threads)
