@@ -85,7 +85,7 @@ func TestDataConvertTokenized(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "tok.jsonl")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"data", "convert", "../../testdata/preferences/ultrafeedback_binarized_200.jsonl", out,
-		"--to", "jsonl-tokenized", "--tokenizer", "../../testdata/tokenizers/gpt2", "--max-length", "64", "--truncation-mode", "keep_end"}, nil, &stdout, &stderr)
+		"--to", "jsonl-tokenized", "--tokenizer", "../../testdata/tokenizers/gpt2", "--max-length", "64", "--max-completion-length", "48", "--truncation-mode", "keep_end"}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
