@@ -78,7 +78,8 @@ type trainer struct {
 	tlog          *report.Log
 	refDesc       string
 
-	acc accum // logging interval
+	acc accum      // logging interval
+	div divergence // the divergence guards' loss baseline (guards.go)
 }
 
 // accum averages metrics over the optimizer steps since the last log line.
@@ -382,6 +383,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := t.guard(stepLoss, gnorm); err != nil {
+			return nil, err
+		}
 		t.step++
 		t.acc.steps++
 		t.acc.loss += stepLoss
@@ -461,7 +465,7 @@ func (t *trainer) optimizerStep(its []item) (stepLoss, gnorm float64, err error)
 			return 0, 0, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
 		if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
-			return 0, 0, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, ErrNonFinite)
+			return 0, 0, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s; %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, t.nonFiniteSource(), ErrNonFinite)
 		}
 		stepLoss += w * res.loss
 		t.acc.addMetrics(res.metrics, w)
