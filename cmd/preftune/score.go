@@ -104,6 +104,9 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err := reportDropped(stderr, trep, len(tks), "--max-length"); err != nil {
 		return err
 	}
+	if len(tks) == 0 {
+		return badInputf("--data %s: no examples to score", *dataPath)
+	}
 
 	be, err := openBackend(*threads)
 	if err != nil {
