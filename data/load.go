@@ -39,6 +39,10 @@ type Options struct {
 	// MaxRowBytes limits the size of one row (see [DefaultMaxRowBytes]); 0 means the
 	// default, a negative value no limit.
 	MaxRowBytes int
+	// Each, when set, receives every kept example as it is read, instead of Load
+	// collecting them in Dataset.Examples: loading then streams, holding one row and
+	// 16 bytes a row (plus map overhead) for duplicate detection, and the issues.
+	Each func(*Example) error
 }
 
 // Dataset is what [Load] returns: the usable examples and a report on everything read.
@@ -329,6 +333,9 @@ func (l *loader) keep(src *SourceReport, ex *Example, is issues) error {
 	src.Loaded++
 	rep.Loaded++
 	rep.Kinds[ex.Kind]++
+	if l.opts.Each != nil {
+		return l.opts.Each(ex)
+	}
 	l.ds.Examples = append(l.ds.Examples, *ex)
 	return nil
 }

@@ -141,14 +141,29 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
+	// data check streams: the examples are counted (and tokenized) as they are read,
+	// never held (memory: a row, 16 B a row for duplicates, the issues, and with
+	// --tokenizer a few integers a row for the statistics).
+	var stats *tokenStats
+	if f.tokenizer != "" {
+		if stats, err = newTokenStats(&f); err != nil {
+			return err
+		}
+	}
+	opts.Each = func(ex *data.Example) error {
+		if stats != nil {
+			return stats.add(ex)
+		}
+		return nil
+	}
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
 	}
 	rep := &ds.Report
 	printReport(stdout, rep, *maxShow, !f.keepIdentical)
-	if f.tokenizer != "" {
-		if err := printTokenStats(stdout, ds, &f); err != nil {
+	if stats != nil {
+		if err := stats.print(stdout, f.tokenizer); err != nil {
 			return err
 		}
 	}
@@ -227,64 +242,98 @@ func (f *dataFlags) tokenizerFor() (*data.Tokenizer, error) {
 	return data.LoadTokenizer(f.tokenizer, lengthRule(f.maxLength, f.maxPromptLength, f.maxCompl, f.truncation, f.inferSeqlen))
 }
 
-// printTokenStats tokenizes every example (without length limits) and prints the
-// token counts per field, then what the length flags would drop or cut.
-func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
+// tokenStats accumulates, example by example as data check streams the dataset, the
+// token counts per field (without length limits) and what the length flags would keep,
+// drop or cut: O(rows × fields) integers, never the examples themselves.
+type tokenStats struct {
+	tok    *data.Tokenizer
+	limits data.TokenizeOptions
+	fields map[string][]int
+	names  []string
+	issues []data.Issue // rows that could not be tokenized
+	lrep   data.TokenizeReport
+}
+
+func newTokenStats(f *dataFlags) (*tokenStats, error) {
 	tok, err := f.tokenizerFor()
 	if err != nil {
-		return badInput(err)
+		return nil, badInput(err)
 	}
-	limits := tok.Opts
-	tok.Opts = data.TokenizeOptions{BOS: limits.BOS}
-	tks, rep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
+	return &tokenStats{tok: tok, limits: tok.Opts, fields: map[string][]int{}}, nil
+}
+
+func (s *tokenStats) addField(name string, n int) {
+	if _, ok := s.fields[name]; !ok {
+		s.names = append(s.names, name)
+	}
+	s.fields[name] = append(s.fields[name], n)
+}
+
+// add tokenizes one example without limits (the counts) and with them (what train keeps).
+func (s *tokenStats) add(ex *data.Example) error {
+	one := []data.Example{*ex}
+	s.tok.Opts = data.TokenizeOptions{BOS: s.limits.BOS}
+	tks, rep, err := s.tok.TokenizeAll(one, data.PolicyDrop)
 	if err != nil {
 		return badInput(err)
 	}
-	fields := map[string][]int{}
-	var names []string
-	add := func(name string, n int) {
-		if _, ok := fields[name]; !ok {
-			names = append(names, name)
-		}
-		fields[name] = append(fields[name], n)
-	}
+	s.issues = append(s.issues, rep.Issues...)
 	for _, t := range tks {
-		add("prompt", len(t.PromptIDs))
+		s.addField("prompt", len(t.PromptIDs))
 		longest := 0
 		for i, c := range t.Completions {
 			switch t.Kind {
 			case data.KindPair:
-				add([]string{"chosen", "rejected"}[i], len(c))
+				s.addField([]string{"chosen", "rejected"}[i], len(c))
 			case data.KindUnpaired:
-				add("completion", len(c))
+				s.addField("completion", len(c))
 			default:
-				add("response", len(c))
+				s.addField("response", len(c))
 			}
 			longest = max(longest, len(c))
 		}
-		add("prompt+longest completion", len(t.PromptIDs)+longest)
+		s.addField("prompt+longest completion", len(t.PromptIDs)+longest)
 	}
-	fmt.Fprintf(w, "tokens (%s, %d rows; completions include EOS):\n", f.tokenizer, len(tks))
-	fmt.Fprintf(w, "  %-28s %7s %7s %7s %7s\n", "field", "min", "median", "p95", "max")
-	for _, n := range names {
-		v := fields[n]
-		sort.Ints(v)
-		fmt.Fprintf(w, "  %-28s %7d %7d %7d %7d\n", n, v[0], quantile(v, 0.5), quantile(v, 0.95), v[len(v)-1])
-	}
-	for _, is := range rep.Issues {
-		fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
-	}
-	if limits.MaxLength > 0 || limits.MaxPromptLength > 0 || limits.MaxCompletionLength > 0 {
-		tok.Opts = limits
-		_, lrep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
+	if s.hasLimits() && len(tks) > 0 {
+		s.tok.Opts = s.limits
+		_, lrep, err := s.tok.TokenizeAll(one, data.PolicyDrop)
 		if err != nil {
 			return badInput(err)
 		}
-		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
-			lrep.Tokenized, lrep.DroppedLong, lrep.TruncatedPrompt, lrep.TruncatedCompl)
+		s.lrep.Tokenized += lrep.Tokenized
+		s.lrep.DroppedLong += lrep.DroppedLong
+		s.lrep.TruncatedPrompt += lrep.TruncatedPrompt
+		s.lrep.TruncatedCompl += lrep.TruncatedCompl
 	}
-	if len(rep.Issues) > 0 {
-		return badInputf("%d row(s) could not be tokenized; first: %v", len(rep.Issues), rep.Issues[0].RowError)
+	return nil
+}
+
+func (s *tokenStats) hasLimits() bool {
+	return s.limits.MaxLength > 0 || s.limits.MaxPromptLength > 0 || s.limits.MaxCompletionLength > 0
+}
+
+// print writes the token statistics and what the length flags would drop or cut.
+func (s *tokenStats) print(w io.Writer, tokenizer string) error {
+	rows := 0
+	if v := s.fields["prompt"]; v != nil {
+		rows = len(v)
+	}
+	fmt.Fprintf(w, "tokens (%s, %d rows; completions include EOS):\n", tokenizer, rows)
+	fmt.Fprintf(w, "  %-28s %7s %7s %7s %7s\n", "field", "min", "median", "p95", "max")
+	for _, n := range s.names {
+		v := s.fields[n]
+		sort.Ints(v)
+		fmt.Fprintf(w, "  %-28s %7d %7d %7d %7d\n", n, v[0], quantile(v, 0.5), quantile(v, 0.95), v[len(v)-1])
+	}
+	for _, is := range s.issues {
+		fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
+	}
+	if s.hasLimits() {
+		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
+			s.lrep.Tokenized, s.lrep.DroppedLong, s.lrep.TruncatedPrompt, s.lrep.TruncatedCompl)
+	}
+	if len(s.issues) > 0 {
+		return badInputf("%d row(s) could not be tokenized; first: %v", len(s.issues), s.issues[0].RowError)
 	}
 	return nil
 }
