@@ -78,6 +78,9 @@ type Use struct {
 	LoRA         *model.LoRAConfig // nil: full fine-tuning (or frozen)
 	Frozen       bool              // inference only: no gradients
 	FuseGateUp   bool              // ignored for the count (fused and separate gate/up take the same)
+	// LogitRows, when set, is the most LM-head rows a batch writes (its completion
+	// tokens): the logits chunk beyond it is allocated but never resident.
+	LogitRows int
 }
 
 // Footprint is one model instance's memory, in bytes.
@@ -86,15 +89,18 @@ type Footprint struct {
 	// Backward is the part of Activations only a backward pass writes (its scratch):
 	// allocated, but never touched (so never resident) in a model that only runs forward.
 	Backward int64
+	// Unwritten is the part of Activations no batch writes (logits rows past
+	// Use.LogitRows): allocated, never resident.
+	Unwritten int64
 }
 
 // Resident is the memory a model touches: Total, less the backward scratch of a model
 // that never runs backward (a reference model, an inference command).
 func (f Footprint) Resident(forwardOnly bool) int64 {
 	if forwardOnly {
-		return f.Total() - f.Backward
+		return f.Total() - f.Backward - f.Unwritten
 	}
-	return f.Total()
+	return f.Total() - f.Unwritten
 }
 
 // Total is the sum of the parts.
@@ -155,8 +161,19 @@ func ForModel(m Model, u Use) (Footprint, error) {
 	f.Tables = 4 * int64(a.MaxPos) * int64(a.HeadDim) // cos and sin, MaxPos × HD/2 each
 	if u.Tokens > 0 {
 		f.Activations, f.Backward = activationBytes(a, u, loraIn)
+		if rows := max(1, min(int64(u.Tokens), logitsBudget(u)/int64(a.Vocab))); u.LogitRows > 0 && int64(u.LogitRows) < rows {
+			f.Unwritten = 4 * (rows - int64(u.LogitRows)) * int64(a.Vocab)
+		}
 	}
 	return f, nil
+}
+
+// logitsBudget is u's logits budget in float32 elements (model's default when unset).
+func logitsBudget(u Use) int64 {
+	if u.LogitsBudget <= 0 {
+		return 16 << 20
+	}
+	return int64(u.LogitsBudget)
 }
 
 // activationBytes mirrors model's activation plan for u.Tokens tokens: the float32
@@ -167,11 +184,7 @@ func activationBytes(a model.Arch, u Use, loraIn []int64) (total, backward int64
 	L, C, F, V := int64(a.Layers), int64(a.Hidden), int64(a.FFN), int64(a.Vocab)
 	NH, NKV := int64(a.Heads), int64(a.KVHeads)
 	QD, KD := NH*int64(a.HeadDim), NKV*int64(a.HeadDim)
-	budget := int64(u.LogitsBudget)
-	if budget <= 0 {
-		budget = 16 << 20
-	}
-	rows := max(1, min(n, budget/V))
+	rows := max(1, min(n, logitsBudget(u)/V))
 	var r, maxIn int64
 	dropout := false
 	if u.LoRA != nil {

@@ -41,10 +41,11 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 	}
 	// resident memory: the activations are touched only as far as the run's busiest
 	// micro-batch reaches (the buffers are planned, and allocated, for the bound above)
-	if busy := t.busiestMicroBatch(); busy > 0 {
+	busy, busyRows := t.busiestMicroBatch()
+	if busy > 0 {
 		tokens, refTokens = min(tokens, busy), min(refTokens, busy)
 	}
-	use := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Checkpoint: mopt.Checkpoint, LoRA: mopt.LoRA}
+	use := preflight.Use{Tokens: tokens, LogitsBudget: mopt.LogitsBudget, Checkpoint: mopt.Checkpoint, LoRA: mopt.LoRA, LogitRows: busyRows}
 	if c.DisableDropout && use.LoRA != nil && use.LoRA.Dropout > 0 {
 		// the model plans LoRA dropout masks, but disable_dropout never writes them:
 		// they are never resident
@@ -57,7 +58,7 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 		return preflight.Estimate{}, err
 	}
 	est := preflight.Estimate{Weights: pol.Weights, Adapters: pol.Adapters, Gradients: pol.Gradients,
-		Activations: pol.Activations, Other: pol.Tables + preflight.Runtime}
+		Activations: pol.Activations - pol.Unwritten, Other: pol.Tables + preflight.Runtime}
 	trainable := pol.Trainable(pm, use)
 	switch {
 	case c.Optim == "sgd" && c.Momentum > 0:
@@ -76,7 +77,7 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 				return preflight.Estimate{}, fmt.Errorf("%s: %w", key, err)
 			}
 		}
-		ruse := preflight.Use{Tokens: refTokens, LogitsBudget: mopt.LogitsBudget, Frozen: true}
+		ruse := preflight.Use{Tokens: refTokens, LogitsBudget: mopt.LogitsBudget, Frozen: true, LogitRows: busyRows}
 		if c.RefModel != "" && c.RefModelAdapters != "" {
 			if ruse.LoRA, err = model.ReadAdapterConfig(c.RefModelAdapters); err != nil {
 				return preflight.Estimate{}, fmt.Errorf("ref_model_adapters: %w", err)
@@ -177,13 +178,14 @@ const maxEpochsScanned = 64
 // busiestMicroBatch is the most tokens any micro-batch of the run will hold — the
 // training micro-batches in each epoch's order and the evaluation batches — in the
 // step's layout: what the activations actually touch (the model plans for bs times
-// the largest item, an upper bound no batch may reach). 0 when it cannot be laid out
-// cheaply (then the plan's bound is the estimate).
-func (t *trainer) busiestMicroBatch() int {
+// the largest item, an upper bound no batch may reach), and the most completion
+// tokens (LM-head rows) one holds. 0 when it cannot be laid out cheaply (then the
+// plan's bound is the estimate).
+func (t *trainer) busiestMicroBatch() (tokens, rows int) {
 	c := t.c
 	lay := t.st.lay
 	if !lay.Pack && !lay.SharePrompt {
-		return 0 // padded rows: the plan's bound is what a batch of the longest rows takes
+		return 0, 0 // padded rows: the plan's bound is what a batch of the longest rows takes
 	}
 	bs := c.PerDeviceTrainBatchSize
 	micro := (len(t.train) + bs - 1) / bs
@@ -194,7 +196,7 @@ func (t *trainer) busiestMicroBatch() int {
 	}
 	epochs := (total + steps - 1) / steps
 	if epochs > maxEpochsScanned {
-		return 0
+		return 0, 0
 	}
 	kto := c.Kind() == "kto"
 	longestCompl := 0
@@ -203,7 +205,7 @@ func (t *trainer) busiestMicroBatch() int {
 			longestCompl = max(longestCompl, len(cp))
 		}
 	}
-	tokens := func(it item) int { // as maxTokens counts one item in a packed, shared-prompt layout
+	count := func(it item) (n, rows int) { // as maxTokens counts one item in a packed, shared-prompt layout
 		compls := it.list
 		switch {
 		case compls != nil:
@@ -212,13 +214,13 @@ func (t *trainer) busiestMicroBatch() int {
 		default:
 			compls = it.compl[:]
 		}
-		n := 0
 		for _, cp := range compls {
 			l := len(cp)
 			if kto {
 				l = longestCompl
 			}
 			n += l
+			rows += l
 			if !lay.SharePrompt {
 				n += len(it.prompt)
 			}
@@ -226,29 +228,34 @@ func (t *trainer) busiestMicroBatch() int {
 		if lay.SharePrompt {
 			n += len(it.prompt)
 		}
-		return n
+		return n, rows
 	}
 	saved := t.order
 	defer func() { t.order = saved }()
 	t.order = make([]int, len(t.train))
-	busiest := 0
+	batch := func(its func(yield func(item) bool)) {
+		n, r := 0, 0
+		for it := range its {
+			a, b := count(it)
+			n, r = n+a, r+b
+		}
+		tokens, rows = max(tokens, n), max(rows, r)
+	}
 	for e := 0; e < epochs; e++ {
 		t.epochOrder(e)
 		for m := 0; m < micro; m++ {
-			n := 0
-			for _, k := range t.order[m*bs : min((m+1)*bs, len(t.order))] {
-				n += tokens(t.train[k])
-			}
-			busiest = max(busiest, n)
+			batch(func(yield func(item) bool) {
+				for _, k := range t.order[m*bs : min((m+1)*bs, len(t.order))] {
+					if !yield(t.train[k]) {
+						return
+					}
+				}
+			})
 		}
 	}
 	ebs := c.PerDeviceEvalBatchSize
 	for s := 0; s < len(t.eval); s += ebs {
-		n := 0
-		for _, it := range t.eval[s:min(s+ebs, len(t.eval))] {
-			n += tokens(it)
-		}
-		busiest = max(busiest, n)
+		batch(slices.Values(t.eval[s:min(s+ebs, len(t.eval))]))
 	}
-	return busiest
+	return tokens, rows
 }
