@@ -240,14 +240,17 @@ func (e Estimate) Total() int64 {
 // per-thread GEMM buffers).
 const Runtime = 96 << 20
 
-// Inference estimates one frozen model (logps, score, generate, export) planned for
-// tokens tokens; kv is a KV cache's bytes (generate), 0 otherwise.
-func Inference(m Model, tokens int, logitsBudget int, lora *model.LoRAConfig, kv int64) (Estimate, error) {
-	f, err := ForModel(m, Use{Tokens: tokens, LogitsBudget: logitsBudget, LoRA: lora, Frozen: true})
+// Inference estimates one frozen model (logps, score, generate, export) used as u
+// (Tokens: the largest forward; LogitRows: its scored tokens, when known); kv is a KV
+// cache's bytes (generate), 0 otherwise.
+func Inference(m Model, u Use, kv int64) (Estimate, error) {
+	u.Frozen = true
+	f, err := ForModel(m, u)
 	if err != nil {
 		return Estimate{}, err
 	}
-	return Estimate{Weights: f.Weights, Adapters: f.Adapters, Activations: f.Activations - f.Backward, Other: f.Tables + kv + Runtime}, nil
+	return Estimate{Weights: f.Weights, Adapters: f.Adapters, Activations: f.Activations - f.Backward - f.Unwritten,
+		Other: f.Tables + kv + Runtime}, nil
 }
 
 // String is the one-line estimate printed at the start of a run.

@@ -163,7 +163,7 @@ func exportPreflight(modelDir string, lc *model.LoRAConfig) error {
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	est, err := preflight.Inference(preflight.FromCheckpoint(ck, nil), 0, 0, lc, 0)
+	est, err := preflight.Inference(preflight.FromCheckpoint(ck, nil), preflight.Use{LoRA: lc}, 0)
 	if err != nil {
 		return fmt.Errorf("adapter: %w", err)
 	}

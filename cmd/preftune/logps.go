@@ -95,7 +95,8 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
+	tokens, rows := busiestPairBatch(pairs, *batchSize)
+	m, err := loadModelFor(be, *modelDir, *adapterDir, model.Options{}, tokens, rows)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,12 @@ func openBackend(threads int) (kernels.Backend, error) {
 // LoRA adapter on top of it (opt.LoRA is taken from the adapter's config). Problems
 // with either dir are bad input, named by their flag. The model is Frozen.
 func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Options) (*model.Model, error) {
+	return loadModelFor(be, modelDir, adapterDir, opt, 0, 0)
+}
+
+// loadModelFor is loadModel for forwards of at most tokens tokens, rows of them scored
+// (the memory preflight's activation estimate; 0: a default).
+func loadModelFor(be kernels.Backend, modelDir, adapterDir string, opt model.Options, tokens, rows int) (*model.Model, error) {
 	if adapterDir != "" {
 		lc, err := model.ReadAdapterConfig(adapterDir)
 		if err != nil {
@@ -27,7 +33,12 @@ func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Option
 		opt.LoRA = lc
 	}
 	opt.Frozen = true // inference only: no gradient buffers
-	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens); err != nil {
+	if opt.MaxTokens == 0 && tokens > 0 {
+		// plan the activations once, for the largest batch: re-planning batch by batch
+		// leaves each smaller plan as garbage until the collector runs
+		opt.MaxTokens = tokens
+	}
+	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens, rows); err != nil {
 		return nil, err
 	}
 	m, err := model.Load(modelDir, be, opt)

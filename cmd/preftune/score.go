@@ -179,7 +179,7 @@ func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (p
 	if policy, err = loadModel(be, modelDir, adapterDir, model.Options{}); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	if err := checkMemory("--ref-model", refDir, nil, 0); err != nil {
+	if err := checkMemory("--ref-model", refDir, nil, 0, 0); err != nil {
 		return nil, nil, err
 	}
 	if ref, err = model.Load(refDir, be, model.Options{Frozen: true}); err != nil {
