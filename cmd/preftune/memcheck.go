@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/model"
 	"github.com/preftune/preftune/preflight"
 )
@@ -16,21 +17,34 @@ var inferenceHints = []string{"a smaller --batch-size", "load_in_4bit or a bf16 
 // its sizes are checked against the safetensors headers and its estimate against the
 // memory available, before anything is allocated. flag names the dir in errors.
 func checkMemory(flag, dir string, lora *model.LoRAConfig, tokens, rows int) error {
+	_, err := checkMemoryBeside(flag, dir, lora, tokens, rows, preflight.Estimate{})
+	return err
+}
+
+// checkMemoryBeside is checkMemory for a model loaded beside others already counted in
+// loaded (their estimate); it returns the sum.
+func checkMemoryBeside(flag, dir string, lora *model.LoRAConfig, tokens, rows int, loaded preflight.Estimate) (preflight.Estimate, error) {
 	ck, err := model.Inspect(dir)
 	if err != nil {
-		return badInputf("%s: %w", flag, err)
+		return loaded, badInputf("%s: %w", flag, err)
 	}
 	if tokens <= 0 {
 		tokens = inferenceTokens
 	}
 	est, err := preflight.Inference(preflight.FromCheckpoint(ck, nil), preflight.Use{Tokens: tokens, LogitRows: rows, LoRA: lora}, 0)
 	if err != nil {
-		return badInputf("%s: %w", flag, err)
+		return loaded, badInputf("%s: %w", flag, err)
+	}
+	if loaded.Total() > 0 { // one runtime allowance for the process
+		est.Weights += loaded.Weights
+		est.Adapters += loaded.Adapters
+		est.Activations += loaded.Activations
+		est.Other += loaded.Other - preflight.Runtime
 	}
 	if _, err := preflight.Host.Check(est, inferenceHints); err != nil {
-		return badInputf("%s: %w", flag, err)
+		return est, badInputf("%s: %w", flag, err)
 	}
-	return nil
+	return est, nil
 }
 
 // busiestPairBatch is the most tokens (each prompt once, as the shared-prompt layout
@@ -45,4 +59,20 @@ func busiestPairBatch(pairs []tokenPair, batchSize int) (tokens, rows int) {
 		tokens, rows = max(tokens, n), max(rows, r)
 	}
 	return tokens, rows
+}
+
+// busiestScoreBatch is the most tokens and scored tokens of any batch score will run:
+// batchSize sequences (prompt + one completion each) at a time.
+func busiestScoreBatch(tks []data.Tokenized, batchSize int) (tokens, rows int) {
+	n, r, k := 0, 0, 0
+	for _, tk := range tks {
+		for _, c := range tk.Completions {
+			if k == batchSize {
+				tokens, rows = max(tokens, n), max(rows, r)
+				n, r, k = 0, 0, 0
+			}
+			n, r, k = n+len(tk.PromptIDs)+len(c), r+len(c), k+1
+		}
+	}
+	return max(tokens, n), max(rows, r)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/preflight"
 	"github.com/preftune/preftune/train"
 	"github.com/preftune/preftune/train/config"
 )
@@ -113,7 +114,8 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir)
+	tokens, rows := busiestScoreBatch(tks, *batchSize)
+	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir, tokens, rows)
 	if err != nil {
 		return err
 	}
@@ -175,14 +177,18 @@ func scoreTokenizer(dir string, exs []data.Example, opts data.TokenizeOptions) (
 
 // loadScoreModels loads the policy and, with --ref-model, the reference (nil when the
 // reference is the policy with its adapter disabled).
-func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string) (policy, ref *model.Model, err error) {
-	if policy, err = loadModel(be, modelDir, adapterDir, model.Options{}); err != nil || adapterDir != "" {
+func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string, tokens, rows int) (policy, ref *model.Model, err error) {
+	if policy, err = loadModelFor(be, modelDir, adapterDir, model.Options{}, tokens, rows); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	if err := checkMemory("--ref-model", refDir, nil, 0, 0); err != nil {
+	pol, err := checkMemoryBeside("--model", modelDir, nil, tokens, rows, preflight.Estimate{})
+	if err != nil {
 		return nil, nil, err
 	}
-	if ref, err = model.Load(refDir, be, model.Options{Frozen: true}); err != nil {
+	if _, err := checkMemoryBeside("--ref-model", refDir, nil, tokens, rows, pol); err != nil {
+		return nil, nil, err
+	}
+	if ref, err = model.Load(refDir, be, model.Options{Frozen: true, MaxTokens: tokens}); err != nil {
 		return nil, nil, badInputf("--ref-model: %w", err)
 	}
 	if pa, ra := policy.Arch(), ref.Arch(); pa.Vocab != ra.Vocab {
