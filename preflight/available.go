@@ -59,7 +59,7 @@ func (s System) Available() (Available, bool) {
 		consider(v, "MemAvailable in /proc/meminfo")
 	}
 	if lim, cur, ok := s.cgroup(); ok {
-		consider(lim-cur, "cgroup memory.max minus memory.current")
+		consider(lim-cur, "cgroup memory.max minus memory.current less inactive file cache")
 	}
 	if v := os.Getenv("PREFTUNE_MEMORY_LIMIT"); v != "" {
 		if b, err := ParseBytes(v); err == nil {
@@ -104,7 +104,9 @@ func (s System) memAvailable() (int64, bool) {
 
 // cgroup reads the limit and usage of this process's cgroup (v2: memory.max and
 // memory.current under the path /proc/self/cgroup names; v1: the memory controller's
-// limit_in_bytes and usage_in_bytes). ok is false without a limit.
+// limit_in_bytes and usage_in_bytes). The usage leaves out the inactive file cache
+// (memory.stat), which the kernel reclaims before it would refuse a page. ok is false
+// without a limit.
 func (s System) cgroup() (limit, current int64, ok bool) {
 	var v2, v1 []string
 	if raw, err := os.ReadFile(s.path("proc/self/cgroup")); err == nil {
@@ -125,17 +127,32 @@ func (s System) cgroup() (limit, current int64, ok bool) {
 		lim, ok1 := readInt(filepath.Join(d, "memory.max"))
 		cur, ok2 := readInt(filepath.Join(d, "memory.current"))
 		if ok1 && ok2 {
-			return lim, cur, true
+			return lim, cur - statValue(filepath.Join(d, "memory.stat"), "inactive_file"), true
 		}
 	}
 	for _, d := range v1 {
 		lim, ok1 := readInt(filepath.Join(d, "memory.limit_in_bytes"))
 		cur, ok2 := readInt(filepath.Join(d, "memory.usage_in_bytes"))
 		if ok1 && ok2 && lim < 1<<62 { // v1 writes a huge number for "no limit"
-			return lim, cur, true
+			return lim, cur - statValue(filepath.Join(d, "memory.stat"), "total_inactive_file"), true
 		}
 	}
 	return 0, 0, false
+}
+
+// statValue is the value of key in a memory.stat file (0 when absent).
+func statValue(path, key string) int64 {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // readInt reads a file holding one integer ("max" is no limit: ok false).
