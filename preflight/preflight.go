@@ -104,7 +104,9 @@ func (f Footprint) Resident(forwardOnly bool) int64 {
 }
 
 // Total is the sum of the parts.
-func (f Footprint) Total() int64 { return f.Weights + f.Adapters + f.Gradients + f.Activations + f.Tables }
+func (f Footprint) Total() int64 {
+	return f.Weights + f.Adapters + f.Gradients + f.Activations + f.Tables
+}
 
 // Trainable is the number of trainable values (what the optimizer keeps state for).
 func (f Footprint) Trainable(m Model, u Use) int64 {
