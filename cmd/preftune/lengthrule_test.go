@@ -72,6 +72,12 @@ func TestLengthRuleShared(t *testing.T) {
 					t.Fatalf("train --dry-run printed no data line:\n%s", se.String())
 				}
 				trainKept, _ = strconv.Atoi(m[1])
+				if !strings.Contains(so.String(), "memory: needs ≈") {
+					t.Errorf("train --dry-run printed no estimate on stdout:\n%s", so.String())
+				}
+				if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+					t.Errorf("train --dry-run created output_dir")
+				}
 			case 2:
 				if !strings.Contains(se.String(), "every example was dropped by the length limits") {
 					t.Fatalf("train exit 2 but not for the length limits:\n%s", se.String())
