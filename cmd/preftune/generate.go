@@ -107,7 +107,8 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	m, err := loadModel(be, *modelDir, *adapterDir, model.Options{})
+	// the preflight: the prompt's forward and a KV cache for prompt and new tokens
+	m, err := loadModelFor(be, *modelDir, *adapterDir, model.Options{}, len(ids), 0, len(ids)+*maxNew)
 	if err != nil {
 		return err
 	}

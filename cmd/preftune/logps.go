@@ -96,7 +96,7 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer be.Close()
 	tokens, rows := busiestPairBatch(pairs, *batchSize)
-	m, err := loadModelFor(be, *modelDir, *adapterDir, model.Options{}, tokens, rows)
+	m, err := loadModelFor(be, *modelDir, *adapterDir, model.Options{}, tokens, rows, 0)
 	if err != nil {
 		return err
 	}

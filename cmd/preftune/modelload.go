@@ -19,12 +19,12 @@ func openBackend(threads int) (kernels.Backend, error) {
 // LoRA adapter on top of it (opt.LoRA is taken from the adapter's config). Problems
 // with either dir are bad input, named by their flag. The model is Frozen.
 func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Options) (*model.Model, error) {
-	return loadModelFor(be, modelDir, adapterDir, opt, 0, 0)
+	return loadModelFor(be, modelDir, adapterDir, opt, 0, 0, 0)
 }
 
-// loadModelFor is loadModel for forwards of at most tokens tokens, rows of them scored
-// (the memory preflight's activation estimate; 0: a default).
-func loadModelFor(be kernels.Backend, modelDir, adapterDir string, opt model.Options, tokens, rows int) (*model.Model, error) {
+// loadModelFor is loadModel for forwards of at most tokens tokens, rows of them scored,
+// and a KV cache of kvTokens (the memory preflight's estimate; 0: a default, none).
+func loadModelFor(be kernels.Backend, modelDir, adapterDir string, opt model.Options, tokens, rows, kvTokens int) (*model.Model, error) {
 	if adapterDir != "" {
 		lc, err := model.ReadAdapterConfig(adapterDir)
 		if err != nil {
@@ -38,7 +38,7 @@ func loadModelFor(be kernels.Backend, modelDir, adapterDir string, opt model.Opt
 		// leaves each smaller plan as garbage until the collector runs
 		opt.MaxTokens = tokens
 	}
-	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens, rows); err != nil {
+	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens, rows, kvTokens); err != nil {
 		return nil, err
 	}
 	m, err := model.Load(modelDir, be, opt)

@@ -178,14 +178,14 @@ func scoreTokenizer(dir string, exs []data.Example, opts data.TokenizeOptions) (
 // loadScoreModels loads the policy and, with --ref-model, the reference (nil when the
 // reference is the policy with its adapter disabled).
 func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir string, tokens, rows int) (policy, ref *model.Model, err error) {
-	if policy, err = loadModelFor(be, modelDir, adapterDir, model.Options{}, tokens, rows); err != nil || adapterDir != "" {
+	if policy, err = loadModelFor(be, modelDir, adapterDir, model.Options{}, tokens, rows, 0); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	pol, err := checkMemoryBeside("--model", modelDir, nil, tokens, rows, preflight.Estimate{})
+	pol, err := checkMemoryBeside("--model", modelDir, nil, tokens, rows, 0, preflight.Estimate{})
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := checkMemoryBeside("--ref-model", refDir, nil, tokens, rows, pol); err != nil {
+	if _, err := checkMemoryBeside("--ref-model", refDir, nil, tokens, rows, 0, pol); err != nil {
 		return nil, nil, err
 	}
 	if ref, err = model.Load(refDir, be, model.Options{Frozen: true, MaxTokens: tokens}); err != nil {
