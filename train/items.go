@@ -52,56 +52,74 @@ func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
 // loadItems reads a dataset spec and tokenizes it for the trainer kind ("pair", "kto",
 // "sft"), checking every id and length against the model.
 func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Arch, log io.Writer) ([]item, error) {
-	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict})
-	if err != nil {
-		return nil, err
-	}
-	exs := ds.Examples
-	if c.MaxSamples > 0 && len(exs) > c.MaxSamples {
-		exs = exs[:c.MaxSamples]
-	}
 	kind := c.Kind()
 	if kind == "rm" {
 		kind = "pair" // a reward model reads preference pairs
 	}
-	var keep []data.Example
-	for _, ex := range exs {
+	// The dataset streams: each example is filtered and tokenized as it is read and only
+	// its token ids are kept (memory: the ids, a few words an example, one row of text).
+	var (
+		tks   []data.Tokenized
+		rep   data.TokenizeReport
+		taken int // examples seen, for max_samples
+		kept  int // examples usable for this kind of training
+	)
+	tokenize := func(exs []data.Example) error {
+		for _, ex := range exs {
+			if tok.Enc == nil && ex.Kind != data.KindPretokenized {
+				return fmt.Errorf("%s: text rows need a tokenizer, and %s has no tokenizer.json", ex.Where(), c.ModelNameOrPath)
+			}
+		}
+		one, r, err := tok.TokenizeAll(exs, data.PolicyStrict)
+		if err != nil {
+			return err
+		}
+		tks = append(tks, one...)
+		rep.Tokenized += r.Tokenized
+		rep.DroppedLong += r.DroppedLong
+		rep.TruncatedPrompt += r.TruncatedPrompt
+		rep.TruncatedCompl += r.TruncatedCompl
+		return nil
+	}
+	each := func(ex *data.Example) error {
+		if c.MaxSamples > 0 && taken >= c.MaxSamples {
+			return nil
+		}
+		taken++
+		var keep []data.Example
 		switch {
 		case ex.Kind == data.KindPair || ex.Kind == data.KindPretokenized:
 			if kind == "kto" {
 				// TRL's unpair_preference_dataset: chosen → desirable, rejected → undesirable
-				d, u := ex, ex
+				d, u := *ex, *ex
 				d.Kind, d.Completion, d.Label = data.KindUnpaired, ex.Chosen, true
 				u.Kind, u.Completion, u.Label = data.KindUnpaired, ex.Rejected, false
 				if ex.Kind == data.KindPretokenized {
-					return nil, fmt.Errorf("%s: pre-tokenized pairs cannot be unpaired for KTO", ex.Where())
+					return fmt.Errorf("%s: pre-tokenized pairs cannot be unpaired for KTO", ex.Where())
 				}
 				keep = append(keep, d, u)
-				continue
+			} else {
+				keep = append(keep, *ex)
 			}
-			keep = append(keep, ex)
 		case ex.Kind == data.KindListwise && kind == "list":
-			keep = append(keep, ex)
+			keep = append(keep, *ex)
 		case ex.Kind == data.KindUnpaired && (kind == "kto" || kind == "sft"):
-			if kind == "sft" && !ex.Label {
-				continue
-			}
-			keep = append(keep, ex)
-		}
-	}
-	if len(keep) == 0 {
-		return nil, fmt.Errorf("%s: no examples usable for %s training (read %d rows: %v)", spec, kind, ds.Report.Rows, ds.Report.Kinds)
-	}
-	if tok.Enc == nil {
-		for _, ex := range keep {
-			if ex.Kind != data.KindPretokenized {
-				return nil, fmt.Errorf("%s: text rows need a tokenizer, and %s has no tokenizer.json", ex.Where(), c.ModelNameOrPath)
+			if !(kind == "sft" && !ex.Label) {
+				keep = append(keep, *ex)
 			}
 		}
+		kept += len(keep)
+		if len(keep) == 0 {
+			return nil
+		}
+		return tokenize(keep)
 	}
-	tks, rep, err := tok.TokenizeAll(keep, data.PolicyStrict)
+	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict, Each: each})
 	if err != nil {
 		return nil, err
+	}
+	if kept == 0 {
+		return nil, fmt.Errorf("%s: no examples usable for %s training (read %d rows: %v)", spec, kind, ds.Report.Rows, ds.Report.Kinds)
 	}
 	if rep.DroppedLong > 0 || rep.TruncatedPrompt > 0 || rep.TruncatedCompl > 0 {
 		fmt.Fprintf(log, "%s: %d examples, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
