@@ -43,6 +43,10 @@ type Options struct {
 	// Hub, when set, gives the local files of a Hugging Face Hub dataset's split, for
 	// dataset_info.json entries with hf_hub_url (package hf/hub); nil refuses them.
 	Hub func(repoID, split string) ([]string, error)
+	// Each, when set, receives every kept example as it is read, instead of Load
+	// collecting them in Dataset.Examples: loading then streams, holding one row and
+	// 16 bytes a row (plus map overhead) for duplicate detection, and the issues.
+	Each func(*Example) error
 }
 
 // Dataset is what [Load] returns: the usable examples and a report on everything read.
@@ -349,6 +353,9 @@ func (l *loader) keep(src *SourceReport, ex *Example, is issues) error {
 	src.Loaded++
 	rep.Loaded++
 	rep.Kinds[ex.Kind]++
+	if l.opts.Each != nil {
+		return l.opts.Each(ex)
+	}
 	l.ds.Examples = append(l.ds.Examples, *ex)
 	return nil
 }

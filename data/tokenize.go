@@ -475,6 +475,10 @@ func (t *Tokenizer) truncate(tk *Tokenized) (drop string, promptCut, complCut bo
 				}
 			} else {
 				keep := max(0, o.MaxLength-longest)
+				if keep == 0 && p > 0 {
+					// the first completion token must be predicted from a prompt token
+					return fmt.Sprintf("the longest completion (%d tokens) leaves no prompt token within max_length %d", longest, o.MaxLength), promptCut, complCut
+				}
 				if keep < p {
 					tk.PromptIDs = tk.PromptIDs[p-keep:]
 					promptCut = true

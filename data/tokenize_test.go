@@ -156,8 +156,13 @@ func TestTokenizeTruncation(t *testing.T) {
 			nil, nil, nil, "prompt has 7 tokens, leaving no room for a completion within max_length 7", false, false},
 		{"drop long prompts", TokenizeOptions{Rules: RulesTRLLegacy, MaxPromptLength: 4, DropLongPrompts: true}, fakeEnc{},
 			nil, nil, nil, "prompt has 7 tokens, more than max_prompt_length 4", false, false},
-		{"keep_end: completion longer than max_length keeps its end", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 3}, fakeEnc{},
-			[]int32{}, cat(ids("YZ"), eos), cat(ids("Q"), eos), "", true, true},
+		// TRL would keep the completion's end with no prompt left; the engine predicts the
+		// first completion token from a prompt token, so the row is dropped (as train
+		// refused it), the one rule for train, score and data check.
+		{"keep_end: completion longer than max_length leaves no prompt: dropped", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 3}, fakeEnc{},
+			nil, nil, nil, "the longest completion (4 tokens) leaves no prompt token within max_length 3", false, false},
+		{"keep_end: one prompt token left", TokenizeOptions{Rules: RulesTRLLegacy, MaxLength: 5}, fakeEnc{},
+			ids("f"), cat(ids("XYZ"), eos), cat(ids("Q"), eos), "", true, false},
 		// LLaMA-Factory cutoff_len: prompt 7 tokens, longest completion 4. Cutoff 8:
 		// 4·2 ≥ 8 and 7·2 ≥ 8, so the target gets int(8·4/11) = 2 and the prompt 8−2 = 6,
 		// both keeping their start.

@@ -17,7 +17,10 @@ import (
 
 // Load builds a model from a Hugging Face model dir: config.json plus model.safetensors
 // (or a sharded index). Every parameter must be present with its expected shape;
-// F32, BF16 and F16 weights are read as float32. A tied model's lm_head.weight, when the
+// F32, BF16 and F16 weights are read as float32. config.json's sizes are checked
+// against the safetensors headers before anything is allocated (Inspect), and every
+// value is checked to be finite as it is read (*NonFiniteError names the tensor and
+// the first bad index). A tied model's lm_head.weight, when the
 // file has one, is ignored (as transformers does).
 func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
 	if err := CheckNotAdapter(dir); err != nil {
@@ -27,25 +30,23 @@ func Load(dir string, be kernels.Backend, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	arch := FromConfig(cfg)
 	st, err := safetensors.OpenModel(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	shapes, err := logicalShapes(st)
+	// Every config-derived size is checked against the headers before allocating
+	// (pre-quantized 4-bit weights at their logical shape).
+	ck, err := inspect(dir, cfg, st)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, err
 	}
-	if err := cfg.CheckTensors(shapes); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	plan, err := planStorage(dir, arch, st, opt)
+	plan, err := planStorage(dir, ck.Arch, st, opt)
 	if err != nil {
 		return nil, err
 	}
 	opt.packNames = plan.names
-	m, err := New(arch, be, opt)
+	m, err := New(ck.Arch, be, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
@@ -82,6 +83,9 @@ func readTensors(st tensorSource, ts []Tensor, where string) error {
 		}
 		if err := st.ReadFloat32(t.Name, t.Data); err != nil {
 			return fmt.Errorf("%s: %w", where, err)
+		}
+		if err := checkFinite(info.File, t.Name, t.Shape, t.Data); err != nil {
+			return err
 		}
 	}
 	if len(missing) > 0 {

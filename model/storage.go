@@ -187,7 +187,10 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 		case "q4pre":
 			var w *quant.Weight4
 			if w, err = quant.FromTensors(st, t.Name); err == nil {
-				pk, err = kernels.NewPacked4(w)
+				info, _ := st.Tensor(t.Name)
+				if err = checkFinite(info.File, t.Name+" (block scales)", []int{w.Blocks()}, w.Scales()); err == nil {
+					pk, err = kernels.NewPacked4(w)
+				}
 			}
 		case "q4":
 			info, _ := st.Tensor(t.Name)
@@ -197,6 +200,9 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 			}
 			tmp = tmp[:n]
 			if err = st.ReadFloat32(t.Name, tmp); err == nil {
+				err = checkFinite(info.File, t.Name, t.Shape, tmp)
+			}
+			if err == nil {
 				var w *quant.Weight4
 				if w, err = quant.Quantize4(tmp, t.Shape, info.DType, p.st.Quant4, p.st.Blocksize, p.st.DoubleQuant); err == nil {
 					pk, err = kernels.NewPacked4(w)
@@ -215,6 +221,9 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 				}
 				tmp = tmp[:len(bits)]
 				if err = st.ReadFloat32(t.Name, tmp); err == nil {
+					err = checkFinite(info.File, t.Name, t.Shape, tmp)
+				}
+				if err == nil {
 					for i, f := range tmp {
 						if to == safetensors.BF16 {
 							bits[i] = safetensors.BF16Bits(f)
@@ -223,6 +232,9 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 						}
 					}
 				}
+			}
+			if err == nil {
+				err = checkFinite16(info.File, t.Name, t.Shape, to, bits)
 			}
 			if err == nil {
 				pk, err = kernels.NewPacked16(rows, cols, to, bits)
@@ -260,6 +272,30 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 				return fmt.Errorf("%s: %w", where, err)
 			}
 			L.guP = gu
+		}
+	}
+	return nil
+}
+
+// checkFinite16 is checkFinite over bf16/f16 bit patterns (exponent all ones: Inf or NaN).
+func checkFinite16(file, name string, shape []int, dt safetensors.DType, bits []uint16) error {
+	mask := uint16(0x7f80)
+	if dt == safetensors.F16 {
+		mask = 0x7c00
+	}
+	for i, h := range bits {
+		if h&mask == mask {
+			v := safetensors.FromBF16Bits(h)
+			if dt == safetensors.F16 {
+				v = safetensors.FromF16Bits(h)
+			}
+			coords := make([]int, len(shape))
+			rest := i
+			for d := len(shape) - 1; d >= 0; d-- {
+				coords[d] = rest % shape[d]
+				rest /= shape[d]
+			}
+			return &NonFiniteError{File: file, Tensor: name, Index: i, Coords: coords, Value: v}
 		}
 	}
 	return nil

@@ -21,6 +21,9 @@ func Export(modelDir, adapterDir, outDir string) error {
 	if err != nil {
 		return fmt.Errorf("adapter: %w", err)
 	}
+	if err := exportPreflight(modelDir, lc); err != nil {
+		return err
+	}
 	be, err := openBackend("", 0)
 	if err != nil {
 		return err

@@ -27,10 +27,14 @@ type item struct {
 	ref       *refLogps // precomputed reference log-probs
 }
 
+// TokenizeOptions are the tokenization and length rules training applies under c (the
+// one rule `score --max-length` and `data check --max-length`/`--config` apply too).
+func TokenizeOptions(c *config.Config) data.TokenizeOptions { return c.TokenizeOptions() }
+
 // tokenizerFor loads the model dir's tokenizer (and chat template). A model dir without
 // tokenizer.json can still train on pre-tokenized data.
 func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
-	opts := c.TokenizeOptions() // the same options `data check --config` uses
+	opts := TokenizeOptions(c)
 	if _, err := os.Stat(filepath.Join(c.ModelNameOrPath, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
 		return &data.Tokenizer{Opts: opts}, nil
 	}
@@ -44,67 +48,94 @@ func tokenizerFor(c *config.Config) (*data.Tokenizer, error) {
 // loadItems reads a dataset spec and tokenizes it for the trainer kind ("pair", "kto",
 // "sft"), checking every id and length against the model.
 func loadItems(spec string, c *config.Config, tok *data.Tokenizer, arch model.Arch, log io.Writer) ([]item, error) {
-	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict, Hub: hubSplitFiles(log)})
-	if err != nil {
-		return nil, err
-	}
-	exs := ds.Examples
-	if c.MaxSamples > 0 && len(exs) > c.MaxSamples {
-		exs = exs[:c.MaxSamples]
-	}
 	kind := c.Kind()
 	if kind == "rm" {
 		kind = "pair" // a reward model reads preference pairs
 	}
-	var keep []data.Example
-	for _, ex := range exs {
+	// The dataset streams: each example is filtered and tokenized as it is read and only
+	// its token ids are kept (memory: the ids, a few words an example, one row of text).
+	var (
+		tks   []data.Tokenized
+		rep   data.TokenizeReport
+		taken int // examples seen, for max_samples
+		kept  int // examples usable for this kind of training
+	)
+	tokenize := func(exs []data.Example) error {
+		for _, ex := range exs {
+			if tok.Enc == nil && ex.Kind != data.KindPretokenized {
+				return fmt.Errorf("%s: text rows need a tokenizer, and %s has no tokenizer.json", ex.Where(), c.ModelNameOrPath)
+			}
+		}
+		one, r, err := tok.TokenizeAll(exs, data.PolicyStrict)
+		if err != nil {
+			return err
+		}
+		tks = append(tks, one...)
+		rep.Tokenized += r.Tokenized
+		rep.DroppedLong += r.DroppedLong
+		rep.TruncatedPrompt += r.TruncatedPrompt
+		rep.TruncatedCompl += r.TruncatedCompl
+		rep.Collapsed += r.Collapsed
+		rep.Pairs += r.Pairs
+		if rep.FirstCollapsed == "" {
+			rep.FirstCollapsed = r.FirstCollapsed
+		}
+		return nil
+	}
+	firstSFT := false // the first example is LLaMA-Factory supervised data
+	each := func(ex *data.Example) error {
+		if c.MaxSamples > 0 && taken >= c.MaxSamples {
+			return nil
+		}
+		if taken == 0 {
+			firstSFT = ex.SFT
+		}
+		taken++
+		var keep []data.Example
 		switch {
 		case ex.Kind == data.KindPair || ex.Kind == data.KindPretokenized:
 			if kind == "kto" {
 				// TRL's unpair_preference_dataset: chosen → desirable, rejected → undesirable
-				d, u := ex, ex
+				d, u := *ex, *ex
 				d.Kind, d.Completion, d.Label = data.KindUnpaired, ex.Chosen, true
 				u.Kind, u.Completion, u.Label = data.KindUnpaired, ex.Rejected, false
 				if ex.Kind == data.KindPretokenized {
-					return nil, fmt.Errorf("%s: pre-tokenized pairs cannot be unpaired for KTO", ex.Where())
+					return fmt.Errorf("%s: pre-tokenized pairs cannot be unpaired for KTO", ex.Where())
 				}
 				keep = append(keep, d, u)
-				continue
+			} else {
+				keep = append(keep, *ex)
 			}
-			keep = append(keep, ex)
 		case ex.Kind == data.KindListwise && kind == "list":
-			keep = append(keep, ex)
+			keep = append(keep, *ex)
 		case ex.Kind == data.KindUnpaired && ex.SFT && kind != "sft":
-			continue // LLaMA-Factory's supervised rows: stage: sft only
+			// LLaMA-Factory's supervised rows: stage: sft only
 		case ex.Kind == data.KindUnpaired && (kind == "kto" || kind == "sft"):
-			if kind == "sft" && !ex.Label {
-				continue
+			if !(kind == "sft" && !ex.Label) {
+				keep = append(keep, *ex)
 			}
-			keep = append(keep, ex)
 		}
+		kept += len(keep)
+		if len(keep) == 0 {
+			return nil
+		}
+		return tokenize(keep)
 	}
-	if len(keep) == 0 {
+	ds, err := data.Load(spec, data.Options{DatasetDir: c.DatasetDir, Policy: data.PolicyStrict, Each: each, Hub: hubSplitFiles(log)})
+	if err != nil {
+		return nil, err
+	}
+	if kept == 0 {
 		if ds.Report.Rows == 0 {
 			return nil, fmt.Errorf("%s: no rows (an empty dataset)", spec)
 		}
-		if len(exs) > 0 && exs[0].SFT && kind != "sft" {
+		if firstSFT && kind != "sft" {
 			return nil, fmt.Errorf("%s: supervised (SFT) data without chosen/rejected (LLaMA-Factory: no \"ranking\" and no kto_tag): it trains with stage: sft only", spec)
 		}
 		if kind != "kto" && ds.Report.Kinds[data.KindUnpaired] > 0 && ds.Report.Kinds[data.KindPair] == 0 {
 			return nil, fmt.Errorf("%s: the data is unpaired (KTO: prompt, completion, label; %d rows) but the config trains %s: set stage: kto (LLaMA-Factory), trainer: kto or loss_type: kto", spec, ds.Report.Kinds[data.KindUnpaired], strings.Join(c.LossType, ", "))
 		}
 		return nil, fmt.Errorf("%s: no examples usable for %s training (read %s: %s)", spec, kind, Plural(ds.Report.Rows, "row", "rows"), kindCounts(ds.Report.Kinds))
-	}
-	if tok.Enc == nil {
-		for _, ex := range keep {
-			if ex.Kind != data.KindPretokenized {
-				return nil, fmt.Errorf("%s: text rows need a tokenizer, and %s has no tokenizer.json", ex.Where(), c.ModelNameOrPath)
-			}
-		}
-	}
-	tks, rep, err := tok.TokenizeAll(keep, data.PolicyStrict)
-	if err != nil {
-		return nil, err
 	}
 	if rep.DroppedLong > 0 || rep.TruncatedPrompt > 0 || rep.TruncatedCompl > 0 {
 		fmt.Fprintf(log, "%s: %d examples, %d dropped (prompt too long), %d prompts and %d completions truncated\n",

@@ -92,6 +92,7 @@ type trainer struct {
 
 	acc  accum            // logging interval
 	prog *report.Progress // the training display, while the loop runs
+	div  divergence       // the divergence guards' loss baseline (guards.go)
 
 	// data parallelism (distributed.go): the process group (nil: one process), this
 	// rank and the number of ranks, the metric names all ranks know, every rank's
@@ -294,6 +295,9 @@ func (t *trainer) setup() error {
 			mopt.LoRA = lc
 		}
 	}
+	if err := t.preflight(mopt); err != nil {
+		return err
+	}
 	policy, err := model.Load(c.ModelNameOrPath, t.be, mopt)
 	if err != nil {
 		return fmt.Errorf("model_name_or_path: %w", err)
@@ -443,6 +447,9 @@ func (t *trainer) loop(ctx context.Context) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := t.guard(stepLoss, gnorm); err != nil {
+			return nil, err
+		}
 		t.step++
 		t.acc.steps++
 		t.acc.loss += stepLoss
@@ -529,7 +536,7 @@ func (t *trainer) optimizerStep(its []item) (stepLoss, gnorm float64, err error)
 			return 0, 0, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
 		if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
-			return 0, 0, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, ErrNonFinite)
+			return 0, 0, fmt.Errorf("step %d: loss is %v (micro-batch %d, first example %s; %s): %w", t.step+1, res.loss, m-m0+1, its[0].where, t.nonFiniteSource(), ErrNonFinite)
 		}
 		stepLoss += w * res.loss
 		t.acc.addMetrics(res.metrics, w)

@@ -125,7 +125,7 @@ func (f *dataFlags) register(fs interface {
 	fs.BoolVar(&f.inferSeqlen, "infer-seqlen", false, "apply --max-length as LLaMA-Factory applies cutoff_len: split in proportion between prompt and completion, both keeping their start")
 	fs.IntVar(&f.maxPromptLength, "max-prompt-length", 0, "max prompt tokens (0: no limit)")
 	fs.IntVar(&f.maxCompl, "max-completion-length", 0, "max completion tokens (0: no limit)")
-	fs.StringVar(&f.truncation, "truncation-mode", "keep_end", "keep_end or keep_start (which end of a long prompt survives)")
+	fs.StringVar(&f.truncation, "truncation-mode", config.Default().TruncationMode, "keep_start or keep_end, as train's truncation_mode (keep_end cuts the prompt's start first)")
 	fs.StringVar(&f.rules, "rules", data.RulesTRL, "tokenization rules: trl (current TRL DPOTrainer), llamafactory (LLaMA-Factory's template, infer_seqlen and EOS rules) or trl-legacy (TRL's older tokenize_row)")
 	fs.StringVar(&f.template, "template", "", "LLaMA-Factory template name (implies --rules llamafactory)")
 	fs.StringVar(&f.configPath, "config", "", "a training config (YAML): tokenize exactly as `preftune train` would with it (its model's tokenizer, rules, template and lengths; dataset and dataset_dir as defaults)")

@@ -44,8 +44,10 @@ func TestDataCommand(t *testing.T) {
 		{"check registry names, flags after the dataset", []string{"data", "check", "dpo_en_demo,dpo_zh_demo,kto_en_demo", "--dataset-dir", pref + "/llamafactory"}, 0,
 			[]string{"(dataset dpo_en_demo): 300 rows, 300 loaded", "(dataset dpo_zh_demo): 300 rows, 300 loaded", "(dataset kto_en_demo): 300 rows, 300 loaded",
 				"total: 900 rows, 900 loaded (pair 600, unpaired 300)", "duplicates: 16"}, nil},
-		{"check with tokenizer", []string{"data", "check", "--tokenizer", "../../testdata/tokenizers/qwen2.5", "--dataset-dir", pref + "/llamafactory", "dpo_zh_demo", "--max-length", "256"}, 0,
-			[]string{"tokens (../../testdata/tokenizers/qwen2.5, 300 rows", "prompt+longest completion", "with the length limits: 300 rows kept"}, nil},
+		{"check with tokenizer", []string{"data", "check", "--tokenizer", "../../testdata/tokenizers/qwen2.5", "--dataset-dir", pref + "/llamafactory", "dpo_zh_demo", "--max-length", "256", "--truncation-mode", "keep_end"}, 0,
+			// keep_end at 256: a row whose longest completion has 256 tokens or more keeps
+			// no prompt token, and is dropped as train drops it (151 kept, 149 dropped)
+			[]string{"tokens (../../testdata/tokenizers/qwen2.5, 300 rows", "prompt+longest completion", "with the length limits: 151 rows kept, 149 dropped"}, nil},
 		{"check with tokenizer, LLaMA-Factory cutoff", []string{"data", "check", "--tokenizer", "../../testdata/tokenizers/qwen2.5", "--dataset-dir", pref + "/llamafactory", "dpo_zh_demo", "--cutoff-len", "64", "--infer-seqlen"}, 0,
 			[]string{"with the length limits: 300 rows kept, 0 dropped"}, nil},
 		{"drop invalid", []string{"data", "check", pref + "/hh_rlhf_harmless_200.jsonl", "--drop-invalid"}, 0, []string{"200 rows, 199 loaded"}, nil},
@@ -85,7 +87,7 @@ func TestDataConvertTokenized(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "tok.jsonl")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"data", "convert", "../../testdata/preferences/ultrafeedback_binarized_200.jsonl", out,
-		"--to", "jsonl-tokenized", "--tokenizer", "../../testdata/tokenizers/gpt2", "--max-length", "64"}, nil, &stdout, &stderr)
+		"--to", "jsonl-tokenized", "--tokenizer", "../../testdata/tokenizers/gpt2", "--max-length", "64", "--max-completion-length", "48", "--truncation-mode", "keep_end"}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}

@@ -146,7 +146,8 @@ func runGenerate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(be, *modelDir, *adapterDir, mopt)
+	// the preflight: the prompt's forward and a KV cache for prompt and new tokens
+	m, err := loadModelFor(be, *modelDir, *adapterDir, mopt, len(ids), 0, len(ids)+*maxNew)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,8 @@ func runLogps(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(be, *modelDir, *adapterDir, mopt)
+	tokens, rows := busiestPairBatch(pairs, *batchSize)
+	m, err := loadModelFor(be, *modelDir, *adapterDir, mopt, tokens, rows, 0)
 	if err != nil {
 		return err
 	}

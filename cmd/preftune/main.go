@@ -84,7 +84,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "preftune: unknown command %q (run `preftune help` for the list)\n", name)
 		return 2
 	}
-	err := c.run(args[1:], stdin, stdout, stderr)
+	limitMemory()
+	err := guarded(func() error { return c.run(args[1:], stdin, stdout, stderr) })
 	if err == nil {
 		return 0
 	}

@@ -25,6 +25,12 @@ func openBackend(threads int) (kernels.Backend, error) {
 // LoRA adapter on top of it (opt.LoRA is taken from the adapter's config). Problems
 // with either dir are bad input, named by their flag. The model is Frozen.
 func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Options) (*model.Model, error) {
+	return loadModelFor(be, modelDir, adapterDir, opt, 0, 0, 0)
+}
+
+// loadModelFor is loadModel for forwards of at most tokens tokens, rows of them scored,
+// and a KV cache of kvTokens (the memory preflight's estimate; 0: a default, none).
+func loadModelFor(be kernels.Backend, modelDir, adapterDir string, opt model.Options, tokens, rows, kvTokens int) (*model.Model, error) {
 	if adapterDir != "" {
 		lc, err := model.ReadAdapterConfig(adapterDir)
 		if err != nil {
@@ -33,6 +39,14 @@ func loadModel(be kernels.Backend, modelDir, adapterDir string, opt model.Option
 		opt.LoRA = lc
 	}
 	opt.Frozen = true // inference only: no gradient buffers
+	if opt.MaxTokens == 0 && tokens > 0 {
+		// plan the activations once, for the largest batch: re-planning batch by batch
+		// leaves each smaller plan as garbage until the collector runs
+		opt.MaxTokens = tokens
+	}
+	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens, rows, kvTokens); err != nil {
+		return nil, err
+	}
 	m, err := model.Load(modelDir, be, opt)
 	if err != nil {
 		return nil, badInputf("--model: %w", err)

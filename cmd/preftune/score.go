@@ -14,7 +14,9 @@ import (
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/kernels"
 	"github.com/preftune/preftune/model"
+	"github.com/preftune/preftune/preflight"
 	"github.com/preftune/preftune/train"
+	"github.com/preftune/preftune/train/config"
 )
 
 const scoreUsage = `usage: preftune score --model DIR (--ref-model DIR | --adapter DIR) --data FILE [--beta B] [--out FILE.jsonl]
@@ -68,7 +70,8 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	beta := fs.Float64("beta", 0.1, "DPO beta (default: the adapter's training_args.yaml beta/pref_beta when present, else 0.1)")
 	outPath := fs.String("out", "", "output JSON Lines file (default: stdout)")
 	batchSize := fs.Int("batch-size", 8, "sequences per forward pass")
-	maxLength := fs.Int("max-length", 0, "truncate prompt+response to this many tokens (TRL max_length; 0: no limit)")
+	maxLength := fs.Int("max-length", 0, "truncate prompt+response to this many tokens (TRL max_length; 0: no limit), as train does")
+	truncation := fs.String("truncation-mode", config.Default().TruncationMode, "with --max-length: keep_start or keep_end, as train's truncation_mode")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	computeDType := computeDTypeFlag(fs)
 	if helped, err := parseFlags(fs, args); helped || err != nil {
@@ -121,16 +124,22 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput(err)
 	}
-	tok, err := scoreTokenizer(*tokDir, ds.Examples, data.TokenizeOptions{MaxLength: *maxLength})
+	tok, err := scoreTokenizer(*tokDir, ds.Examples, lengthRule(*maxLength, 0, 0, *truncation, false))
 	if err != nil {
 		return badInputf("--tokenizer %s: %w", *tokDir, err)
 	}
-	tks, _, err := tok.TokenizeAll(ds.Examples, data.PolicyStrict)
+	tks, trep, err := tok.TokenizeAll(ds.Examples, data.PolicyStrict)
 	if err != nil {
 		return badInput(err)
 	}
+	if err := reportDropped(stderr, trep, len(tks), "--max-length"); err != nil {
+		return err
+	}
 	if tks, err = skipEmptyPrompts(stderr, tks); err != nil {
 		return err
+	}
+	if len(tks) == 0 {
+		return badInputf("--data %s: no examples to score", *dataPath)
 	}
 
 	be, err := openBackend(*threads)
@@ -138,7 +147,8 @@ func runScore(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.Close()
-	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir, *computeDType)
+	tokens, rows := busiestScoreBatch(tks, *batchSize)
+	policy, ref, err := loadScoreModels(be, *modelDir, *refDir, *adapterDir, *computeDType, tokens, rows)
 	if err != nil {
 		return err
 	}
@@ -207,15 +217,22 @@ func scoreTokenizer(dir string, exs []data.Example, opts data.TokenizeOptions) (
 
 // loadScoreModels loads the policy and, with --ref-model, the reference (nil when the
 // reference is the policy with its adapter disabled).
-func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir, computeDType string) (policy, ref *model.Model, err error) {
+func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir, computeDType string, tokens, rows int) (policy, ref *model.Model, err error) {
 	mopt, err := inferenceOptions(computeDType)
 	if err != nil {
 		return nil, nil, err
 	}
-	if policy, err = loadModel(be, modelDir, adapterDir, mopt); err != nil || adapterDir != "" {
+	if policy, err = loadModelFor(be, modelDir, adapterDir, mopt, tokens, rows, 0); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	mopt.Frozen = true
+	pol, err := checkMemoryBeside("--model", modelDir, nil, tokens, rows, 0, preflight.Estimate{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := checkMemoryBeside("--ref-model", refDir, nil, tokens, rows, 0, pol); err != nil {
+		return nil, nil, err
+	}
+	mopt.Frozen, mopt.MaxTokens = true, tokens
 	if ref, err = model.Load(refDir, be, mopt); err != nil {
 		return nil, nil, badInputf("--ref-model: %w", err)
 	}

@@ -39,6 +39,10 @@ SIGINT (ctrl-C) or SIGTERM: the optimizer step under way is finished, a checkpoi
 written, and the run exits 130 / 143 with "stopped at step N; resume with
 resume_from_checkpoint: true". A second signal exits at once; the last complete
 checkpoint stays intact.
+
+--dry-run reads and checks the config, the data and the checkpoint headers and prints
+the memory estimate (exit 2 when the run cannot fit), without loading weights or
+touching output_dir. Every run prints the same estimate before loading the model.
 `
 
 func init() {
@@ -63,10 +67,14 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		config.WriteKeys(stdout)
 		return nil
 	}
+	args, dryRun := cutDryRun(args)
 	var (
 		cfg *config.Loaded
 		err error
 	)
+	if len(args) == 0 {
+		return badInputf("a config file is required")
+	}
 	if path, rest, ok := trlConfigFlag(args); ok {
 		cfg, err = config.LoadFile(path, rest) // TRL's CLI form: trl dpo --config FILE --key value
 	} else if strings.HasPrefix(args[0], "-") {
@@ -80,6 +88,9 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return quiet{badInput(err)} // every rank parses the same config: rank 0 says it
 		}
 		return badInput(err)
+	}
+	if dryRun {
+		return runDryRun(cfg, stdout, stderr)
 	}
 	if launched {
 		return runTrainRank(cfg, env, stderr, stdout)

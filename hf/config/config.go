@@ -245,6 +245,10 @@ func (f *fields) optionalID(field string, def *int) *int {
 	return &v
 }
 
+// MaxLayers bounds num_hidden_layers (the largest released decoders have a few hundred):
+// Parse builds per-layer tables from it before any weight file can contradict it.
+const MaxLayers = 1 << 16
+
 // Parse parses the bytes of a config.json; name (its path) is used in error messages.
 func Parse(data []byte, name string) (*Config, error) {
 	f := &fields{file: name}
@@ -267,6 +271,11 @@ func Parse(data []byte, name string) (*Config, error) {
 	f.bound("num_attention_heads", c.NumAttentionHeads, maxDim)
 	f.bound("vocab_size", c.VocabSize, maxDim)
 	if f.err != nil {
+		return nil, f.err
+	}
+	if c.NumHiddenLayers > MaxLayers {
+		// per-layer tables are built from it below, before any weight file is read
+		f.fail("num_hidden_layers", "%d is implausibly large (at most %d)", c.NumHiddenLayers, MaxLayers)
 		return nil, f.err
 	}
 	// transformers' class defaults when num_key_value_heads is absent.

@@ -104,6 +104,8 @@ type Config struct {
 	WarmupSteps               int     `key:"warmup_steps" help:"linear warmup steps (overrides warmup_ratio); a value below 1 is a ratio of the total steps (transformers v5)"`
 	WarmupRatio               float64 `key:"warmup_ratio" help:"warmup as a fraction of the total steps"`
 	MaxGradNorm               float64 `key:"max_grad_norm" help:"global gradient-norm clip (0: off)"`
+	StopOnLossSpike           float64 `key:"stop_on_loss_spike" help:"stop (non-zero exit, no final model) when a step's |loss| exceeds this many times the mean of the first 10 steps' (0: off)"`
+	StopOnGradNorm            float64 `key:"stop_on_grad_norm" help:"stop (non-zero exit, no final model) when the gradient norm before clipping exceeds this (0: off)"`
 	NumTrainEpochs            float64 `key:"num_train_epochs" help:"epochs (fractional allowed)"`
 	MaxSteps                  int     `key:"max_steps" help:"optimizer steps; overrides num_train_epochs when > 0"`
 	PerDeviceTrainBatchSize   int     `key:"per_device_train_batch_size" help:"pairs per micro-batch"`
@@ -238,7 +240,7 @@ func Default() Config {
 		CPOAlpha: 1, FDivergence: "reverse_kl", FAlphaCoef: 0.5, DesirableWeight: 1, UndesirableWeight: 1,
 		RefModelMixupAlpha: 0.6, RefModelSyncSteps: 512,
 		Optim: "adamw", LearningRate: 1e-6, AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEpsilon: 1e-8,
-		LRSchedulerType: "linear", MaxGradNorm: 1, NumTrainEpochs: 3, MaxSteps: -1,
+		LRSchedulerType: "linear", MaxGradNorm: 1, StopOnLossSpike: 1000, NumTrainEpochs: 3, MaxSteps: -1,
 		PerDeviceTrainBatchSize: 8, PerDeviceEvalBatchSize: 8, GradientAccumulationSteps: 1, Seed: 42,
 		LoggingSteps: 10, EvalStrategy: "", SaveStrategy: "steps", SaveSteps: 500,
 		PlotLoss: true, DoTrain: true, DisableDropout: true,

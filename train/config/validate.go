@@ -104,6 +104,8 @@ func (l *Loaded) Validate() error {
 		{"warmup_steps", c.WarmupSteps >= 0, "must be ≥ 0"},
 		{"warmup_ratio", c.WarmupRatio >= 0 && c.WarmupRatio <= 1, "must be in [0,1]"},
 		{"max_grad_norm", finite(c.MaxGradNorm) && c.MaxGradNorm >= 0, "must be ≥ 0 (0 turns clipping off)"},
+		{"stop_on_loss_spike", finite(c.StopOnLossSpike) && (c.StopOnLossSpike == 0 || c.StopOnLossSpike > 1), "must be 0 (off) or above 1"},
+		{"stop_on_grad_norm", finite(c.StopOnGradNorm) && c.StopOnGradNorm >= 0, "must be ≥ 0 (0: off)"},
 		{"per_device_train_batch_size", c.PerDeviceTrainBatchSize >= 1, "must be at least 1"},
 		{"per_device_eval_batch_size", c.PerDeviceEvalBatchSize >= 1, "must be at least 1"},
 		{"gradient_accumulation_steps", c.GradientAccumulationSteps >= 1, "must be at least 1"},
