@@ -300,3 +300,43 @@ func checkFinite16(file, name string, shape []int, dt safetensors.DType, bits []
 	}
 	return nil
 }
+
+// StorageDTypes says how Load with opt would keep each base tensor of ck: "F32", "BF16",
+// "F16", "nf4"/"fp4" (4-bit) or "nf4+dq"/"fp4+dq" (4-bit, double-quantized scales), by
+// name. Only headers are read (the memory preflight's view of Options.Storage).
+func StorageDTypes(ck *Checkpoint, opt Options) (map[string]string, error) {
+	st, err := safetensors.OpenModel(ck.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	p, err := planStorage(ck.Dir, ck.Arch, st, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, t := range ck.Tensors {
+		d := "F32"
+		switch p.kind[t.Name] {
+		case "q4pre":
+			if w, err := quant.FromTensors(st, t.Name); err == nil {
+				d = string(w.Type)
+				if w.Nested {
+					d += "+dq"
+				}
+			}
+		case "q4":
+			d = string(p.st.Quant4)
+			if p.st.DoubleQuant {
+				d += "+dq"
+			}
+		case "16":
+			d = string(t.DType)
+			if p.st.To16 != "" {
+				d = string(p.st.To16)
+			}
+		}
+		out[t.Name] = d
+	}
+	return out, nil
+}

@@ -285,3 +285,25 @@ func Human(b int64) string {
 	}
 	return fmt.Sprintf("%.0f MiB", float64(b)/mib)
 }
+
+// FromCheckpointAs lists ck's parameters as Load with opt keeps them (model.StorageDTypes:
+// frozen weights in their 16-bit or 4-bit storage, the rest float32).
+func FromCheckpointAs(ck *model.Checkpoint, opt model.Options) (Model, error) {
+	dts, err := model.StorageDTypes(ck, opt)
+	if err != nil {
+		return Model{}, err
+	}
+	return FromCheckpoint(ck, func(t safetensors.TensorInfo) DType {
+		switch dts[t.Name] {
+		case "BF16":
+			return BF16
+		case "F16":
+			return F16
+		case "nf4", "fp4":
+			return NF4
+		case "nf4+dq", "fp4+dq":
+			return NF4Double
+		}
+		return F32
+	}), nil
+}

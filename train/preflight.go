@@ -31,7 +31,10 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 	if err != nil {
 		return preflight.Estimate{}, fmt.Errorf("model_name_or_path: %w", err)
 	}
-	pm := preflight.FromCheckpoint(ck, nil)
+	pm, err := preflight.FromCheckpointAs(ck, mopt)
+	if err != nil {
+		return preflight.Estimate{}, fmt.Errorf("model_name_or_path: %w", err)
+	}
 	// the policy re-plans for evaluation batches when there are any; the reference is
 	// planned for the larger of the two batch sizes (setupReference)
 	refTokens := t.maxTokens(max(c.PerDeviceTrainBatchSize, c.PerDeviceEvalBatchSize))
@@ -83,7 +86,15 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 				return preflight.Estimate{}, fmt.Errorf("ref_model_adapters: %w", err)
 			}
 		}
-		ref, err := preflight.ForModel(preflight.FromCheckpoint(rck, nil), ruse)
+		ropt := model.Options{Frozen: true, LoRA: ruse.LoRA}
+		if !c.SyncRefModel {
+			ropt.Storage, ropt.ComputeBF16 = frozenStorage(c), computeBF16(c)
+		}
+		rpm, err := preflight.FromCheckpointAs(rck, ropt)
+		if err != nil {
+			return preflight.Estimate{}, fmt.Errorf("%s: %w", key, err)
+		}
+		ref, err := preflight.ForModel(rpm, ruse)
 		if err != nil {
 			return preflight.Estimate{}, err
 		}
@@ -139,6 +150,7 @@ func DryRun(cfg *config.Loaded, opt Options) (preflight.Estimate, preflight.Avai
 	}
 	mopt := t.modelOptions(c.PerDeviceTrainBatchSize)
 	if c.LoRA() {
+		mopt.Storage, mopt.ComputeBF16 = frozenStorage(c), computeBF16(c) // as Run: the LoRA base is frozen
 		mopt.LoRA = &model.LoRAConfig{R: c.LoRARank, Alpha: c.LoRAAlpha, Dropout: c.LoRADropout, Targets: c.LoRATarget}
 		if c.AdapterNameOrPath != "" {
 			if mopt.LoRA, err = model.ReadAdapterConfig(c.AdapterNameOrPath); err != nil {

@@ -16,15 +16,17 @@ var inferenceHints = []string{"a smaller --batch-size", "load_in_4bit or a bf16 
 // checkMemory is the preflight of loading the model in dir (frozen, with lora when set):
 // its sizes are checked against the safetensors headers and its estimate against the
 // memory available, before anything is allocated. flag names the dir in errors.
-func checkMemory(flag, dir string, lora *model.LoRAConfig, tokens, rows, kvTokens int) error {
-	_, err := checkMemoryBeside(flag, dir, lora, tokens, rows, kvTokens, preflight.Estimate{})
+func checkMemory(flag, dir string, opt model.Options, tokens, rows, kvTokens int) error {
+	_, err := checkMemoryBeside(flag, dir, opt, tokens, rows, kvTokens, preflight.Estimate{})
 	return err
 }
 
 // checkMemoryBeside is checkMemory for a model loaded beside others already counted in
 // loaded (their estimate); it returns the sum.
 // kvTokens sizes a KV cache (generate; 0: none): keys and values of every layer.
-func checkMemoryBeside(flag, dir string, lora *model.LoRAConfig, tokens, rows, kvTokens int, loaded preflight.Estimate) (preflight.Estimate, error) {
+func checkMemoryBeside(flag, dir string, opt model.Options, tokens, rows, kvTokens int, loaded preflight.Estimate) (preflight.Estimate, error) {
+	opt.Frozen = true
+	lora := opt.LoRA
 	ck, err := model.Inspect(dir)
 	if err != nil {
 		return loaded, badInputf("%s: %w", flag, err)
@@ -34,7 +36,11 @@ func checkMemoryBeside(flag, dir string, lora *model.LoRAConfig, tokens, rows, k
 	}
 	a := ck.Arch
 	kv := 4 * int64(min(kvTokens, a.MaxPos)) * (2*int64(a.Layers)*int64(a.KVHeads*a.HeadDim) + 1)
-	est, err := preflight.Inference(preflight.FromCheckpoint(ck, nil), preflight.Use{Tokens: tokens, LogitRows: rows, LoRA: lora}, kv)
+	pm, err := preflight.FromCheckpointAs(ck, opt)
+	if err != nil {
+		return loaded, badInputf("%s: %w", flag, err)
+	}
+	est, err := preflight.Inference(pm, preflight.Use{Tokens: tokens, LogitRows: rows, LoRA: lora}, kv)
 	if err != nil {
 		return loaded, badInputf("%s: %w", flag, err)
 	}

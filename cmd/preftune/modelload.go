@@ -44,7 +44,7 @@ func loadModelFor(be kernels.Backend, modelDir, adapterDir string, opt model.Opt
 		// leaves each smaller plan as garbage until the collector runs
 		opt.MaxTokens = tokens
 	}
-	if err := checkMemory("--model", modelDir, opt.LoRA, opt.MaxTokens, rows, kvTokens); err != nil {
+	if err := checkMemory("--model", modelDir, opt, opt.MaxTokens, rows, kvTokens); err != nil {
 		return nil, err
 	}
 	m, err := model.Load(modelDir, be, opt)

@@ -225,11 +225,11 @@ func loadScoreModels(be kernels.Backend, modelDir, refDir, adapterDir, computeDT
 	if policy, err = loadModelFor(be, modelDir, adapterDir, mopt, tokens, rows, 0); err != nil || adapterDir != "" {
 		return policy, nil, err
 	}
-	pol, err := checkMemoryBeside("--model", modelDir, nil, tokens, rows, 0, preflight.Estimate{})
+	pol, err := checkMemoryBeside("--model", modelDir, mopt, tokens, rows, 0, preflight.Estimate{})
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := checkMemoryBeside("--ref-model", refDir, nil, tokens, rows, 0, pol); err != nil {
+	if _, err := checkMemoryBeside("--ref-model", refDir, mopt, tokens, rows, 0, pol); err != nil {
 		return nil, nil, err
 	}
 	mopt.Frozen, mopt.MaxTokens = true, tokens
