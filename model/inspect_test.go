@@ -113,11 +113,14 @@ func TestInspectChecksSizesBeforeAllocating(t *testing.T) {
 		name, old, new string
 		want           []string
 	}{
-		{"vocab_size 1e12", `"vocab_size": 96`, `"vocab_size": 1000000000000`, []string{"model.safetensors", "model.embed_tokens.weight", "1000000000000"}},
+		// sizes past hf/config's bounds are refused when config.json is parsed, naming the field
+		{"vocab_size 1e12", `"vocab_size": 96`, `"vocab_size": 1000000000000`, []string{"config.json", "vocab_size", "1000000000000", "beyond any supported model"}},
+		{"vocab_size too large for the file", `"vocab_size": 96`, `"vocab_size": 960000`, []string{"model.safetensors", "model.embed_tokens.weight", "960000"}},
 		{"hidden_size", `"hidden_size": 48`, `"hidden_size": 4800000`, []string{"model.safetensors", "wrong shape"}},
 		{"layers", `"num_hidden_layers": 2`, `"num_hidden_layers": 2000`, []string{"model.safetensors", "missing", "model.layers.2."}},
-		{"layers past the cap", `"num_hidden_layers": 2`, `"num_hidden_layers": 1000000000000`, []string{"num_hidden_layers", "implausibly large"}},
-		{"intermediate_size", `"intermediate_size": 80`, `"intermediate_size": 8000000000`, []string{"mlp.gate_proj.weight"}},
+		{"layers past the cap", `"num_hidden_layers": 2`, `"num_hidden_layers": 1000000000000`, []string{"num_hidden_layers", "beyond any supported model"}},
+		{"intermediate_size", `"intermediate_size": 80`, `"intermediate_size": 8000000000`, []string{"intermediate_size", "beyond any supported model"}},
+		{"intermediate_size too large for the file", `"intermediate_size": 80`, `"intermediate_size": 800000`, []string{"mlp.gate_proj.weight"}},
 		{"heads", `"num_key_value_heads": 2`, `"num_key_value_heads": 1`, []string{"k_proj.weight"}},
 	}
 	for _, tc := range tests {
