@@ -123,10 +123,12 @@ func TestPreflightRefuses7B(t *testing.T) {
 	}{
 		{"train full", train, []string{"weights 25.1 GiB", "gradients 25.1 GiB", "optimizer 50.2 GiB", "try LoRA"}},
 		{"train full dry-run", append([]string{"train", "--dry-run"}, train[1:]...), []string{"optimizer 50.2 GiB"}},
-		{"train lora", append(cloneArgs(train), "--finetuning_type", "lora"), []string{"weights 25.1 GiB", "adapters"}},
-		{"logps", []string{"logps", "--model", modelDir, "--data", pairs, "--out", filepath.Join(dir, "l.jsonl")}, []string{"weights 25.1 GiB"}},
-		{"score", []string{"score", "--model", modelDir, "--adapter", adapter, "--data", pairs}, []string{"weights 25.1 GiB"}},
-		{"generate", []string{"generate", "--model", modelDir, "--prompt", "hi"}, []string{"weights 25.1 GiB"}},
+		// a frozen base (LoRA, inference) stays in the checkpoint's bf16: half the bytes
+		{"train lora", append(cloneArgs(train), "--finetuning_type", "lora"), []string{"weights 12.6 GiB", "adapters"}},
+		{"train qlora", append(cloneArgs(train), "--finetuning_type", "lora", "--load_in_4bit", "true"), []string{"weights 3.", "adapters"}},
+		{"logps", []string{"logps", "--model", modelDir, "--data", pairs, "--out", filepath.Join(dir, "l.jsonl")}, []string{"weights 12.6 GiB"}},
+		{"score", []string{"score", "--model", modelDir, "--adapter", adapter, "--data", pairs}, []string{"weights 12.6 GiB"}},
+		{"generate", []string{"generate", "--model", modelDir, "--prompt", "hi"}, []string{"weights 12.6 GiB"}},
 		{"export", []string{"export", "--model", modelDir, "--adapter", adapter, "--out", filepath.Join(dir, "merged")}, []string{"weights 25.1 GiB"}},
 	}
 	for _, tc := range tests {
