@@ -25,7 +25,11 @@ func (t *trainer) println(line string) {
 func trainableParams(m *model.Model) string {
 	var base, train int64
 	for _, ts := range m.Tensors() {
-		base += int64(len(ts.Data))
+		n := int64(1) // by shape: a packed (16-bit or 4-bit) frozen weight has no float32 Data
+		for _, d := range ts.Shape {
+			n *= int64(d)
+		}
+		base += n
 	}
 	for _, ts := range m.Trainable() {
 		train += int64(len(ts.Data))
