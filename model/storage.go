@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"unsafe"
 
@@ -26,9 +27,9 @@ import (
 type Storage struct {
 	Keep16      bool
 	To16        safetensors.DType // with Keep16: store every such weight in this dtype (BF16/F16), rounding float32 ones (torch_dtype bfloat16 over a float32 checkpoint); "" keeps the file's
-	Quant4      quant.Type // "" (none), quant.NF4 or quant.FP4: bnb_4bit_quant_type
-	DoubleQuant bool       // bnb_4bit_use_double_quant
-	Blocksize   int        // 0 = 64, bitsandbytes' default
+	Quant4      quant.Type        // "" (none), quant.NF4 or quant.FP4: bnb_4bit_quant_type
+	DoubleQuant bool              // bnb_4bit_use_double_quant
+	Blocksize   int               // 0 = 64, bitsandbytes' default
 }
 
 // storagePlan is Load's decision per base tensor.
@@ -207,6 +208,9 @@ func (m *Model) loadPacked(st *safetensors.Model, p storagePlan, where string) e
 				if w, err = quant.Quantize4(tmp, t.Shape, info.DType, p.st.Quant4, p.st.Blocksize, p.st.DoubleQuant); err == nil {
 					pk, err = kernels.NewPacked4(w)
 				}
+				// Quantize4's float32 scratch is garbage now; collect it before the next
+				// tensor, or the heap grows to twice the packed model (GOGC) while loading
+				runtime.GC()
 			}
 		case "16":
 			info, _ := st.Tensor(t.Name)
