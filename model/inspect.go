@@ -94,16 +94,21 @@ func (e *NonFiniteError) Unwrap() error { return ErrCheckpoint }
 func checkFinite(file, name string, shape []int, data []float32) error {
 	for i, v := range data {
 		if v-v != 0 { // NaN - NaN and Inf - Inf are NaN; every finite v - v is 0
-			coords := make([]int, len(shape))
-			rest := i
-			for d := len(shape) - 1; d >= 0; d-- {
-				if shape[d] > 0 {
-					coords[d] = rest % shape[d]
-					rest /= shape[d]
-				}
-			}
-			return &NonFiniteError{File: file, Tensor: name, Index: i, Coords: coords, Value: v}
+			return nonFiniteAt(file, name, shape, i, v)
 		}
 	}
 	return nil
+}
+
+// nonFiniteAt is the *NonFiniteError for flat index i of a tensor of shape.
+func nonFiniteAt(file, name string, shape []int, i int, v float32) *NonFiniteError {
+	coords := make([]int, len(shape))
+	rest := i
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] > 0 {
+			coords[d] = rest % shape[d]
+			rest /= shape[d]
+		}
+	}
+	return &NonFiniteError{File: file, Tensor: name, Index: i, Coords: coords, Value: v}
 }

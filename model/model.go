@@ -57,10 +57,10 @@ type Model struct {
 
 	fuseGU bool // Options.FuseGateUp in effect
 
-	packNames      map[string]bool // base tensors kept packed (Options.packNames)
-	embedP, headP  *kernels.Packed // packed embedding / head (headP = embedP when tied), or nil
-	pk             packedScratch
-	bf16           kernels.BF16Matmul // Options.ComputeBF16 in effect: the backend's bf16 GEMM
+	packNames     map[string]bool // base tensors kept packed (Options.packNames)
+	embedP, headP *kernels.Packed // packed embedding / head (headP = embedP when tied), or nil
+	pk            packedScratch
+	bf16          kernels.BF16Matmul // Options.ComputeBF16 in effect: the backend's bf16 GEMM
 
 	lora                  *LoRAConfig
 	loraParams, loraGrads []float32

@@ -55,17 +55,15 @@ func (m *Model) expand(w *kernels.Packed, r0, r1 int) []float32 {
 	return dev[:n]
 }
 
-// packedLinearForward: out[N,OC] (= or +=) x[N,C]·Wᵀ + bias with W packed [OC,C].
+// packedLinearForward: out[N,OC] (= or +=) x[N,C]·Wᵀ + bias with W packed [OC,C], in
+// chunks of rows of W; in bf16 (x rounded once) when Options.ComputeBF16 took effect.
 func (m *Model) packedLinearForward(out, x []float32, w *kernels.Packed, bias []float32, n int, accumulate bool) {
 	oc, c := w.Rows, w.Cols
-	if m.bf16 != nil {
-		m.packedLinearForwardBF16(out, x, w, bias, n, accumulate)
-		return
-	}
-	if bias != nil { // the whole matrix at once so LinearForward adds the bias
+	if bias != nil && m.bf16 == nil { // the whole matrix at once so LinearForward adds the bias
 		m.be.LinearForward(out[:n*oc], x[:n*c], m.expand(w, 0, oc), bias, n, c, oc, 1, accumulate)
 		return
 	}
+	xb := m.roundBF16(x, n*c)
 	beta := float32(0)
 	if accumulate {
 		beta = 1
@@ -73,28 +71,46 @@ func (m *Model) packedLinearForward(out, x []float32, w *kernels.Packed, bias []
 	step := chunkRows(w)
 	for r0 := 0; r0 < oc; r0 += step {
 		r1 := min(oc, r0+step)
-		wc := m.expand(w, r0, r1)
-		m.be.Sgemm(false, true, n, r1-r0, c, 1, x, c, wc, c, beta, out[r0:], oc) // out[:, r0:r1] = x·W[r0:r1]ᵀ
+		m.gemmRows(true, n, r1-r0, c, x, xb, 0, c, w, r0, r1, beta, out[r0:], oc) // out[:, r0:r1] = x·W[r0:r1]ᵀ
+	}
+	if bias != nil { // bf16: out += ones[N]·bias[OC] (rank-1, float32)
+		m.be.Sgemm(false, false, n, oc, 1, 1, m.onesN(n), 1, bias, oc, 1, out, oc)
 	}
 }
 
 // packedLinearBackward: dx[N,C] (+= or = when write) dy[N,OC]·W with W packed [OC,C].
 func (m *Model) packedLinearBackward(dx, dy []float32, w *kernels.Packed, n int, write bool) {
 	oc, c := w.Rows, w.Cols
-	if m.bf16 != nil {
-		m.packedLinearBackwardBF16(dx, dy, w, n, write)
-		return
-	}
+	dyb := m.roundBF16(dy, n*oc)
 	step := chunkRows(w)
 	for r0 := 0; r0 < oc; r0 += step {
 		r1 := min(oc, r0+step)
-		wc := m.expand(w, r0, r1)
 		beta := float32(1)
 		if write && r0 == 0 {
 			beta = 0
 		}
-		m.be.Sgemm(false, false, n, c, r1-r0, 1, dy[r0:], oc, wc, c, beta, dx, c) // dx += dy[:, r0:r1]·W[r0:r1]
+		m.gemmRows(false, n, c, r1-r0, dy, dyb, r0, oc, w, r0, r1, beta, dx, c) // dx += dy[:, r0:r1]·W[r0:r1]
 	}
+}
+
+// gemmRows: C[mm,nn] = A·op(W[r0:r1]) + beta·C, A [mm,kk] at offset aOff (row stride
+// lda) in float32 (a), or in bf16 (ab) under bf16 compute.
+func (m *Model) gemmRows(transW bool, mm, nn, kk int, a []float32, ab []uint16, aOff, lda int, w *kernels.Packed, r0, r1 int, beta float32, c []float32, ldc int) {
+	if m.bf16 != nil {
+		m.bf16.GemmBF16(false, transW, mm, nn, kk, 1, ab[aOff:], lda, m.expandBF16(w, r0, r1), w.Cols, beta, c, ldc)
+		return
+	}
+	m.be.Sgemm(false, transW, mm, nn, kk, 1, a[aOff:], lda, m.expand(w, r0, r1), w.Cols, beta, c, ldc)
+}
+
+// roundBF16 is x[:n] rounded to bf16 in backend scratch under bf16 compute, else nil.
+func (m *Model) roundBF16(x []float32, n int) []uint16 {
+	if m.bf16 == nil {
+		return nil
+	}
+	xb := growB(m.bf16, &m.pk.actB, max(n, len(m.pk.actB)))[:n]
+	m.bf16.ToBF16(xb, x[:n])
+	return xb
 }
 
 // packedEmbedding: out[N,C] = table[ids[N]] for a packed table, from the host copy of the ids.
@@ -175,41 +191,6 @@ func (m *Model) expandBF16(w *kernels.Packed, r0, r1 int) []uint16 {
 	dev := growB(m.bf16, &s.wB, full)[:n]
 	m.bf16.UploadBF16(dev, s.hostB[:n])
 	return dev
-}
-
-func (m *Model) packedLinearForwardBF16(out, x []float32, w *kernels.Packed, bias []float32, n int, accumulate bool) {
-	oc, c := w.Rows, w.Cols
-	xb := growB(m.bf16, &m.pk.actB, max(n*c, len(m.pk.actB)))[:n*c]
-	m.bf16.ToBF16(xb, x[:n*c])
-	beta := float32(0)
-	if accumulate {
-		beta = 1
-	}
-	step := chunkRows(w)
-	for r0 := 0; r0 < oc; r0 += step {
-		r1 := min(oc, r0+step)
-		wb := m.expandBF16(w, r0, r1)
-		m.bf16.GemmBF16(false, true, n, r1-r0, c, 1, xb, c, wb, c, beta, out[r0:], oc) // out[:, r0:r1] = x·W[r0:r1]ᵀ
-	}
-	if bias != nil { // out += ones[N]·bias[OC] (rank-1, float32)
-		m.be.Sgemm(false, false, n, oc, 1, 1, m.onesN(n), 1, bias, oc, 1, out, oc)
-	}
-}
-
-func (m *Model) packedLinearBackwardBF16(dx, dy []float32, w *kernels.Packed, n int, write bool) {
-	oc, c := w.Rows, w.Cols
-	dyb := growB(m.bf16, &m.pk.actB, max(n*oc, len(m.pk.actB)))[:n*oc]
-	m.bf16.ToBF16(dyb, dy[:n*oc])
-	step := chunkRows(w)
-	for r0 := 0; r0 < oc; r0 += step {
-		r1 := min(oc, r0+step)
-		wb := m.expandBF16(w, r0, r1)
-		beta := float32(1)
-		if write && r0 == 0 {
-			beta = 0
-		}
-		m.bf16.GemmBF16(false, false, n, c, r1-r0, 1, dyb[r0:], oc, wb, c, beta, dx, c) // dx += dy[:, r0:r1]·W[r0:r1]
-	}
 }
 
 // onesN is a backend vector of n ones.

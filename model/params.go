@@ -25,11 +25,11 @@ type linear struct {
 	path    string // module path, e.g. "model.layers.0.self_attn.q_proj"
 	mod     string // "q_proj"
 	in, out int
-	w, b    []float32 // W [out,in], b [out] (nil: no bias)
-	dw, db  []float32 // grads; nil when frozen
+	w, b    []float32       // W [out,in], b [out] (nil: no bias)
+	dw, db  []float32       // grads; nil when frozen
 	pw      *kernels.Packed // frozen W in compact storage (w nil), or nil
 	lora    *adapter        // nil: no adapter on this module
-	off     int       // offset of w in the flat parameter (and gradient) buffer
+	off     int             // offset of w in the flat parameter (and gradient) buffer
 }
 
 // adapter is a LoRA pair on one linear: y += scale·B·A·dropout(x).
@@ -48,7 +48,7 @@ type layer struct {
 	qnorm, knorm, dqnorm, dknorm []float32 // Qwen3 [HD]
 	q, k, v, o, gate, up, down   linear
 	acts                         layerActs
-	gu, dgu                      []float32 // Options.FuseGateUp: gate_proj and up_proj weights as one [2F,C] (and its grad)
+	gu, dgu                      []float32       // Options.FuseGateUp: gate_proj and up_proj weights as one [2F,C] (and its grad)
 	guP                          *kernels.Packed // the same for packed gate_proj and up_proj
 }
 

@@ -102,11 +102,11 @@ func logicalShapes(st *safetensors.Model) (map[string][]int, error) {
 			continue
 		}
 		if quant.IsQuantized(st, name) {
-			w, err := quant.FromTensors(st, name)
+			info, err := quant.State(st, name) // the JSON state only, not the codes
 			if err != nil {
 				return nil, err
 			}
-			s = w.Shape
+			s = info.Shape
 		}
 		shapes[name] = s
 	}
@@ -293,13 +293,7 @@ func checkFinite16(file, name string, shape []int, dt safetensors.DType, bits []
 			if dt == safetensors.F16 {
 				v = safetensors.FromF16Bits(h)
 			}
-			coords := make([]int, len(shape))
-			rest := i
-			for d := len(shape) - 1; d >= 0; d-- {
-				coords[d] = rest % shape[d]
-				rest /= shape[d]
-			}
-			return &NonFiniteError{File: file, Tensor: name, Index: i, Coords: coords, Value: v}
+			return nonFiniteAt(file, name, shape, i, v)
 		}
 	}
 	return nil
@@ -323,9 +317,9 @@ func StorageDTypes(ck *Checkpoint, opt Options) (map[string]string, error) {
 		d := "F32"
 		switch p.kind[t.Name] {
 		case "q4pre":
-			if w, err := quant.FromTensors(st, t.Name); err == nil {
-				d = string(w.Type)
-				if w.Nested {
+			if info, err := quant.State(st, t.Name); err == nil {
+				d = string(info.Type)
+				if info.Nested {
 					d += "+dq"
 				}
 			}

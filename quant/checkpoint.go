@@ -37,52 +37,83 @@ func IsQuantized(src Source, weight string) bool {
 	return nf || fp
 }
 
-// FromTensors reads the pre-quantized bitsandbytes tensor weight (P.weight and its
-// companions) from src. Every inconsistency is an error naming the tensor.
-func FromTensors(src Source, weight string) (*Weight4, error) {
+// StateInfo is what a pre-quantized weight's quant state says without its data: the
+// logical shape, the source dtype, the 4-bit type and whether its scales are nested.
+type StateInfo struct {
+	Type   Type
+	Shape  []int
+	DType  safetensors.DType
+	Nested bool
+}
+
+// State reads only weight's ".quant_state.bitsandbytes__*" JSON (a few hundred bytes),
+// checked as FromTensors checks it.
+func State(src Source, weight string) (StateInfo, error) {
+	st, t, _, err := readState(src, weight)
+	if err != nil {
+		return StateInfo{}, err
+	}
+	return StateInfo{Type: t, Shape: st.Shape, DType: dtypeNames[st.DType], Nested: st.NestedOffset != nil}, nil
+}
+
+// readState parses and checks weight's quant state.
+func readState(src Source, weight string) (stateJSON, Type, string, error) {
 	stateName, t := "", Type("")
 	for _, tt := range []Type{NF4, FP4} {
 		if _, ok := src.Tensor(weight + ".quant_state.bitsandbytes__" + string(tt)); ok {
 			stateName, t = weight+".quant_state.bitsandbytes__"+string(tt), tt
 		}
 	}
+	var st stateJSON
 	if stateName == "" {
-		return nil, fmt.Errorf("quant: %s: no .quant_state.bitsandbytes__nf4 or __fp4 tensor", weight)
+		return st, t, "", fmt.Errorf("quant: %s: no .quant_state.bitsandbytes__nf4 or __fp4 tensor", weight)
 	}
-	bad := func(name, format string, args ...any) error {
-		return fmt.Errorf("quant: tensor %s: %s", name, fmt.Sprintf(format, args...))
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("quant: tensor %s: %s", stateName, fmt.Sprintf(format, args...))
 	}
 	raw, err := readBytes(src, stateName)
 	if err != nil {
-		return nil, err
+		return st, t, stateName, err
 	}
-	var st stateJSON
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, bad(stateName, "quant state is not JSON: %v", err)
+		return st, t, stateName, bad("quant state is not JSON: %v", err)
 	}
 	if Type(st.QuantType) != t {
-		return nil, bad(stateName, "quant_type %q in a __%s state", st.QuantType, t)
+		return st, t, stateName, bad("quant_type %q in a __%s state", st.QuantType, t)
 	}
-	dt, ok := dtypeNames[st.DType]
-	if !ok {
-		return nil, bad(stateName, "dtype %q (want float32, bfloat16 or float16)", st.DType)
+	if _, ok := dtypeNames[st.DType]; !ok {
+		return st, t, stateName, bad("dtype %q (want float32, bfloat16 or float16)", st.DType)
 	}
-	w := &Weight4{Type: t, Blocksize: st.Blocksize, Shape: st.Shape, DType: dt}
 	switch st.Blocksize {
 	case 32, 64, 128, 256, 512, 1024, 2048, 4096:
 	default:
-		return nil, bad(stateName, "blocksize %d (bitsandbytes takes 32, 64, …, 4096)", st.Blocksize)
+		return st, t, stateName, bad("blocksize %d (bitsandbytes takes 32, 64, …, 4096)", st.Blocksize)
 	}
 	if len(st.Shape) == 0 {
-		return nil, bad(stateName, "no shape")
+		return st, t, stateName, bad("no shape")
 	}
 	n := 1
 	for _, s := range st.Shape {
 		if s <= 0 || n > (1<<40)/s {
-			return nil, bad(stateName, "shape %v", st.Shape)
+			return st, t, stateName, bad("shape %v", st.Shape)
 		}
 		n *= s
 	}
+	return st, t, stateName, nil
+}
+
+// FromTensors reads the pre-quantized bitsandbytes tensor weight (P.weight and its
+// companions) from src. Every inconsistency is an error naming the tensor.
+func FromTensors(src Source, weight string) (*Weight4, error) {
+	st, t, stateName, err := readState(src, weight)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("quant: tensor %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	w := &Weight4{Type: t, Blocksize: st.Blocksize, Shape: st.Shape, DType: dtypeNames[st.DType]}
+	n := w.N()
 	if w.Packed, err = readBytes(src, weight); err != nil {
 		return nil, err
 	}

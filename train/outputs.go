@@ -116,8 +116,8 @@ func SaveModel(dir, srcDir string, ts []model.Tensor) error {
 		if info, ok := st.Tensor(t.Name); ok && (info.DType == safetensors.BF16 || info.DType == safetensors.F16) {
 			dt = info.DType
 		} else if quant.IsQuantized(st, t.Name) { // a dequantized 4-bit weight: its source dtype
-			if w, err := quant.FromTensors(st, t.Name); err == nil && w.DType != safetensors.F32 {
-				dt = w.DType
+			if info, err := quant.State(st, t.Name); err == nil && info.DType != safetensors.F32 {
+				dt = info.DType
 			}
 		}
 		out[i] = safetensors.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, F32: t.Data}

@@ -45,7 +45,6 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		opt.Checkpoint, opt.Frozen = false, true
 		if !c.SyncRefModel { // TR-DPO mixes float32 policy weights into the reference
 			opt.Storage, opt.ComputeBF16 = frozenStorage(c), computeBF16(c)
-			identity = append(identity, storageIdentity(opt.Storage, opt.ComputeBF16))
 		}
 		if c.RefModelAdapters != "" {
 			lc, err := model.ReadAdapterConfig(c.RefModelAdapters)
@@ -71,7 +70,7 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		}
 	case c.LoRA():
 		mode = refAdaptersOff
-		identity = append(identity, c.ModelNameOrPath, storageIdentity(frozenStorage(c), computeBF16(c)))
+		identity = append(identity, c.ModelNameOrPath)
 		t.refDesc = "the base model " + c.ModelNameOrPath + " (the policy with its LoRA adapters disabled)"
 	default:
 		var err error
@@ -79,7 +78,6 @@ func (t *trainer) setupReference(arch model.Arch) error {
 		opt.Checkpoint, opt.Frozen = false, true
 		if !c.SyncRefModel { // TR-DPO mixes float32 policy weights into the reference
 			opt.Storage, opt.ComputeBF16 = frozenStorage(c), computeBF16(c)
-			identity = append(identity, storageIdentity(opt.Storage, opt.ComputeBF16))
 		}
 		if ref, err = model.Load(c.ModelNameOrPath, t.be, opt); err != nil {
 			return fmt.Errorf("reference copy of model_name_or_path: %w", err)
@@ -128,7 +126,7 @@ func (t *trainer) precompute(mode string, identity []string) error {
 	for i := range t.eval {
 		all = append(all, &t.eval[i])
 	}
-	key, err := cacheKey(mode, identity, all)
+	key, err := cacheKey(mode+"\x00"+refStorageKey(t.c), identity, all) // a 4-bit or bf16 reference gives other log-probs
 	if err != nil {
 		return err
 	}
@@ -250,10 +248,6 @@ func cacheKey(mode string, identity []string, all []*item) (string, error) {
 	h := sha256.New()
 	io.WriteString(h, "preftune ref_logps v1\x00"+mode+"\x00")
 	for _, dir := range identity {
-		if strings.HasPrefix(dir, "storage:") { // storageIdentity: how the weights are kept
-			io.WriteString(h, dir+"\x00")
-			continue
-		}
 		if err := hashWeights(h, dir); err != nil {
 			return "", fmt.Errorf("hashing the reference %s: %w", dir, err)
 		}

@@ -28,10 +28,14 @@ func frozenStorage(c *config.Config) model.Storage {
 	return s
 }
 
-// storageIdentity names the storage in the reference log-prob cache key: a 4-bit or
-// rounded reference gives other log-probs than the float32 one.
-func storageIdentity(s model.Storage, bf16 bool) string {
-	return fmt.Sprintf("storage:keep16=%v,to16=%s,q4=%s,dq=%v,bf16=%v", s.Keep16, s.To16, s.Quant4, s.DoubleQuant, bf16)
+// refStorageKey names how the reference's weights are kept and multiplied, for the
+// reference log-prob cache key: the frozen storage, except under TR-DPO (float32).
+func refStorageKey(c *config.Config) string {
+	s, bf16 := frozenStorage(c), computeBF16(c)
+	if c.SyncRefModel {
+		s, bf16 = model.Storage{}, false
+	}
+	return fmt.Sprintf("storage keep16=%v to16=%s q4=%s dq=%v bf16=%v", s.Keep16, s.To16, s.Quant4, s.DoubleQuant, bf16)
 }
 
 // computeBF16: bf16: true or bnb_4bit_compute_dtype bfloat16 ask for bf16 products of the
