@@ -14,6 +14,8 @@
 # are its own JSON line (median step time after a warm-up step, ru_maxrss). -a bf16
 # runs the peer with --autocast bf16 (PyTorch's CPU bf16 path). One JSON line per run
 # in WORKDIR/results/CONFIG.{preftune,peer}.jsonl; a summary table at the end.
+# preftune runs without gradient checkpointing (TRL's default is on): the peer keeps every
+# activation too, so both take the same forward and backward.
 # -t bfloat16 runs preftune with bf16: true (bf16 products of the frozen weights);
 # -q with load_in_4bit: true (NF4, double quant) for the LoRA configs.
 set -euo pipefail
@@ -70,6 +72,7 @@ save_strategy: "no"
 logging_steps: 1000
 plot_loss: false
 precompute_ref_log_probs: $ref
+gradient_checkpointing: false
 $lora
 $( [ "$COMPUTE" = bfloat16 ] && echo "bf16: true" )
 $( [ "$QUANT" = 1 ] && [ -n "$lora" ] && [ "$lora" != "finetuning_type: full" ] && printf 'load_in_4bit: true\nbnb_4bit_use_double_quant: true' )

@@ -85,7 +85,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	limitMemory()
+	stopProfile := startProfile(stderr)
 	err := guarded(func() error { return c.run(args[1:], stdin, stdout, stderr) })
+	stopProfile()
 	if err == nil {
 		return 0
 	}

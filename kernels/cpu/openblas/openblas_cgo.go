@@ -48,6 +48,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -72,6 +73,12 @@ func Load(threads int) (string, error) {
 			note = " (OPENBLAS_CORETYPE=" + ct + " set by preftune)"
 		} else if ct := os.Getenv("OPENBLAS_CORETYPE"); ct != "" {
 			note = " (OPENBLAS_CORETYPE=" + ct + " from environment)"
+		}
+		// OpenBLAS starts a pool of (cores − 1) server threads when it loads unless told
+		// otherwise, and those spin on sched_yield after start-up — CPU taken from our
+		// workers, which call it single-threaded. Ask for the threads we will use.
+		if threads > 0 && os.Getenv("OPENBLAS_NUM_THREADS") == "" && os.Getenv("OMP_NUM_THREADS") == "" {
+			os.Setenv("OPENBLAS_NUM_THREADS", strconv.Itoa(threads))
 		}
 		names := []string{"libopenblas.so.0", "libopenblas.so"}
 		if p := os.Getenv("PREFTUNE_OPENBLAS"); p != "" {
