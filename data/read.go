@@ -112,12 +112,14 @@ func readJSONL(path string, r io.Reader, firstLine, limit int, fn func(*Record) 
 			if line == 1 {
 				b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 			}
-			if len(bytes.TrimSpace(b)) > 0 {
+			size := n
+			if err == nil {
+				size-- // the newline
+			}
+			// only the first limit bytes of a line are kept: a longer line is a row (too
+			// large) even when those bytes are blank, since its tail is not seen
+			if size > limit || len(bytes.TrimSpace(b)) > 0 {
 				rec := &Record{Source: path, Row: line}
-				size := n
-				if err == nil {
-					size-- // the newline
-				}
 				if size > limit {
 					rec.Err = tooLarge(b, size, limit, true)
 				} else {
