@@ -93,7 +93,7 @@ type Config struct {
 	RefModelSyncSteps     int     `key:"ref_model_sync_steps" help:"TR-DPO τ: optimizer steps between syncs"`
 
 	// optimization
-	Optim                     string  `key:"optim" help:"adamw or sgd"`
+	Optim                     string  `key:"optim" help:"adamw (adamw_torch, adamw_torch_fused, adamw_hf), sgd, or rmsprop (torch.optim.RMSprop as transformers maps it: alpha 0.99, eps 1e-8, coupled weight decay)"`
 	LearningRate              float64 `key:"learning_rate" help:"peak learning rate"`
 	AdamBeta1                 float64 `key:"adam_beta1" help:"AdamW β1"`
 	AdamBeta2                 float64 `key:"adam_beta2" help:"AdamW β2"`

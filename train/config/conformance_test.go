@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/preftune/preftune/data"
+	"github.com/preftune/preftune/hf/hub"
 )
 
 // The conformance suite: real example configs of LLaMA-Factory and documented configs
@@ -49,6 +50,14 @@ func lfKeys(extra map[string]any) map[string]any {
 // chosen) — the same tokenize_fn, EOS rule, keep_start filter and max_length (1024) — so
 // the ids of each completion are those of the DPO golden.
 const trlKTOTokens = "trl-plain/qwen2.5/max_length1024"
+
+// trlDPOTokens: DPOTrainer's tokenization of ultrafeedback_binarized_200 at max_length 1024.
+const trlDPOTokens = "trl-plain/qwen2.5/max_length1024"
+
+// ufSplitDir is trl-lib/ultrafeedback_binarized's layout (data/train-00000-of-00001.*,
+// data/test-00000-of-00001.*) with the 200 rows of ultrafeedback_binarized_200.jsonl:
+// rows 0–179 train, 180–199 test.
+const ufSplitDir = "testdata/conformance/data/ultrafeedback_binarized"
 
 var confCases = []confCase{
 	// LLaMA-Factory main (ff6d4d12)
@@ -91,8 +100,16 @@ var confCases = []confCase{
 	{file: "trl-cli-kto-config.yaml", launch: "trl kto", loss: []string{"kto"}, kind: "kto", tokens: trlKTOTokens},
 	{file: "trl-cli-dpo-num-processes-config.yaml", launch: "trl dpo", loss: []string{"sigmoid"}, kind: "pair"},
 	// TRL example scripts (their docstring commands)
-	{file: "trl-script-dpo-full.sh", refuse: "eval_strategy"}, // eval on dataset_test_split: a local file has none
-	{file: "trl-script-dpo-lora.sh", refuse: "eval_strategy"},
+	// eval_strategy steps: evaluation on the dataset's test split (a directory laid out as
+	// trl-lib/ultrafeedback_binarized: data/{train,test}-00000-of-00001.jsonl)
+	{file: "trl-script-dpo-full.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"eval_strategy": "steps", "eval_steps": 50.0, "eval_dataset": ufSplitDir, "learning_rate": 5e-7,
+			"max_steps": 1000, "gradient_accumulation_steps": 8, "remove_unused_columns": false, "finetuning_type": "full"},
+		tokens: trlDPOTokens},
+	{file: "trl-script-dpo-lora.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"eval_strategy": "steps", "eval_dataset": ufSplitDir, "learning_rate": 5e-6,
+			"finetuning_type": "lora", "lora_rank": 32, "lora_alpha": 16.0},
+		tokens: trlDPOTokens},
 	{file: "trl-script-kto-full.sh", loss: []string{"kto"}, kind: "kto",
 		keys:   map[string]any{"warmup_ratio": 0.1, "warmup_steps": 0, "logging_first_step": true, "learning_rate": 5e-7, "lr_scheduler_type": "cosine", "per_device_train_batch_size": 16},
 		tokens: trlKTOTokens},
@@ -100,9 +117,11 @@ var confCases = []confCase{
 		keys: map[string]any{"load_in_4bit": true, "lora_rank": 16, "learning_rate": 5e-7}, tokens: trlKTOTokens},
 	{file: "trl-script-cpo-full.sh", loss: []string{"cpo"}, kind: "pair",
 		keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "cpo_alpha": 1.0, "learning_rate": 8e-6, "remove_unused_columns": false}},
-	{file: "trl-script-cpo-qlora.sh", refuse: "optim"},
+	{file: "trl-script-cpo-qlora.sh", loss: []string{"cpo"}, kind: "pair",
+		keys: map[string]any{"optim": "rmsprop", "learning_rate": 8e-5, "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0, "warmup_steps": 150}},
 	{file: "trl-script-orpo-regular.sh", loss: []string{"orpo"}, kind: "pair", keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "logging_first_step": true}},
-	{file: "trl-script-orpo-peft.sh", refuse: "optim"},
+	{file: "trl-script-orpo-peft.sh", loss: []string{"orpo"}, kind: "pair",
+		keys: map[string]any{"optim": "rmsprop", "learning_rate": 8e-5, "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0}},
 	// TRL trainer docs
 	{file: "trl-doc-kto.sh", loss: []string{"kto"}, kind: "kto", keys: map[string]any{"num_train_epochs": 1.0, "output_dir": "Qwen2-0.5B-KTO"}, tokens: trlKTOTokens},
 	{file: "trl-doc-cpo.sh", loss: []string{"cpo"}, kind: "pair", keys: map[string]any{"num_train_epochs": 1.0}},
@@ -240,8 +259,8 @@ func TestConformanceSuite(t *testing.T) {
 			}
 			outcome := fmt.Sprintf("loss %s", strings.Join(l.LossType, "+"))
 			if tc.tokens != "" {
-				n := checkTokens(t, l, golden[tc.tokens])
-				outcome += fmt.Sprintf(", %d/%d rows token-identical to %s", n, len(golden[tc.tokens].Rows), tc.tokens)
+				n, of := checkTokens(t, l, golden[tc.tokens])
+				outcome += fmt.Sprintf(", %d/%d rows token-identical to %s", n, of, tc.tokens)
 			}
 			table = append(table, fmt.Sprintf("%s → runs: %s", tc.file, outcome))
 		})
@@ -255,7 +274,12 @@ func TestConformanceSuite(t *testing.T) {
 			runs++
 		}
 	}
-	t.Logf("conformance: %d/%d cases as specified (%d run, %d refused naming the key)\n%s", passed, len(confCases), runs, len(confCases)-runs, strings.Join(table, "\n"))
+	t.Logf("conformance: %d/%d cases as specified; %d/%d (%.1f%%) run, %d refused naming the key\n%s", passed, len(confCases),
+		runs, len(confCases), 100*float64(runs)/float64(len(confCases)), len(confCases)-runs, strings.Join(table, "\n"))
+	// the issue's acceptance: at least 95% of the suite runs (every case as specified)
+	if passed != len(confCases) || !(float64(runs) >= 0.95*float64(len(confCases))) {
+		t.Errorf("conformance: %d/%d as specified, %d/%d run: want all as specified and ≥ 95%% run", passed, len(confCases), runs, len(confCases))
+	}
 }
 
 func errorsAs(err error, target **Error) bool {
@@ -305,17 +329,39 @@ func loadTokenGolden(t *testing.T) map[string]tokenCase {
 }
 
 // checkTokens tokenizes the config's dataset as `preftune train` does (its
-// TokenizeOptions, its model's tokenizer) and returns how many rows match the golden.
-func checkTokens(t *testing.T, l *Loaded, g tokenCase) int {
+// TokenizeOptions, its model's tokenizer) and returns how many rows match the golden
+// and how many of the golden's rows the dataset has.
+func checkTokens(t *testing.T, l *Loaded, g tokenCase) (int, int) {
 	t.Helper()
 	if len(g.Rows) == 0 {
 		t.Fatal("golden case missing")
 	}
-	ds, err := data.Load(l.Dataset, data.Options{DatasetDir: l.DatasetDir, Policy: data.PolicyStrict})
+	dataset := l.Dataset
+	if st, err := os.Stat(dataset); err == nil && st.IsDir() && l.DatasetDir == "" {
+		// a directory with split files: the train split, as load_dataset(dir)["train"]
+		var rel []string
+		filepath.WalkDir(dataset, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				r, _ := filepath.Rel(dataset, p)
+				rel = append(rel, filepath.ToSlash(r))
+			}
+			return nil
+		})
+		m, _, err := hub.Splits(rel)
+		if err != nil || len(m["train"]) != 1 {
+			t.Fatalf("%s: train split %v, %v", dataset, m["train"], err)
+		}
+		dataset = filepath.Join(dataset, filepath.FromSlash(m["train"][0]))
+	}
+	ds, err := data.Load(dataset, data.Options{DatasetDir: l.DatasetDir, Policy: data.PolicyStrict})
 	if err != nil {
 		t.Fatal(err)
 	}
 	exs := ds.Examples
+	rows := 0 // the golden's rows that the dataset read has (a train split holds the first ones)
+	for _, e := range exs {
+		rows = max(rows, e.Row)
+	}
 	if l.MaxSamples > 0 && len(exs) > l.MaxSamples {
 		exs = exs[:l.MaxSamples]
 	}
@@ -331,8 +377,12 @@ func checkTokens(t *testing.T, l *Loaded, g tokenCase) int {
 	for _, tk := range tks {
 		got[tk.Row] = tk
 	}
-	same := 0
+	same, compared := 0, 0
 	for _, w := range g.Rows {
+		if w.Row > rows {
+			continue
+		}
+		compared++
 		tk, ok := got[w.Row]
 		if w.Dropped || !ok {
 			if w.Dropped == !ok {
@@ -360,5 +410,5 @@ func checkTokens(t *testing.T, l *Loaded, g tokenCase) int {
 			t.Errorf("row %d: tokens differ from the reference", w.Row)
 		}
 	}
-	return same
+	return same, compared
 }
