@@ -76,7 +76,7 @@ type Config struct {
 	UseWeighting      bool      `key:"use_weighting" help:"WPO weighting of pairs"`
 	LDAlpha           *float64  `key:"ld_alpha" help:"LD-DPO α in [0,1] for tokens beyond the shared length"`
 	RPOAlpha          *float64  `key:"rpo_alpha" help:"RPO: weight of the NLL of the chosen completion"`
-	PrefFTX           float64   `key:"pref_ftx" help:"LLaMA-Factory: weight of the SFT loss on chosen (per-sequence mean NLL)"`
+	PrefFTX           float64   `key:"pref_ftx" alias:"dpo_ftx" help:"LLaMA-Factory: weight of the SFT loss on chosen (per-sequence mean NLL); dpo_ftx is its v0.6–v0.7 name"`
 	SimPOGamma        float64   `key:"simpo_gamma" help:"SimPO target margin γ"`
 	DiscopopTau       float64   `key:"discopop_tau" help:"DiscoPOP temperature"`
 	CPOAlpha          float64   `key:"cpo_alpha" help:"CPO/SimPO: weight of the NLL term (LLaMA-Factory: pref_ftx)"`

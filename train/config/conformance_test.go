@@ -45,6 +45,16 @@ func lfKeys(extra map[string]any) map[string]any {
 	return m
 }
 
+// lfV071Keys are the keys of LLaMA-Factory v0.7.1's lora_single_gpu examples.
+func lfV071Keys(extra map[string]any) map[string]any {
+	m := lfKeys(map[string]any{"lora_target": []string{"q_proj", "v_proj"}, "learning_rate": 1e-5, "max_length": 1024,
+		"template": "llama3", "val_size": 0.1, "eval_strategy": "steps", "eval_steps": 500.0, "warmup_ratio": 0.1})
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
 // trlKTOTokens: TRL's KTOTrainer unpairs preference rows (chosen → desirable, rejected →
 // undesirable) and tokenizes each (prompt, completion) as DPOTrainer tokenizes (prompt,
 // chosen) — the same tokenize_fn, EOS rule, keep_start filter and max_length (1024) — so
@@ -89,6 +99,15 @@ var confCases = []confCase{
 	{file: "lf-v0.8.3-llama3_lora_reward.yaml", loss: []string{"bradley_terry"}, kind: "rm",
 		keys:   lfKeys(map[string]any{"max_length": 1024, "template": "llama3", "val_size": 0.1}),
 		tokens: "lf/llama3/llama3/cutoff1024"},
+
+	// LLaMA-Factory v0.7.1 (examples/lora_single_gpu): q_proj,v_proj, dpo_ftx, warmup_steps 0.1,
+	// evaluation_strategy (transformers' older name)
+	{file: "lf-v0.7.1-llama3_lora_dpo.yaml", loss: []string{"sigmoid"}, kind: "pair",
+		keys: lfV071Keys(map[string]any{"beta": 0.1, "pref_ftx": 1.0}), tokens: "lf/llama3/llama3/cutoff1024"},
+	{file: "lf-v0.7.1-llama3_lora_orpo.yaml", loss: []string{"orpo"}, kind: "pair",
+		keys: lfV071Keys(nil), tokens: "lf/llama3/llama3/cutoff1024"},
+	{file: "lf-v0.7.1-llama3_lora_reward.yaml", loss: []string{"bradley_terry"}, kind: "rm",
+		keys: lfV071Keys(nil), tokens: "lf/llama3/llama3/cutoff1024"},
 
 	// TRL CLI (docs/source/clis.md)
 	{file: "trl-cli-dpo.sh", loss: []string{"sigmoid"}, kind: "pair", keys: map[string]any{"output_dir": "trainer_output", "max_length": 1024, "beta": 0.1}},
