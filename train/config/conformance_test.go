@@ -69,6 +69,11 @@ const trlDPOTokens = "trl-plain/qwen2.5/max_length1024"
 // rows 0–179 train, 180–199 test.
 const ufSplitDir = "testdata/conformance/data/ultrafeedback_binarized"
 
+// hhSplitDir holds hh_rlhf_harmless_200.jsonl as train.jsonl (rows 1–180) and test.jsonl
+// (181–200): Anthropic/hh-rlhf's train and test splits, which TRL's old
+// reward_modeling.py loads (and evaluates on raw_datasets["test"]).
+const hhSplitDir = "testdata/conformance/data/hh_rlhf"
+
 var confCases = []confCase{
 	// LLaMA-Factory main (ff6d4d12)
 	{file: "lf-head-qwen3_lora_dpo.yaml", loss: []string{"sigmoid"}, kind: "pair",
@@ -141,6 +146,21 @@ var confCases = []confCase{
 	{file: "trl-script-orpo-regular.sh", loss: []string{"orpo"}, kind: "pair", keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "logging_first_step": true}},
 	{file: "trl-script-orpo-peft.sh", loss: []string{"orpo"}, kind: "pair",
 		keys: map[string]any{"optim": "rmsprop", "learning_rate": 8e-5, "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0}},
+	// TRL v0.8.6 / v0.9.6 example scripts (the commands of their docstrings)
+	{file: "trl-v0.8.6-script-dpo-regular.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"learning_rate": 1e-3, "warmup_steps": 150, "logging_first_step": true, "per_device_train_batch_size": 4, "finetuning_type": "full"}},
+	{file: "trl-v0.8.6-script-dpo-peft.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"optim": "rmsprop", "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0, "learning_rate": 1e-3}},
+	{file: "trl-v0.8.6-script-kto-full.sh", loss: []string{"kto"}, kind: "kto",
+		keys:   map[string]any{"learning_rate": 1e-5, "lr_scheduler_type": "cosine", "warmup_ratio": 0.1, "per_device_train_batch_size": 16},
+		tokens: trlKTOTokens},
+	{file: "trl-v0.8.6-script-kto-qlora.sh", loss: []string{"kto"}, kind: "kto",
+		keys:   map[string]any{"load_in_4bit": true, "lora_rank": 16, "lora_target": []string{"all-linear"}, "learning_rate": 1e-4},
+		tokens: trlKTOTokens},
+	{file: "trl-v0.8.6-script-reward.sh", loss: []string{"bradley_terry"}, kind: "rm",
+		keys: map[string]any{"max_length": 512, "eval_strategy": "steps", "eval_dataset": hhSplitDir, "gradient_accumulation_steps": 16, "optim": "adamw"}},
+	{file: "trl-v0.9.6-script-reward.sh", loss: []string{"bradley_terry"}, kind: "rm",
+		keys: map[string]any{"max_length": 512, "eval_strategy": "steps", "eval_steps": 500.0, "eval_dataset": hhSplitDir, "gradient_accumulation_steps": 2}},
 	// TRL trainer docs
 	{file: "trl-doc-kto.sh", loss: []string{"kto"}, kind: "kto", keys: map[string]any{"num_train_epochs": 1.0, "output_dir": "Qwen2-0.5B-KTO"}, tokens: trlKTOTokens},
 	{file: "trl-doc-cpo.sh", loss: []string{"cpo"}, kind: "pair", keys: map[string]any{"num_train_epochs": 1.0}},
