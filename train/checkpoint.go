@@ -120,7 +120,7 @@ func (t *trainer) saveCheckpoint() error {
 				ts = append(ts, safetensors.Tensor{Name: prefix + o.momentName(), DType: safetensors.F32, Shape: []int{len(o.m)}, F32: o.m})
 			}
 			if o.v != nil {
-				ts = append(ts, safetensors.Tensor{Name: prefix + "exp_avg_sq", DType: safetensors.F32, Shape: []int{len(o.v)}, F32: o.v})
+				ts = append(ts, safetensors.Tensor{Name: prefix + o.secondName(), DType: safetensors.F32, Shape: []int{len(o.v)}, F32: o.v})
 			}
 		}
 		if len(ts) > 0 {
@@ -251,7 +251,7 @@ func (t *trainer) resumeOrStart() error {
 				}
 			}
 			if p.v != nil {
-				if err := f.ReadFloat32(prefix+"exp_avg_sq", p.v); err != nil {
+				if err := f.ReadFloat32(prefix+p.secondName(), p.v); err != nil {
 					return fmt.Errorf("resume_from_checkpoint: %w", err)
 				}
 			}

@@ -17,8 +17,8 @@ import (
 // at model_revision, adapter_name_or_path and ref_model_adapters (PEFT adapter repos,
 // same revision), and the dataset / eval_dataset items (dataset repos at main:
 // dataset_train_split / dataset_test_split, default train / test, mapped from file
-// names as the datasets library does). LLaMA-Factory dataset names in dataset_dir stay
-// names.
+// names as the datasets library does; a local dataset directory likewise:
+// localSplitFiles). LLaMA-Factory dataset names in dataset_dir stay names.
 func resolveHub(ctx context.Context, c *config.Config, log io.Writer, terminal bool) error {
 	s := hub.FromEnv()
 	s.Progress, s.Terminal = log, terminal
@@ -48,6 +48,7 @@ func resolveHub(ctx context.Context, c *config.Config, log io.Writer, terminal b
 	if c.DatasetDir != "" {
 		reg, _ = data.LoadRegistry(c.DatasetDir) // a bad dataset_dir is reported by data.Load
 	}
+	trlEval := c.EvalDataset != "" && c.EvalDataset == c.Dataset // TRL's scripts: the test split of the training dataset
 	for _, f := range []struct {
 		key, split string
 		v          *string
@@ -70,6 +71,17 @@ func resolveHub(ctx context.Context, c *config.Config, log io.Writer, terminal b
 			files, isHub, err := s.DatasetFiles(ctx, item, "", f.split)
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.key, err)
+			}
+			if !isHub {
+				local, ok, err := localSplitFiles(item, f.split, trlEval && f.key == "eval_dataset")
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.key, err)
+				}
+				if ok {
+					fmt.Fprintf(log, "%s: %s (split %s) -> %s\n", f.key, item, f.split, strings.Join(local, ", "))
+					items[i] = strings.Join(local, ",")
+					changed = true
+				}
 			}
 			if isHub {
 				note(f.key, item+" (split "+f.split+")", strings.Join(files, ", "))

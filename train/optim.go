@@ -16,14 +16,14 @@ type span struct {
 	decay  bool
 }
 
-// optimizer is AdamW or SGD over the model's flat trainable buffer, in the manner of
-// torch.optim with transformers' parameter groups: biases and norm weights get no
-// weight decay (Trainer.get_decay_parameter_names).
+// optimizer is AdamW, SGD or RMSprop over the model's flat trainable buffer, in the
+// manner of torch.optim with transformers' parameter groups: biases and norm weights
+// get no weight decay (Trainer.get_decay_parameter_names).
 type optimizer struct {
 	be            kernels.Backend
-	kind          string // "adamw" or "sgd"
+	kind          string // "adamw", "sgd" or "rmsprop"
 	params, grads []float32
-	m, v          []float32 // AdamW exp_avg, exp_avg_sq; SGD momentum buffer in m (nil without momentum)
+	m, v          []float32 // AdamW exp_avg, exp_avg_sq; SGD momentum buffer in m (nil without momentum); RMSprop square_avg in v
 	spans         []span
 	tensors       []model.Tensor
 	step          int // optimizer steps taken (AdamW's step count, from 1)
@@ -75,6 +75,8 @@ func newOptimizerFor(be kernels.Backend, params, grads []float32, tensors []mode
 		if momentum > 0 {
 			o.m = o.be.Alloc(len(params))
 		}
+	case "rmsprop":
+		o.v = o.be.Alloc(len(params))
 	default:
 		return nil, fmt.Errorf("train: unknown optimizer %q", kind)
 	}
@@ -87,6 +89,14 @@ func (o *optimizer) momentName() string {
 		return "momentum_buffer"
 	}
 	return "exp_avg"
+}
+
+// secondName is the checkpoint name of the second buffer (torch's state key).
+func (o *optimizer) secondName() string {
+	if o.kind == "rmsprop" {
+		return "square_avg"
+	}
+	return "exp_avg_sq"
 }
 
 // gradNorm returns the global L2 norm of the gradients: one reduction over each
@@ -141,6 +151,8 @@ func (o *optimizer) update(lr float64) error {
 				buf = o.m[s.off : s.off+s.n]
 			}
 			o.be.SGDStep(p, g, buf, o.step, float32(lr), o.momentum, wd)
+		case "rmsprop":
+			rmspropStep(o.be, p, g, o.v[s.off:s.off+s.n], float32(lr), wd)
 		}
 	}
 	if o.next != nil {

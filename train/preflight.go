@@ -64,8 +64,8 @@ func (t *trainer) memoryEstimate(mopt model.Options) (preflight.Estimate, error)
 		Activations: pol.Activations - pol.Unwritten, Other: pol.Tables + preflight.Runtime}
 	trainable := pol.Trainable(pm, use)
 	switch {
-	case c.Optim == "sgd" && c.Momentum > 0:
-		est.Optimizer = 4 * trainable
+	case c.Optim == "sgd" && c.Momentum > 0, c.Optim == "rmsprop":
+		est.Optimizer = 4 * trainable // SGD's momentum_buffer; RMSprop's square_avg
 	case c.Optim != "sgd":
 		est.Optimizer = 8 * trainable // AdamW: exp_avg, exp_avg_sq
 	}

@@ -76,7 +76,7 @@ type Config struct {
 	UseWeighting      bool      `key:"use_weighting" help:"WPO weighting of pairs"`
 	LDAlpha           *float64  `key:"ld_alpha" help:"LD-DPO α in [0,1] for tokens beyond the shared length"`
 	RPOAlpha          *float64  `key:"rpo_alpha" help:"RPO: weight of the NLL of the chosen completion"`
-	PrefFTX           float64   `key:"pref_ftx" help:"LLaMA-Factory: weight of the SFT loss on chosen (per-sequence mean NLL)"`
+	PrefFTX           float64   `key:"pref_ftx" alias:"dpo_ftx" help:"LLaMA-Factory: weight of the SFT loss on chosen (per-sequence mean NLL); dpo_ftx is its v0.6–v0.7 name"`
 	SimPOGamma        float64   `key:"simpo_gamma" help:"SimPO target margin γ"`
 	DiscopopTau       float64   `key:"discopop_tau" help:"DiscoPOP temperature"`
 	CPOAlpha          float64   `key:"cpo_alpha" help:"CPO/SimPO: weight of the NLL term (LLaMA-Factory: pref_ftx)"`
@@ -93,7 +93,7 @@ type Config struct {
 	RefModelSyncSteps     int     `key:"ref_model_sync_steps" help:"TR-DPO τ: optimizer steps between syncs"`
 
 	// optimization
-	Optim                     string  `key:"optim" help:"adamw or sgd"`
+	Optim                     string  `key:"optim" help:"adamw (adamw_torch, adamw_torch_fused, adamw_hf), sgd, or rmsprop (torch.optim.RMSprop as transformers maps it: alpha 0.99, eps 1e-8, coupled weight decay)"`
 	LearningRate              float64 `key:"learning_rate" help:"peak learning rate"`
 	AdamBeta1                 float64 `key:"adam_beta1" help:"AdamW β1"`
 	AdamBeta2                 float64 `key:"adam_beta2" help:"AdamW β2"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -151,6 +152,18 @@ func TestDefaults(t *testing.T) {
 			}
 			return ""
 		}},
+		{"TRL eval on a Hub dataset's test split", "model_name_or_path: m\ndataset_name: trl-lib/ultrafeedback_binarized\noutput_dir: o\neval_strategy: steps\n", func(c *Config) string {
+			if c.EvalDataset != "trl-lib/ultrafeedback_binarized" || c.EvalStrategy != "steps" {
+				return fmt.Sprintf("eval_dataset %q eval_strategy %q", c.EvalDataset, c.EvalStrategy)
+			}
+			return ""
+		}},
+		{"no eval: the dataset is not evaluated", "model_name_or_path: m\ndataset_name: trl-lib/ultrafeedback_binarized\noutput_dir: o\n", func(c *Config) string {
+			if c.EvalDataset != "" || c.EvalStrategy != "no" {
+				return fmt.Sprintf("eval_dataset %q eval_strategy %q", c.EvalDataset, c.EvalStrategy)
+			}
+			return ""
+		}},
 		{"resume true", base + "resume_from_checkpoint: true\n", func(c *Config) string {
 			if c.ResumeFromCheckpoint != "true" {
 				return c.ResumeFromCheckpoint
@@ -211,7 +224,7 @@ func TestErrors(t *testing.T) {
 		{"missing model", "dataset: d\noutput_dir: o\n", nil, []string{"model_name_or_path: required"}},
 		{"bad loss", base + "loss_type: sigmod\n", nil, []string{"loss_type", "sigmod", "sigmoid"}},
 		{"kto_pair", base + "pref_loss: kto_pair\n", nil, []string{"pref_loss", "stage: kto"}},
-		{"bad optim", base + "optim: adafactor\n", nil, []string{"optim", "adamw or sgd"}},
+		{"bad optim", base + "optim: adafactor\n", nil, []string{"optim", "adamw, sgd or rmsprop"}},
 		{"bad scheduler", base + "lr_scheduler_type: polynomial\n", nil, []string{"lr_scheduler_type", "cosine"}},
 		{"negative lr", base + "learning_rate: -1\n", nil, []string{"learning_rate"}},
 		{"label smoothing", base + "label_smoothing: 0.7\n", nil, []string{"label_smoothing", "[0,0.5)"}},
@@ -221,7 +234,7 @@ func TestErrors(t *testing.T) {
 		{"lora rank", base + "finetuning_type: lora\nlora_rank: 0\n", nil, []string{"lora_rank", "positive"}},
 		{"twice", base + "beta: 0.1\npref_beta: 0.2\n", nil, []string{"pref_beta", "set twice", "beta"}},
 		{"override without value", base, []string{"--beta"}, []string{"beta", "no value"}},
-		{"eval without data", base + "eval_strategy: steps\n", nil, []string{"eval_strategy", "eval_dataset"}},
+		{"eval without data", "model_name_or_path: m\ndataset: d.jsonl\noutput_dir: o\neval_strategy: steps\n", nil, []string{"eval_strategy", "eval_dataset", "test split"}},
 		{"list for scalar", base + "beta: [1, 2]\n", nil, []string{"beta", "single number"}},
 	}
 	for _, tc := range cases {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/preftune/preftune/data"
+	"github.com/preftune/preftune/hf/hub"
 )
 
 // The conformance suite: real example configs of LLaMA-Factory and documented configs
@@ -44,11 +45,34 @@ func lfKeys(extra map[string]any) map[string]any {
 	return m
 }
 
+// lfV071Keys are the keys of LLaMA-Factory v0.7.1's lora_single_gpu examples.
+func lfV071Keys(extra map[string]any) map[string]any {
+	m := lfKeys(map[string]any{"lora_target": []string{"q_proj", "v_proj"}, "learning_rate": 1e-5, "max_length": 1024,
+		"template": "llama3", "val_size": 0.1, "eval_strategy": "steps", "eval_steps": 500.0, "warmup_ratio": 0.1})
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
 // trlKTOTokens: TRL's KTOTrainer unpairs preference rows (chosen → desirable, rejected →
 // undesirable) and tokenizes each (prompt, completion) as DPOTrainer tokenizes (prompt,
 // chosen) — the same tokenize_fn, EOS rule, keep_start filter and max_length (1024) — so
 // the ids of each completion are those of the DPO golden.
 const trlKTOTokens = "trl-plain/qwen2.5/max_length1024"
+
+// trlDPOTokens: DPOTrainer's tokenization of ultrafeedback_binarized_200 at max_length 1024.
+const trlDPOTokens = "trl-plain/qwen2.5/max_length1024"
+
+// ufSplitDir is trl-lib/ultrafeedback_binarized's layout (data/train-00000-of-00001.*,
+// data/test-00000-of-00001.*) with the 200 rows of ultrafeedback_binarized_200.jsonl:
+// rows 0–179 train, 180–199 test.
+const ufSplitDir = "testdata/conformance/data/ultrafeedback_binarized"
+
+// hhSplitDir holds hh_rlhf_harmless_200.jsonl as train.jsonl (rows 1–180) and test.jsonl
+// (181–200): Anthropic/hh-rlhf's train and test splits, which TRL's old
+// reward_modeling.py loads (and evaluates on raw_datasets["test"]).
+const hhSplitDir = "testdata/conformance/data/hh_rlhf"
 
 var confCases = []confCase{
 	// LLaMA-Factory main (ff6d4d12)
@@ -81,6 +105,15 @@ var confCases = []confCase{
 		keys:   lfKeys(map[string]any{"max_length": 1024, "template": "llama3", "val_size": 0.1}),
 		tokens: "lf/llama3/llama3/cutoff1024"},
 
+	// LLaMA-Factory v0.7.1 (examples/lora_single_gpu): q_proj,v_proj, dpo_ftx, warmup_steps 0.1,
+	// evaluation_strategy (transformers' older name)
+	{file: "lf-v0.7.1-llama3_lora_dpo.yaml", loss: []string{"sigmoid"}, kind: "pair",
+		keys: lfV071Keys(map[string]any{"beta": 0.1, "pref_ftx": 1.0}), tokens: "lf/llama3/llama3/cutoff1024"},
+	{file: "lf-v0.7.1-llama3_lora_orpo.yaml", loss: []string{"orpo"}, kind: "pair",
+		keys: lfV071Keys(nil), tokens: "lf/llama3/llama3/cutoff1024"},
+	{file: "lf-v0.7.1-llama3_lora_reward.yaml", loss: []string{"bradley_terry"}, kind: "rm",
+		keys: lfV071Keys(nil), tokens: "lf/llama3/llama3/cutoff1024"},
+
 	// TRL CLI (docs/source/clis.md)
 	{file: "trl-cli-dpo.sh", loss: []string{"sigmoid"}, kind: "pair", keys: map[string]any{"output_dir": "trainer_output", "max_length": 1024, "beta": 0.1}},
 	{file: "trl-cli-reward.sh", loss: []string{"bradley_terry"}, kind: "rm"},
@@ -91,8 +124,16 @@ var confCases = []confCase{
 	{file: "trl-cli-kto-config.yaml", launch: "trl kto", loss: []string{"kto"}, kind: "kto", tokens: trlKTOTokens},
 	{file: "trl-cli-dpo-num-processes-config.yaml", launch: "trl dpo", loss: []string{"sigmoid"}, kind: "pair"},
 	// TRL example scripts (their docstring commands)
-	{file: "trl-script-dpo-full.sh", refuse: "eval_strategy"}, // eval on dataset_test_split: a local file has none
-	{file: "trl-script-dpo-lora.sh", refuse: "eval_strategy"},
+	// eval_strategy steps: evaluation on the dataset's test split (a directory laid out as
+	// trl-lib/ultrafeedback_binarized: data/{train,test}-00000-of-00001.jsonl)
+	{file: "trl-script-dpo-full.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"eval_strategy": "steps", "eval_steps": 50.0, "eval_dataset": ufSplitDir, "learning_rate": 5e-7,
+			"max_steps": 1000, "gradient_accumulation_steps": 8, "remove_unused_columns": false, "finetuning_type": "full"},
+		tokens: trlDPOTokens},
+	{file: "trl-script-dpo-lora.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"eval_strategy": "steps", "eval_dataset": ufSplitDir, "learning_rate": 5e-6,
+			"finetuning_type": "lora", "lora_rank": 32, "lora_alpha": 16.0},
+		tokens: trlDPOTokens},
 	{file: "trl-script-kto-full.sh", loss: []string{"kto"}, kind: "kto",
 		keys:   map[string]any{"warmup_ratio": 0.1, "warmup_steps": 0, "logging_first_step": true, "learning_rate": 5e-7, "lr_scheduler_type": "cosine", "per_device_train_batch_size": 16},
 		tokens: trlKTOTokens},
@@ -100,9 +141,26 @@ var confCases = []confCase{
 		keys: map[string]any{"load_in_4bit": true, "lora_rank": 16, "learning_rate": 5e-7}, tokens: trlKTOTokens},
 	{file: "trl-script-cpo-full.sh", loss: []string{"cpo"}, kind: "pair",
 		keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "cpo_alpha": 1.0, "learning_rate": 8e-6, "remove_unused_columns": false}},
-	{file: "trl-script-cpo-qlora.sh", refuse: "optim"},
+	{file: "trl-script-cpo-qlora.sh", loss: []string{"cpo"}, kind: "pair",
+		keys: map[string]any{"optim": "rmsprop", "learning_rate": 8e-5, "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0, "warmup_steps": 150}},
 	{file: "trl-script-orpo-regular.sh", loss: []string{"orpo"}, kind: "pair", keys: map[string]any{"max_steps": 1000, "warmup_steps": 150, "logging_first_step": true}},
-	{file: "trl-script-orpo-peft.sh", refuse: "optim"},
+	{file: "trl-script-orpo-peft.sh", loss: []string{"orpo"}, kind: "pair",
+		keys: map[string]any{"optim": "rmsprop", "learning_rate": 8e-5, "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0}},
+	// TRL v0.8.6 / v0.9.6 example scripts (the commands of their docstrings)
+	{file: "trl-v0.8.6-script-dpo-regular.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"learning_rate": 1e-3, "warmup_steps": 150, "logging_first_step": true, "per_device_train_batch_size": 4, "finetuning_type": "full"}},
+	{file: "trl-v0.8.6-script-dpo-peft.sh", loss: []string{"sigmoid"}, kind: "pair",
+		keys: map[string]any{"optim": "rmsprop", "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 16.0, "learning_rate": 1e-3}},
+	{file: "trl-v0.8.6-script-kto-full.sh", loss: []string{"kto"}, kind: "kto",
+		keys:   map[string]any{"learning_rate": 1e-5, "lr_scheduler_type": "cosine", "warmup_ratio": 0.1, "per_device_train_batch_size": 16},
+		tokens: trlKTOTokens},
+	{file: "trl-v0.8.6-script-kto-qlora.sh", loss: []string{"kto"}, kind: "kto",
+		keys:   map[string]any{"load_in_4bit": true, "lora_rank": 16, "lora_target": []string{"all-linear"}, "learning_rate": 1e-4},
+		tokens: trlKTOTokens},
+	{file: "trl-v0.8.6-script-reward.sh", loss: []string{"bradley_terry"}, kind: "rm",
+		keys: map[string]any{"max_length": 512, "eval_strategy": "steps", "eval_dataset": hhSplitDir, "gradient_accumulation_steps": 16, "optim": "adamw"}},
+	{file: "trl-v0.9.6-script-reward.sh", loss: []string{"bradley_terry"}, kind: "rm",
+		keys: map[string]any{"max_length": 512, "eval_strategy": "steps", "eval_steps": 500.0, "eval_dataset": hhSplitDir, "gradient_accumulation_steps": 2}},
 	// TRL trainer docs
 	{file: "trl-doc-kto.sh", loss: []string{"kto"}, kind: "kto", keys: map[string]any{"num_train_epochs": 1.0, "output_dir": "Qwen2-0.5B-KTO"}, tokens: trlKTOTokens},
 	{file: "trl-doc-cpo.sh", loss: []string{"cpo"}, kind: "pair", keys: map[string]any{"num_train_epochs": 1.0}},
@@ -240,8 +298,8 @@ func TestConformanceSuite(t *testing.T) {
 			}
 			outcome := fmt.Sprintf("loss %s", strings.Join(l.LossType, "+"))
 			if tc.tokens != "" {
-				n := checkTokens(t, l, golden[tc.tokens])
-				outcome += fmt.Sprintf(", %d/%d rows token-identical to %s", n, len(golden[tc.tokens].Rows), tc.tokens)
+				n, of := checkTokens(t, l, golden[tc.tokens])
+				outcome += fmt.Sprintf(", %d/%d rows token-identical to %s", n, of, tc.tokens)
 			}
 			table = append(table, fmt.Sprintf("%s → runs: %s", tc.file, outcome))
 		})
@@ -255,7 +313,12 @@ func TestConformanceSuite(t *testing.T) {
 			runs++
 		}
 	}
-	t.Logf("conformance: %d/%d cases as specified (%d run, %d refused naming the key)\n%s", passed, len(confCases), runs, len(confCases)-runs, strings.Join(table, "\n"))
+	t.Logf("conformance: %d/%d cases as specified; %d/%d (%.1f%%) run, %d refused naming the key\n%s", passed, len(confCases),
+		runs, len(confCases), 100*float64(runs)/float64(len(confCases)), len(confCases)-runs, strings.Join(table, "\n"))
+	// the issue's acceptance: at least 95% of the suite runs (every case as specified)
+	if passed != len(confCases) || !(float64(runs) >= 0.95*float64(len(confCases))) {
+		t.Errorf("conformance: %d/%d as specified, %d/%d run: want all as specified and ≥ 95%% run", passed, len(confCases), runs, len(confCases))
+	}
 }
 
 func errorsAs(err error, target **Error) bool {
@@ -305,17 +368,39 @@ func loadTokenGolden(t *testing.T) map[string]tokenCase {
 }
 
 // checkTokens tokenizes the config's dataset as `preftune train` does (its
-// TokenizeOptions, its model's tokenizer) and returns how many rows match the golden.
-func checkTokens(t *testing.T, l *Loaded, g tokenCase) int {
+// TokenizeOptions, its model's tokenizer) and returns how many rows match the golden
+// and how many of the golden's rows the dataset has.
+func checkTokens(t *testing.T, l *Loaded, g tokenCase) (int, int) {
 	t.Helper()
 	if len(g.Rows) == 0 {
 		t.Fatal("golden case missing")
 	}
-	ds, err := data.Load(l.Dataset, data.Options{DatasetDir: l.DatasetDir, Policy: data.PolicyStrict})
+	dataset := l.Dataset
+	if st, err := os.Stat(dataset); err == nil && st.IsDir() && l.DatasetDir == "" {
+		// a directory with split files: the train split, as load_dataset(dir)["train"]
+		var rel []string
+		filepath.WalkDir(dataset, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				r, _ := filepath.Rel(dataset, p)
+				rel = append(rel, filepath.ToSlash(r))
+			}
+			return nil
+		})
+		m, _, err := hub.Splits(rel)
+		if err != nil || len(m["train"]) != 1 {
+			t.Fatalf("%s: train split %v, %v", dataset, m["train"], err)
+		}
+		dataset = filepath.Join(dataset, filepath.FromSlash(m["train"][0]))
+	}
+	ds, err := data.Load(dataset, data.Options{DatasetDir: l.DatasetDir, Policy: data.PolicyStrict})
 	if err != nil {
 		t.Fatal(err)
 	}
 	exs := ds.Examples
+	rows := 0 // the golden's rows that the dataset read has (a train split holds the first ones)
+	for _, e := range exs {
+		rows = max(rows, e.Row)
+	}
 	if l.MaxSamples > 0 && len(exs) > l.MaxSamples {
 		exs = exs[:l.MaxSamples]
 	}
@@ -331,8 +416,12 @@ func checkTokens(t *testing.T, l *Loaded, g tokenCase) int {
 	for _, tk := range tks {
 		got[tk.Row] = tk
 	}
-	same := 0
+	same, compared := 0, 0
 	for _, w := range g.Rows {
+		if w.Row > rows {
+			continue
+		}
+		compared++
 		tk, ok := got[w.Row]
 		if w.Dropped || !ok {
 			if w.Dropped == !ok {
@@ -360,5 +449,5 @@ func checkTokens(t *testing.T, l *Loaded, g tokenCase) int {
 			t.Errorf("row %d: tokens differ from the reference", w.Row)
 		}
 	}
-	return same
+	return same, compared
 }

@@ -82,9 +82,9 @@ func (l *Loaded) Validate() error {
 	switch c.Optim {
 	case "adamw", "adamw_torch", "adamw_torch_fused", "adamw_hf", "adamw_torch_xla":
 		c.Optim = "adamw"
-	case "sgd":
+	case "sgd", "rmsprop":
 	default:
-		return bad("optim", "%q: want adamw or sgd", c.Optim)
+		return bad("optim", "%q: want adamw, sgd or rmsprop", c.Optim)
 	}
 	if !slices.Contains(Schedulers, c.LRSchedulerType) {
 		return bad("lr_scheduler_type", "%q: want one of %s", c.LRSchedulerType, strings.Join(Schedulers, ", "))
@@ -208,6 +208,9 @@ func (l *Loaded) Validate() error {
 	case "true", "yes":
 		c.ResumeFromCheckpoint = "true"
 	}
+	if (c.EvalStrategy == "steps" || c.EvalStrategy == "epoch") && evalOnTestSplit(c) {
+		c.EvalDataset = c.Dataset // read at dataset_test_split, as TRL's scripts evaluate
+	}
 	hasEval := c.EvalDataset != "" || c.ValSize > 0
 	switch c.EvalStrategy {
 	case "":
@@ -217,7 +220,7 @@ func (l *Loaded) Validate() error {
 		}
 	case "no", "steps", "epoch":
 		if c.EvalStrategy != "no" && !hasEval {
-			return bad("eval_strategy", "%q needs eval_dataset or val_size (TRL's scripts evaluate on the dataset's test split, which a single data file does not have)", c.EvalStrategy)
+			return bad("eval_strategy", "%q needs eval_dataset or val_size, or a dataset with a test split (TRL's scripts evaluate on dataset_test_split of a Hub dataset or a local directory; a single data file has none)", c.EvalStrategy)
 		}
 	default:
 		return bad("eval_strategy", "%q: want no, steps or epoch", c.EvalStrategy)

@@ -1,5 +1,5 @@
 python trl/scripts/dpo.py \
-    --dataset_name testdata/preferences/ultrafeedback_binarized_200.jsonl \
+    --dataset_name testdata/conformance/data/ultrafeedback_binarized \
     --model_name_or_path testdata/tokenizers/qwen2.5 \
     --learning_rate 5.0e-7 \
     --num_train_epochs 1 \

@@ -1,0 +1,18 @@
+python examples/scripts/dpo.py \
+    --dataset_name=testdata/preferences/hh_rlhf_harmless_200.jsonl \
+    --model_name_or_path=testdata/tokenizers/gpt2 \
+    --per_device_train_batch_size 4 \
+    --learning_rate 1e-3 \
+    --gradient_accumulation_steps 1 \
+    --logging_steps 10 \
+    --eval_steps 500 \
+    --output_dir="dpo_anthropic_hh" \
+    --optim rmsprop \
+    --warmup_steps 150 \
+    --report_to wandb \
+    --bf16 \
+    --logging_first_step \
+    --no_remove_unused_columns \
+    --use_peft \
+    --lora_r=16 \
+    --lora_alpha=16

@@ -1,0 +1,16 @@
+python examples/scripts/reward_modeling.py \
+    --model_name_or_path=testdata/tokenizers/gpt2 \
+    --dataset_name testdata/conformance/data/hh_rlhf \
+    --output_dir="reward_modeling_anthropic_hh" \
+    --per_device_train_batch_size=16 \
+    --num_train_epochs=1 \
+    --gradient_accumulation_steps=2 \
+    --gradient_checkpointing=True \
+    --learning_rate=1.41e-5 \
+    --report_to="wandb" \
+    --remove_unused_columns=False \
+    --optim="adamw_torch" \
+    --logging_steps=10 \
+    --eval_strategy="steps" \
+    --eval_steps=500 \
+    --max_length=512
