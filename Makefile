@@ -27,6 +27,9 @@ bench: setup
 # crasher written, is Go's fuzz-coordinator race (golang/go#75804, unfixed in 1.26):
 # reported as a warning, not a failure.
 FUZZTIME ?= 60s
+# minimizing every new interesting input stalls the slower targets for seconds
+# at a time (execs drop to 0/s); crashers are still saved, unminimized
+FUZZMINIMIZE ?= 0
 
 fuzz: setup
 	@set -e; log=$$(mktemp); rcf=$$(mktemp); trap 'rm -f $$log $$rcf' EXIT; \
@@ -35,7 +38,7 @@ fuzz: setup
 		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 			echo "== $$name ($$pkg, $(FUZZTIME))"; \
 			before=$$(ls $$pkg/testdata/fuzz/$$name 2>/dev/null | wc -l); \
-			{ rc=0; $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || rc=$$?; echo $$rc > $$rcf; } 2>&1 | tee $$log; \
+			{ rc=0; $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg || rc=$$?; echo $$rc > $$rcf; } 2>&1 | tee $$log; \
 			if [ "$$(cat $$rcf)" != 0 ]; then \
 				after=$$(ls $$pkg/testdata/fuzz/$$name 2>/dev/null | wc -l); \
 				if [ $$after -eq $$before ] && grep -q '^    context deadline exceeded$$' $$log; then \

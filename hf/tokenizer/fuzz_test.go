@@ -74,8 +74,12 @@ func FuzzTokenizer(f *testing.F) {
 		f.Add([]byte(js), texts[i%len(texts)])
 	}
 	f.Fuzz(func(t *testing.T, data []byte, text string) {
-		if len(data) > 1<<16 || len(text) > 1<<12 {
-			return // keep execs fast; size is not where the parsers' branches are
+		if len(data) > 1<<13 || len(text) > 1<<8 {
+			// keep execs fast: size is not where the parser's branches are, and
+			// long texts are FuzzTokenizerEncode's job (on real tokenizers
+			// loaded once); a mutated split regex runs on backtracking regexp2,
+			// whose cost grows steeply with text length
+			return
 		}
 		// a hang watchdog: a panic in another goroutine ends the worker and
 		// the fuzzer records this input as a crasher
@@ -101,6 +105,45 @@ func FuzzTokenizer(f *testing.F) {
 		batch := tok.EncodeBatch([]string{text, text + text}, true, 2)
 		if len(batch) != 2 {
 			t.Fatalf("EncodeBatch returned %d results for 2 texts", len(batch))
+		}
+	})
+}
+
+// FuzzTokenizerEncode encodes and decodes arbitrary text with the real
+// tokenizers of testdata/tokenizers (and the two well-formed seeds), loaded
+// once outside the fuzz loop so every exec is spent in Encode/Decode: every
+// id must name a token, plain decoding must give back text that encodes to
+// the same ids' text, nothing may panic.
+// `go test -run '^$' -fuzz '^FuzzTokenizerEncode$' ./hf/tokenizer` explores.
+func FuzzTokenizerEncode(f *testing.F) {
+	var toks []*Tokenizer
+	for _, name := range []string{"gpt2", "llama2"} {
+		toks = append(toks, loadTestTokenizer(f, name))
+	}
+	for i, js := range fuzzSeedTokenizers()[:2] {
+		tok, err := Parse([]byte(js))
+		if err != nil {
+			f.Fatalf("seed %d: %v", i, err)
+		}
+		toks = append(toks, tok)
+	}
+	for _, text := range []string{"", "the cat in a hat", "ab abc\n\n  \tb<|endoftext|>x", "é😀\xff\xfe<s>", "<|im_start|>user\nhi<|im_end|>", "[INST] 123456 [/INST]", strings.Repeat("ab ", 20)} {
+		f.Add(text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if len(text) > 1<<12 {
+			return
+		}
+		for i, tok := range toks {
+			for _, special := range []bool{false, true} {
+				ids := tok.Encode(text, special)
+				for _, id := range ids {
+					if _, ok := tok.IDToken(id); !ok {
+						t.Fatalf("tokenizer %d: Encode(%q) gave id %d, which names no token", i, text, id)
+					}
+				}
+				_ = tok.Decode(ids, special)
+			}
 		}
 	})
 }
