@@ -179,53 +179,74 @@ type Tokenizer struct {
 // TokenizeAll tokenizes every example. A row that cannot be tokenized (template
 // error) is an Invalid issue; under PolicyStrict it stops with that error.
 func (t *Tokenizer) TokenizeAll(exs []Example, policy Policy) ([]Tokenized, *TokenizeReport, error) {
-	if t.Opts.TruncationMode != "" && t.Opts.TruncationMode != KeepEnd && t.Opts.TruncationMode != KeepStart {
-		return nil, nil, fmt.Errorf("truncation_mode %q: expected keep_end or keep_start", t.Opts.TruncationMode)
-	}
-	if err := t.Prepare(); err != nil {
+	if err := t.checkOpts(); err != nil {
 		return nil, nil, err
 	}
 	rep := &TokenizeReport{}
 	out := make([]Tokenized, 0, len(exs))
 	for i := range exs {
-		tk, err := t.Tokenize(&exs[i])
+		tk, err := t.TokenizeInto(rep, &exs[i], policy)
 		if err != nil {
-			var re *RowError
-			if !errors.As(err, &re) {
-				re = &RowError{Source: exs[i].Source, Row: exs[i].Row, Err: err, Msg: err.Error()}
-			}
-			if policy == PolicyStrict {
-				return out, rep, re
-			}
-			rep.Issues = append(rep.Issues, Issue{Severity: Invalid, RowError: re})
-			continue
+			return out, rep, err
 		}
-		differed := tk.Kind == KindPair && len(tk.Completions) == 2 && !slices.Equal(tk.Completions[0], tk.Completions[1])
-		dropped, tp, tc := t.truncate(&tk)
-		if dropped == "" && differed && slices.Equal(tk.Completions[0], tk.Completions[1]) {
-			rep.Collapsed++
-			if rep.FirstCollapsed == "" {
-				rep.FirstCollapsed = fmt.Sprintf("%s:%d", tk.Source, tk.Row)
-			}
+		if tk != nil {
+			out = append(out, *tk)
 		}
-		if tp {
-			rep.TruncatedPrompt++
-		}
-		if tc {
-			rep.TruncatedCompl++
-		}
-		if dropped != "" {
-			rep.DroppedLong++
-			rep.Issues = append(rep.Issues, Issue{Severity: Dropped, RowError: &RowError{Source: tk.Source, Row: tk.Row, Err: ErrDropped, Msg: dropped}})
-			continue
-		}
-		rep.Tokenized++
-		if tk.Kind == KindPair {
-			rep.Pairs++
-		}
-		out = append(out, tk)
 	}
 	return out, rep, nil
+}
+
+// checkOpts validates the options and resolves rules and template (Prepare).
+func (t *Tokenizer) checkOpts() error {
+	if t.Opts.TruncationMode != "" && t.Opts.TruncationMode != KeepEnd && t.Opts.TruncationMode != KeepStart {
+		return fmt.Errorf("truncation_mode %q: expected keep_end or keep_start", t.Opts.TruncationMode)
+	}
+	return t.Prepare()
+}
+
+// TokenizeInto is one step of TokenizeAll, for callers that stream (data check): it
+// tokenizes and truncates ex, counts it in rep, and returns the kept row, or nil for a
+// row dropped or (PolicyDrop) invalid. Under PolicyStrict an invalid row is the error.
+func (t *Tokenizer) TokenizeInto(rep *TokenizeReport, ex *Example, policy Policy) (*Tokenized, error) {
+	if err := t.checkOpts(); err != nil {
+		return nil, err
+	}
+	tk, err := t.Tokenize(ex)
+	if err != nil {
+		var re *RowError
+		if !errors.As(err, &re) {
+			re = &RowError{Source: ex.Source, Row: ex.Row, Err: err, Msg: err.Error()}
+		}
+		if policy == PolicyStrict {
+			return nil, re
+		}
+		rep.Issues = append(rep.Issues, Issue{Severity: Invalid, RowError: re})
+		return nil, nil
+	}
+	differed := tk.Kind == KindPair && len(tk.Completions) == 2 && !slices.Equal(tk.Completions[0], tk.Completions[1])
+	dropped, tp, tc := t.truncate(&tk)
+	if dropped == "" && differed && slices.Equal(tk.Completions[0], tk.Completions[1]) {
+		rep.Collapsed++
+		if rep.FirstCollapsed == "" {
+			rep.FirstCollapsed = fmt.Sprintf("%s:%d", tk.Source, tk.Row)
+		}
+	}
+	if tp {
+		rep.TruncatedPrompt++
+	}
+	if tc {
+		rep.TruncatedCompl++
+	}
+	if dropped != "" {
+		rep.DroppedLong++
+		rep.Issues = append(rep.Issues, Issue{Severity: Dropped, RowError: &RowError{Source: tk.Source, Row: tk.Row, Err: ErrDropped, Msg: dropped}})
+		return nil, nil
+	}
+	rep.Tokenized++
+	if tk.Kind == KindPair {
+		rep.Pairs++
+	}
+	return &tk, nil
 }
 
 // Pairs tokenizes the pair examples (pairs and pre-tokenized pairs) and returns them.

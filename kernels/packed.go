@@ -2,9 +2,9 @@ package kernels
 
 import (
 	"fmt"
+	"github.com/preftune/preftune/internal/goroutine"
 	"math"
 	"runtime"
-	"sync"
 
 	"github.com/preftune/preftune/hf/safetensors"
 	"github.com/preftune/preftune/quant"
@@ -90,17 +90,15 @@ func (p *Packed) DequantizeRows(dst []float32, r0, r1, threads int) {
 		p.dequantize(dst, r0*p.Cols, r1*p.Cols)
 		return
 	}
-	var wg sync.WaitGroup
+	var g goroutine.Group // a panic in a part is re-raised here
 	per := (n + threads - 1) / threads
 	for lo := 0; lo < n; lo += per {
 		hi := min(lo+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			p.dequantize(dst[lo:hi], r0*p.Cols+lo, r0*p.Cols+hi)
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // dequantize writes the flat elements [lo, hi) of W into dst[hi−lo].

@@ -2,10 +2,10 @@ package quant
 
 import (
 	"fmt"
+	"github.com/preftune/preftune/internal/goroutine"
 	"math"
 	"runtime"
 	"sort"
-	"sync"
 
 	"github.com/preftune/preftune/hf/safetensors"
 )
@@ -316,15 +316,13 @@ func parallel(n int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	var g goroutine.Group // a panic in a part is re-raised here
 	per := (n + parts - 1) / parts
 	for lo := 0; lo < n; lo += per {
 		hi := min(n, lo+per)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			f(lo, hi)
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,7 +30,8 @@ const dataUsage = `usage:
 Invalid rows are listed (file:row:field) and make the command exit with 2 without
 writing OUT, unless --drop-invalid. Pairs with chosen == rejected are skipped with a
 warning (--keep-identical keeps them). A row over --max-row-bytes (default 16 MiB) is
-invalid.`
+invalid. data check streams: it holds one row at a time plus about 40 bytes a row (a
+content hash for duplicates, the token counts) and the problems it lists.`
 
 func runData(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -177,18 +179,39 @@ func runDataCheck(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts.Hub = hubSplitFiles(stderr)
+	// Streaming: each example is counted (and tokenized) as it is read and then let go,
+	// so memory is O(rows × ~40 B) — a content hash for duplicates and the token counts —
+	// plus one row and the issues, whatever the file's size.
+	var stats *tokenStats
+	if f.tokenizer != "" {
+		tok, err := f.tokenizerFor()
+		if err != nil {
+			return badInput(err)
+		}
+		stats = newTokenStats(tok)
+	}
+	conversational := 0
+	opts.Each = func(ex *data.Example) error {
+		if ex.Conversational {
+			conversational++
+		}
+		if stats != nil {
+			return stats.add(ex)
+		}
+		return nil
+	}
 	ds, err := data.Load(pos[0], opts)
 	if err != nil {
 		return badInput(err)
 	}
 	rep := &ds.Report
 	printReport(stdout, rep, *maxShow, !f.keepIdentical)
-	if f.tokenizer != "" {
-		if err := printTokenStats(stdout, ds, &f); err != nil {
+	if stats != nil {
+		if err := stats.print(stdout, f.tokenizer); err != nil {
 			return err
 		}
 	} else {
-		warnUntemplated(stderr, ds)
+		warnUntemplated(stderr, conversational)
 	}
 	if rep.Invalid > 0 && !f.dropInvalid {
 		return badInputf("%d invalid row(s); first: %v", rep.Invalid, firstIssue(rep, data.Invalid))
@@ -285,73 +308,94 @@ func (f *dataFlags) prepared(tok *data.Tokenizer, err error) (*data.Tokenizer, e
 	return tok, nil
 }
 
-// printTokenStats tokenizes every example (without length limits) and prints the
-// token counts per field, then what the length flags would drop or cut.
-func printTokenStats(w io.Writer, ds *data.Dataset, f *dataFlags) error {
-	tok, err := f.tokenizerFor()
+// tokenStats tokenizes each example as data check streams it: once without length
+// limits (the token counts per field, 4 bytes each) and once with them (what they drop
+// or cut), keeping only counts and the reports.
+type tokenStats struct {
+	tok       *data.Tokenizer
+	unlimited data.TokenizeOptions
+	limits    data.TokenizeOptions
+	limited   bool
+	names     []string
+	fields    map[string][]int32
+	rows      int
+	rep, lrep data.TokenizeReport
+}
+
+func newTokenStats(tok *data.Tokenizer) *tokenStats {
+	s := &tokenStats{tok: tok, limits: tok.Opts, unlimited: tok.Opts, fields: map[string][]int32{}}
+	s.unlimited.MaxLength, s.unlimited.MaxPromptLength, s.unlimited.MaxCompletionLength = 0, 0, 0
+	s.limited = s.limits.MaxLength > 0 || s.limits.MaxPromptLength > 0 || s.limits.MaxCompletionLength > 0
+	return s
+}
+
+func (s *tokenStats) count(name string, n int) {
+	if _, ok := s.fields[name]; !ok {
+		s.names = append(s.names, name)
+	}
+	s.fields[name] = append(s.fields[name], int32(n))
+}
+
+// add tokenizes one example; a row that cannot be tokenized is an issue, not an error.
+func (s *tokenStats) add(ex *data.Example) error {
+	s.tok.Opts = s.unlimited
+	t, err := s.tok.TokenizeInto(&s.rep, ex, data.PolicyDrop)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
-	limits := tok.Opts
-	tok.Opts.MaxLength, tok.Opts.MaxPromptLength, tok.Opts.MaxCompletionLength = 0, 0, 0
-	tks, rep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
-	if err != nil {
-		return badInput(err)
-	}
-	fields := map[string][]int{}
-	var names []string
-	add := func(name string, n int) {
-		if _, ok := fields[name]; !ok {
-			names = append(names, name)
-		}
-		fields[name] = append(fields[name], n)
-	}
-	for _, t := range tks {
-		add("prompt", len(t.PromptIDs))
+	if t != nil {
+		s.rows++
+		s.count("prompt", len(t.PromptIDs))
 		longest := 0
 		for i, c := range t.Completions {
 			switch t.Kind {
 			case data.KindPair:
-				add([]string{"chosen", "rejected"}[i], len(c))
+				s.count([]string{"chosen", "rejected"}[i], len(c))
 			case data.KindUnpaired:
-				add("completion", len(c))
+				s.count("completion", len(c))
 			default:
-				add("response", len(c))
+				s.count("response", len(c))
 			}
 			longest = max(longest, len(c))
 		}
-		add("prompt+longest completion", len(t.PromptIDs)+longest)
+		s.count("prompt+longest completion", len(t.PromptIDs)+longest)
 	}
-	fmt.Fprintf(w, "tokens (%s, %d rows; completions as the rules end them):\n", f.tokenizer, len(tks))
-	fmt.Fprintf(w, "  %-28s %7s %7s %7s %7s\n", "field", "min", "median", "p95", "max")
-	for _, n := range names {
-		v := fields[n]
-		sort.Ints(v)
-		fmt.Fprintf(w, "  %-28s %7d %7d %7d %7d\n", n, v[0], quantile(v, 0.5), quantile(v, 0.95), v[len(v)-1])
-	}
-	for _, is := range rep.Issues {
-		fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
-	}
-	if limits.MaxLength > 0 || limits.MaxPromptLength > 0 || limits.MaxCompletionLength > 0 {
-		tok.Opts = limits
-		_, lrep, err := tok.TokenizeAll(ds.Examples, data.PolicyDrop)
-		if err != nil {
-			return badInput(err)
-		}
-		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
-			lrep.Tokenized, lrep.DroppedLong, lrep.TruncatedPrompt, lrep.TruncatedCompl)
-		if err := checkCollapsed(w, lrep); err != nil {
+	if s.limited {
+		s.tok.Opts = s.limits
+		if _, err := s.tok.TokenizeInto(&s.lrep, ex, data.PolicyDrop); err != nil {
 			return err
 		}
 	}
-	if len(rep.Issues) > 0 {
-		return badInputf("%d row(s) could not be tokenized; first: %v", len(rep.Issues), rep.Issues[0].RowError)
+	return nil
+}
+
+// print writes the token counts per field, then what the length flags would drop or cut.
+func (s *tokenStats) print(w io.Writer, tokenizer string) error {
+	fmt.Fprintf(w, "tokens (%s, %d rows; completions as the rules end them):\n", tokenizer, s.rows)
+	fmt.Fprintf(w, "  %-28s %7s %7s %7s %7s\n", "field", "min", "median", "p95", "max")
+	for _, n := range s.names {
+		v := s.fields[n]
+		slices.Sort(v)
+		fmt.Fprintf(w, "  %-28s %7d %7d %7d %7d\n", n, v[0], quantile(v, 0.5), quantile(v, 0.95), v[len(v)-1])
+	}
+	for _, is := range s.rep.Issues {
+		fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
+	}
+	if s.limited {
+		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
+			s.lrep.Tokenized, s.lrep.DroppedLong, s.lrep.TruncatedPrompt, s.lrep.TruncatedCompl)
+		if err := checkCollapsed(w, &s.lrep); err != nil {
+			return err
+		}
+	}
+	if len(s.rep.Issues) > 0 {
+		return badInputf("%d row(s) could not be tokenized; first: %v", len(s.rep.Issues), s.rep.Issues[0].RowError)
 	}
 	return nil
 }
 
 // quantile is the nearest-rank quantile of sorted values.
-func quantile(sorted []int, q float64) int {
+func quantile[T int | int32](sorted []T, q float64) T {
 	i := int(q*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }

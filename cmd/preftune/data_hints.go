@@ -9,13 +9,7 @@ import (
 
 // warnUntemplated tells `data check` without --tokenizer that conversational rows were
 // not rendered with a chat template, so a model without one would still reject them.
-func warnUntemplated(w io.Writer, ds *data.Dataset) {
-	n := 0
-	for i := range ds.Examples {
-		if ds.Examples[i].Conversational {
-			n++
-		}
-	}
+func warnUntemplated(w io.Writer, n int) {
 	if n > 0 {
 		fmt.Fprintf(w, "warning: %d conversational row(s): chat templating not checked (pass --tokenizer MODEL_DIR to render them with the model's chat template)\n", n)
 	}

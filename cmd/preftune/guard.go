@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/preftune/preftune/internal/goroutine"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -28,6 +29,10 @@ func (e *internalError) Error() string {
 func guarded(f func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			if p, ok := v.(*goroutine.Panic); ok { // raised on a worker goroutine
+				err = &internalError{value: p.Value, stack: p.Stack}
+				return
+			}
 			err = &internalError{value: v, stack: debug.Stack()}
 		}
 	}()

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"github.com/preftune/preftune/internal/goroutine"
 	"math"
 	"sync"
 
@@ -62,17 +63,15 @@ func (b *Backend) ToBF16(dst []uint16, src []float32) {
 		toBF16(dst, src)
 		return
 	}
-	var wg sync.WaitGroup
+	var g goroutine.Group // a panic in a part is re-raised here
 	per := (n + parts - 1) / parts
 	for lo := 0; lo < n; lo += per {
 		hi := min(n, lo+per)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			toBF16(dst[lo:hi], src[lo:hi])
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 func toBF16(dst []uint16, src []float32) {

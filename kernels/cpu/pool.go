@@ -3,6 +3,8 @@ package cpu
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/preftune/preftune/internal/goroutine"
 )
 
 // pool is a fixed set of worker goroutines that run parallel-for loops.
@@ -13,6 +15,7 @@ type pool struct {
 	workers int
 	start   []chan struct{} // one per worker goroutine 1..workers-1
 	wg      sync.WaitGroup
+	panics  goroutine.Group // a worker's panic, re-raised on run's caller
 
 	// the loop being run
 	fn    chunker
@@ -32,9 +35,16 @@ func newPool(workers int) *pool {
 
 func (p *pool) worker(w int) {
 	for range p.start[w] {
-		p.loop(w)
+		p.workerLoop(w)
 		p.wg.Done()
 	}
+}
+
+// workerLoop is loop on a worker goroutine: a panic there is kept for run's caller
+// (a panic on a worker goroutine would otherwise end the process past every recover).
+func (p *pool) workerLoop(w int) {
+	defer p.panics.Recover()
+	p.loop(w)
 }
 
 func (p *pool) close() {
@@ -88,4 +98,5 @@ func (p *pool) run(n, grain int, fn chunker) {
 	p.loop(0)
 	p.wg.Wait()
 	p.fn = nil
+	p.panics.Check()
 }
