@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"github.com/preftune/preftune/internal/goroutine"
+	"github.com/preftune/preftune/kernels/cpu/vec"
 	"math"
 	"sync"
 
@@ -58,9 +59,13 @@ func (b *Backend) UploadBF16(dst, src []uint16) {
 func (b *Backend) ToBF16(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
 	n := len(src)
+	conv := toBF16
+	if b.vec {
+		conv = vec.ToBF16 // the same bits, vectorised
+	}
 	parts := max(1, min(b.threads, n/(1<<15)))
 	if parts == 1 {
-		toBF16(dst, src)
+		conv(dst, src)
 		return
 	}
 	var g goroutine.Group // a panic in a part is re-raised here
@@ -68,7 +73,7 @@ func (b *Backend) ToBF16(dst []uint16, src []float32) {
 	for lo := 0; lo < n; lo += per {
 		hi := min(n, lo+per)
 		g.Go(func() {
-			toBF16(dst[lo:hi], src[lo:hi])
+			conv(dst[lo:hi], src[lo:hi])
 		})
 	}
 	g.Wait()

@@ -207,3 +207,15 @@ void vec_adamw(float *p, const float *g, float *m, float *v, int n, float beta1,
 		p[i] = p[i] * decay - step * (mi / denom);
 	}
 }
+
+/* float32 → bf16, round to nearest even, NaN kept quiet (the Go toBF16's bits exactly):
+   integer arithmetic only, so the compiler vectorises it. */
+CLONES void vec_to_bf16(uint16_t *dst, const float *src, int n) {
+	const uint32_t *u = (const uint32_t *)src;
+	for (int i = 0; i < n; i++) {
+		uint32_t x = u[i];
+		uint16_t r = (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+		uint16_t q = (uint16_t)((x >> 16) | 0x40u);
+		dst[i] = (x & 0x7fffffffu) > 0x7f800000u ? q : r;
+	}
+}

@@ -56,3 +56,8 @@ func AdamW(p, g, m, v []float32, beta1, beta2, c1, c2, decay, bc2sqrt, eps, step
 	C.vec_adamw(f32(p), f32(g), f32(m), f32(v), C.int(len(p)), C.float(beta1), C.float(beta2), C.float(c1), C.float(c2),
 		C.float(decay), C.float(bc2sqrt), C.float(eps), C.float(step))
 }
+
+// ToBF16: dst[i] = src[i] rounded to bf16 (nearest even; NaN stays a quiet NaN).
+func ToBF16(dst []uint16, src []float32) {
+	C.vec_to_bf16((*C.uint16_t)(unsafe.Pointer(unsafe.SliceData(dst))), f32(src), C.int(len(src)))
+}

@@ -19,3 +19,6 @@ func AttnProbs(s []float32, seg, parent []int32, lse []float32, i0, qb, k0, nk, 
 func AdamW(p, g, m, v []float32, beta1, beta2, c1, c2, decay, bc2sqrt, eps, step float32) {
 	panic("vec: not available")
 }
+func ToBF16(dst []uint16, src []float32) {
+	panic("vec: not available")
+}
