@@ -151,8 +151,8 @@ func TestSignals(t *testing.T) {
 			if err := cmd.Process.Signal(sig.s); err != nil {
 				t.Fatal(err)
 			}
+			<-done // all of stderr read: Wait closes the pipe, so it comes after
 			err := cmd.Wait()
-			<-done
 			if c := exitCode(err); c != sig.code {
 				t.Fatalf("exit %d, want %d\n%s", c, sig.code, stderr.String())
 			}
@@ -191,8 +191,8 @@ func TestSignals(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
+		<-done // all of stderr read: Wait closes the pipe, so it comes after
 		err := cmd.Wait()
-		<-done
 		if c := exitCode(err); c != 143 {
 			t.Fatalf("exit %d, want 143\n%s", c, stderr.String())
 		}
