@@ -185,7 +185,7 @@ func (t *Tokenizer) TokenizeAll(exs []Example, policy Policy) ([]Tokenized, *Tok
 	rep := &TokenizeReport{}
 	out := make([]Tokenized, 0, len(exs))
 	for i := range exs {
-		tk, err := t.TokenizeInto(rep, &exs[i], policy)
+		tk, err := t.tokenizeInto(rep, &exs[i], policy)
 		if err != nil {
 			return out, rep, err
 		}
@@ -211,6 +211,11 @@ func (t *Tokenizer) TokenizeInto(rep *TokenizeReport, ex *Example, policy Policy
 	if err := t.checkOpts(); err != nil {
 		return nil, err
 	}
+	return t.tokenizeInto(rep, ex, policy)
+}
+
+// tokenizeInto is TokenizeInto once the options are checked.
+func (t *Tokenizer) tokenizeInto(rep *TokenizeReport, ex *Example, policy Policy) (*Tokenized, error) {
 	tk, err := t.Tokenize(ex)
 	if err != nil {
 		var re *RowError

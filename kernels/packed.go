@@ -86,19 +86,9 @@ func (p *Packed) DequantizeRows(dst []float32, r0, r1, threads int) {
 	}
 	const minPerThread = 1 << 16
 	threads = max(1, min(threads, n/minPerThread))
-	if threads == 1 {
-		p.dequantize(dst, r0*p.Cols, r1*p.Cols)
-		return
-	}
-	var g goroutine.Group // a panic in a part is re-raised here
-	per := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		g.Go(func() {
-			p.dequantize(dst[lo:hi], r0*p.Cols+lo, r0*p.Cols+hi)
-		})
-	}
-	g.Wait()
+	goroutine.Ranges(n, threads, func(lo, hi int) {
+		p.dequantize(dst[lo:hi], r0*p.Cols+lo, r0*p.Cols+hi)
+	})
 }
 
 // dequantize writes the flat elements [lo, hi) of W into dst[hi−lo].

@@ -311,18 +311,5 @@ func (w *Weight4) DequantizeWithScales(dst []float32, s []float32, b0, lo, hi in
 
 // parallel runs f over [0, n) in up to GOMAXPROCS contiguous ranges.
 func parallel(n int, f func(lo, hi int)) {
-	parts := max(1, min(runtime.GOMAXPROCS(0), n/4096))
-	if parts == 1 {
-		f(0, n)
-		return
-	}
-	var g goroutine.Group // a panic in a part is re-raised here
-	per := (n + parts - 1) / parts
-	for lo := 0; lo < n; lo += per {
-		hi := min(n, lo+per)
-		g.Go(func() {
-			f(lo, hi)
-		})
-	}
-	g.Wait()
+	goroutine.Ranges(n, min(runtime.GOMAXPROCS(0), n/4096), f)
 }

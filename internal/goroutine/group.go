@@ -77,3 +77,20 @@ func (g *Group) Check() {
 		panic(p)
 	}
 }
+
+// Ranges calls f over [0, n) cut into up to parts contiguous ranges, each on its own
+// goroutine (on the caller when parts ≤ 1), and waits; a panic in any range is
+// re-raised on the caller as a *Panic.
+func Ranges(n, parts int, f func(lo, hi int)) {
+	if parts <= 1 || n <= 1 {
+		f(0, n)
+		return
+	}
+	var g Group
+	per := (n + parts - 1) / parts
+	for lo := 0; lo < n; lo += per {
+		hi := min(n, lo+per)
+		g.Go(func() { f(lo, hi) })
+	}
+	g.Wait()
+}

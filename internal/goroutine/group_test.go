@@ -53,3 +53,20 @@ func TestWaitQuiet(t *testing.T) {
 		t.Fatalf("n = %d", n)
 	}
 }
+
+// TestRanges: every index of [0, n) is visited exactly once for any part count.
+func TestRanges(t *testing.T) {
+	for _, tc := range []struct{ n, parts int }{{0, 4}, {1, 4}, {7, 1}, {7, 3}, {10, 4}, {1000, 7}, {5, 9}} {
+		seen := make([]int32, tc.n)
+		Ranges(tc.n, tc.parts, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				seen[i]++ // ranges are disjoint: no two goroutines touch one index
+			}
+		})
+		for i, c := range seen {
+			if c != 1 {
+				t.Fatalf("n %d parts %d: index %d visited %d times", tc.n, tc.parts, i, c)
+			}
+		}
+	}
+}

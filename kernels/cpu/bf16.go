@@ -63,20 +63,7 @@ func (b *Backend) ToBF16(dst []uint16, src []float32) {
 	if b.vec {
 		conv = vec.ToBF16 // the same bits, vectorised
 	}
-	parts := max(1, min(b.threads, n/(1<<15)))
-	if parts == 1 {
-		conv(dst, src)
-		return
-	}
-	var g goroutine.Group // a panic in a part is re-raised here
-	per := (n + parts - 1) / parts
-	for lo := 0; lo < n; lo += per {
-		hi := min(n, lo+per)
-		g.Go(func() {
-			conv(dst[lo:hi], src[lo:hi])
-		})
-	}
-	g.Wait()
+	goroutine.Ranges(n, min(b.threads, n/(1<<15)), func(lo, hi int) { conv(dst[lo:hi], src[lo:hi]) })
 }
 
 func toBF16(dst []uint16, src []float32) {
