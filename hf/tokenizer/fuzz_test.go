@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -83,8 +85,7 @@ func FuzzTokenizer(f *testing.F) {
 		}
 		// a hang watchdog: a panic in another goroutine ends the worker and
 		// the fuzzer records this input as a crasher
-		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("FuzzTokenizer: over 10s on %q / %q", data, text)) })
-		defer watchdog.Stop()
+		defer cpuWatchdog(10*time.Second, func() string { return fmt.Sprintf("FuzzTokenizer: over 10s of CPU on %q / %q", data, text) })()
 		tok, err := Parse(data)
 		if err != nil {
 			if tok != nil {
@@ -167,4 +168,44 @@ func TestFuzzSeedsLoad(t *testing.T) {
 			t.Errorf("broken seed %d loads", i+2)
 		}
 	}
+}
+
+// cpuWatchdog panics (from its own goroutine, which ends the fuzz worker) once this
+// process has spent limit of CPU time since the call; it returns the stop function.
+// CPU time, not wall time: a worker that is descheduled (a loaded machine, a nice
+// level, SIGSTOP) is not hung.
+func cpuWatchdog(limit time.Duration, msg func() string) (stop func()) {
+	start := processCPU()
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	var check func()
+	check = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		used := processCPU() - start
+		if used >= limit {
+			panic(msg())
+		}
+		t = time.AfterFunc(limit-used, check)
+	}
+	t = time.AfterFunc(limit, check)
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+// processCPU is the user+system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
