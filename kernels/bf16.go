@@ -17,3 +17,11 @@ type BF16Matmul interface {
 	// GemmBF16: C[m,n] = alpha·op(A)[m,k]·op(B)[k,n] + beta·C, A and B bfloat16 (from AllocBF16), C float32 from Alloc; row-major, lda/ldb/ldc row strides as stored.
 	GemmBF16(transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int)
 }
+
+// HostBF16 is an optional BF16Matmul extension: the backend's bf16 buffers are host
+// memory, so host bf16 slices — frozen weights as they are stored — are GemmBF16
+// operands as they are (no staging copy, no upload). A device backend leaves it out
+// (or reports false) and weights are uploaded per use.
+type HostBF16 interface {
+	BF16InHostMemory() bool
+}

@@ -156,3 +156,20 @@ func (p *Packed) RowsBF16(dst []uint16, tmp []float32, r0, r1, threads int) {
 		base = end
 	}
 }
+
+// StoredBF16 returns the stored bfloat16 bits of rows [r0, r1) when row r0 lies in a
+// BF16 part, r1 being that part's last row + 1 (a fused matrix of BF16 parts is walked
+// part by part); ok is false for F16 and 4-bit parts, which must be expanded.
+func (p *Packed) StoredBF16(r0 int) (bits []uint16, r1 int, ok bool) {
+	base := 0
+	for _, pt := range p.Parts {
+		if r0 < base+pt.Rows {
+			if pt.Q4 != nil || pt.DType != safetensors.BF16 {
+				return nil, r0, false
+			}
+			return pt.Bits[(r0-base)*p.Cols : pt.Rows*p.Cols], base + pt.Rows, true
+		}
+		base += pt.Rows
+	}
+	return nil, r0, false
+}

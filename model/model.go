@@ -61,6 +61,7 @@ type Model struct {
 	embedP, headP *kernels.Packed // packed embedding / head (headP = embedP when tied), or nil
 	pk            packedScratch
 	bf16          kernels.BF16Matmul // Options.ComputeBF16 in effect: the backend's bf16 GEMM
+	bf16Host      bool               // its bf16 memory is the host's: stored bf16 weights are used in place
 
 	lora                  *LoRAConfig
 	loraParams, loraGrads []float32
@@ -178,6 +179,9 @@ func New(arch Arch, be kernels.Backend, opt Options) (*Model, error) {
 	m.shared, _ = be.(kernels.SharedPromptAttention)
 	if bf, ok := be.(kernels.BF16Matmul); ok && opt.ComputeBF16 && bf.BF16Ready() == nil {
 		m.bf16 = bf
+		if h, ok := be.(kernels.HostBF16); ok && h.BF16InHostMemory() {
+			m.bf16Host = true
+		}
 	}
 	m.fused, _ = be.(kernels.FusedSwiGLU)
 	if m.opt.LogitsBudget <= 0 {

@@ -68,10 +68,9 @@ func (m *Model) packedLinearForward(out, x []float32, w *kernels.Packed, bias []
 	if accumulate {
 		beta = 1
 	}
-	step := chunkRows(w)
-	for r0 := 0; r0 < oc; r0 += step {
-		r1 := min(oc, r0+step)
-		m.gemmRows(true, n, r1-r0, c, x, xb, 0, c, w, r0, r1, beta, out[r0:], oc) // out[:, r0:r1] = x·W[r0:r1]ᵀ
+	for r0 := 0; r0 < oc; {
+		r1 := m.gemmRows(true, n, -1, c, x, xb, 0, c, w, r0, beta, out[r0:], oc) // out[:, r0:r1] = x·W[r0:r1]ᵀ
+		r0 = r1
 	}
 	if bias != nil { // bf16: out += ones[N]·bias[OC] (rank-1, float32)
 		m.be.Sgemm(false, false, n, oc, 1, 1, m.onesN(n), 1, bias, oc, 1, out, oc)
@@ -82,25 +81,42 @@ func (m *Model) packedLinearForward(out, x []float32, w *kernels.Packed, bias []
 func (m *Model) packedLinearBackward(dx, dy []float32, w *kernels.Packed, n int, write bool) {
 	oc, c := w.Rows, w.Cols
 	dyb := m.roundBF16(dy, n*oc)
-	step := chunkRows(w)
-	for r0 := 0; r0 < oc; r0 += step {
-		r1 := min(oc, r0+step)
+	for r0 := 0; r0 < oc; {
 		beta := float32(1)
 		if write && r0 == 0 {
 			beta = 0
 		}
-		m.gemmRows(false, n, c, r1-r0, dy, dyb, r0, oc, w, r0, r1, beta, dx, c) // dx += dy[:, r0:r1]·W[r0:r1]
+		r0 = m.gemmRows(false, n, c, -1, dy, dyb, r0, oc, w, r0, beta, dx, c) // dx += dy[:, r0:r1]·W[r0:r1]
 	}
 }
 
-// gemmRows: C[mm,nn] = A·op(W[r0:r1]) + beta·C, A [mm,kk] at offset aOff (row stride
-// lda) in float32 (a), or in bf16 (ab) under bf16 compute.
-func (m *Model) gemmRows(transW bool, mm, nn, kk int, a []float32, ab []uint16, aOff, lda int, w *kernels.Packed, r0, r1 int, beta float32, c []float32, ldc int) {
+// gemmRows multiplies by the next run of rows of W, [r0, r1), and returns r1: a chunk of
+// at most chunkRows, or under bf16 compute on a host-memory backend the rest of the
+// stored BF16 part holding r0, used in place. C[mm, nn] = A·op(W[r0:r1]) + beta·C with
+// A [mm, kk] at offset aOff (row stride lda) in float32 (a), or in bf16 (ab) under bf16
+// compute; the rows of W are the dimension given as −1 (nn with transW, else kk).
+func (m *Model) gemmRows(transW bool, mm, nn, kk int, a []float32, ab []uint16, aOff, lda int, w *kernels.Packed, r0 int, beta float32, c []float32, ldc int) int {
+	r1 := min(w.Rows, r0+chunkRows(w))
+	var wb []uint16
+	if m.bf16 != nil && m.bf16Host {
+		if bits, end, ok := w.StoredBF16(r0); ok {
+			wb, r1 = bits, end
+		}
+	}
+	if transW {
+		nn = r1 - r0
+	} else {
+		kk = r1 - r0
+	}
 	if m.bf16 != nil {
-		m.bf16.GemmBF16(false, transW, mm, nn, kk, 1, ab[aOff:], lda, m.expandBF16(w, r0, r1), w.Cols, beta, c, ldc)
-		return
+		if wb == nil {
+			wb = m.expandBF16(w, r0, r1)
+		}
+		m.bf16.GemmBF16(false, transW, mm, nn, kk, 1, ab[aOff:], lda, wb, w.Cols, beta, c, ldc)
+		return r1
 	}
 	m.be.Sgemm(false, transW, mm, nn, kk, 1, a[aOff:], lda, m.expand(w, r0, r1), w.Cols, beta, c, ldc)
+	return r1
 }
 
 // roundBF16 is x[:n] rounded to bf16 in backend scratch under bf16 compute, else nil.

@@ -325,3 +325,74 @@ func TestComputeBF16(t *testing.T) {
 		})
 	}
 }
+
+// TestComputeBF16InPlace: under bf16 compute on a host-memory backend the stored bf16
+// weights are GEMM operands as they are (kernels.HostBF16); the staged path (rows copied
+// into scratch, chunk by chunk — what a device backend does) must give the same
+// log-probs and LoRA gradients, up to float32 summation order across chunks (a wrong row
+// offset or part boundary would differ at bf16's resolution, ~1e-2).
+func TestComputeBF16InPlace(t *testing.T) {
+	be := cpu.New(2)
+	defer be.Close()
+	if err := be.BF16Ready(); err != nil {
+		t.Skipf("no bf16 GEMM: %v", err)
+	}
+	dir := filepath.Join("testdata", "llama_bf16")
+	g := loadGolden(t, "llama_bf16")
+	lc, err := ReadAdapterConfig(filepath.Join(dir, "adapter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(opt Options, inPlace bool) ([]float32, [][]float32) {
+		opt.LoRA, opt.Storage, opt.ComputeBF16 = lc, Storage{Keep16: true}, true
+		m, err := Load(dir, be, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if !m.bf16Host {
+			t.Fatal("the CPU backend's bf16 memory is host memory; the in-place path is off")
+		}
+		m.bf16Host = inPlace
+		if err := m.LoadAdapter(filepath.Join(dir, "adapter")); err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Forward(g.batch(), ForwardOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp := append([]float32(nil), out.LogProbs...)
+		m.ZeroGrad()
+		if err := m.Backward(flat(g.LoRA.Dlogps)); err != nil {
+			t.Fatal(err)
+		}
+		var grads [][]float32
+		for _, tr := range m.Trainable() {
+			grads = append(grads, append([]float32(nil), tr.Grad...))
+		}
+		return lp, grads
+	}
+	for _, v := range storageVariants {
+		t.Run(v.name, func(t *testing.T) {
+			lpA, gA := run(v.opt, true)
+			lpB, gB := run(v.opt, false)
+			worst := 0.0
+			for i := range lpA {
+				worst = math.Max(worst, math.Abs(float64(lpA[i]-lpB[i]))/math.Max(math.Abs(float64(lpB[i])), 1))
+			}
+			if !(worst <= 1e-5) {
+				t.Fatalf("log-probs in place vs staged: max rel diff %.3g", worst)
+			}
+			for k := range gA {
+				var num, den float64
+				for i := range gA[k] {
+					num = math.Max(num, math.Abs(float64(gA[k][i]-gB[k][i])))
+					den = math.Max(den, math.Abs(float64(gB[k][i])))
+				}
+				if !(num <= 1e-4*den) {
+					t.Fatalf("grad %d in place vs staged: max diff %.3g of max %.3g", k, num, den)
+				}
+			}
+		})
+	}
+}

@@ -11,7 +11,10 @@ import (
 	"github.com/preftune/preftune/kernels/cpu/dnnl"
 )
 
-var _ kernels.BF16Matmul = (*Backend)(nil)
+var (
+	_ kernels.BF16Matmul = (*Backend)(nil)
+	_ kernels.HostBF16   = (*Backend)(nil)
+)
 
 var (
 	bf16Once sync.Once
@@ -50,7 +53,10 @@ func (b *Backend) BF16Ready() error {
 func BF16Info() string { return bf16Info }
 
 func (b *Backend) AllocBF16(n int) []uint16 { return make([]uint16, n) }
-func (b *Backend) FreeBF16(x []uint16)      {}
+
+// BF16InHostMemory: this backend's memory is the host's (kernels.HostBF16).
+func (b *Backend) BF16InHostMemory() bool { return true }
+func (b *Backend) FreeBF16(x []uint16)    {}
 func (b *Backend) UploadBF16(dst, src []uint16) {
 	copy(dst[:len(src)], src)
 }
