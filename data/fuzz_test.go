@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/preftune/preftune/model"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -231,4 +235,40 @@ func FuzzReadJSONArray(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadReaderIsLoad holds FuzzLoad to what users run: loadReader on a file's
+// bytes (in place, and through a plain io.Reader, which Parquet reads into memory)
+// gives exactly the Dataset Load gives for the file, for every fixture format and
+// both policies, read one after another (the pooled read buffers carry nothing over).
+func TestLoadReaderIsLoad(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "fixtures", "*.*"))
+	if err != nil || len(paths) < 10 {
+		t.Fatalf("fixtures: %v %v", paths, err)
+	}
+	type plainReader struct{ io.Reader }
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pol := range []Policy{PolicyDrop, PolicyStrict} {
+			want, wantErr := Load(p, Options{Policy: pol})
+			if want == nil || len(want.Report.Sources) != 1 {
+				t.Fatalf("%s: Load: %v", p, wantErr)
+			}
+			for _, r := range []struct {
+				name string
+				r    io.Reader
+			}{{"bytes.Reader", bytes.NewReader(raw)}, {"io.Reader", plainReader{bytes.NewReader(raw)}}} {
+				got, gotErr := loadReader(p, r.r, Options{Policy: pol})
+				if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Errorf("%s policy %d, %s: error %v, Load's %v", p, pol, r.name, gotErr, wantErr)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s policy %d, %s: dataset differs from Load's (%d vs %d examples)", p, pol, r.name, len(got.Examples), len(want.Examples))
+				}
+			}
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -137,10 +138,32 @@ func readRecordsFrom(name string, src io.Reader, o ReadOptions, fn func(*Record)
 	return readParquet(name, ra, size, limit, fn)
 }
 
+// readBufferSize is the buffer the JSON readers read a file through.
+const readBufferSize = 1 << 16
+
+// readerPool keeps the readers' buffers for the next file: a load of many small
+// files (and the fuzzer, which reads thousands a second) would otherwise allocate
+// and clear 64 KiB for each.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// bufferedReader returns r read through a pooled buffer, or r itself when it is one
+// already (readJSON hands its reader to readJSONL), and the function that gives the
+// buffer back. Nothing read may alias the buffer after release: the readers copy
+// what they keep (appendCapped).
+func bufferedReader(r io.Reader) (*bufio.Reader, func()) {
+	if br, ok := r.(*bufio.Reader); ok && br.Size() >= readBufferSize {
+		return br, func() {}
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br, func() { br.Reset(nil); readerPool.Put(br) }
+}
+
 // readJSONL reads one JSON object per line; blank lines are skipped. firstLine is the
 // number of lines already consumed by the caller.
 func readJSONL(path string, r io.Reader, firstLine, limit int, fn func(*Record) error) error {
-	br := bufio.NewReaderSize(r, 1<<16)
+	br, release := bufferedReader(r)
+	defer release()
 	line := firstLine
 	var buf []byte
 	for {
@@ -235,7 +258,8 @@ func jsonError(err error, inLine bool) *RowError {
 // by element; a file starting with '{' is read as JSON Lines, as Hugging Face datasets
 // does.
 func readJSON(path string, r io.Reader, limit int, fn func(*Record) error) error {
-	br := bufio.NewReaderSize(r, 1<<16)
+	br, release := bufferedReader(r)
+	defer release()
 	// Peek at the first non-space byte, counting the lines it skips.
 	lines := 0
 	for {
