@@ -146,6 +146,10 @@ const readBufferSize = 1 << 16
 // and clear 64 KiB for each.
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 
+// linePool keeps readJSONL's line buffers for the next file, as readerPool the
+// read buffers. Records hold no part of a line: they are decoded from it.
+var linePool = sync.Pool{New: func() any { return new([]byte) }}
+
 // bufferedReader returns r read through a pooled buffer, or r itself when it is one
 // already (readJSON hands its reader to readJSONL), and the function that gives the
 // buffer back. Nothing read may alias the buffer after release: the readers copy
@@ -165,7 +169,14 @@ func readJSONL(path string, r io.Reader, firstLine, limit int, fn func(*Record) 
 	br, release := bufferedReader(r)
 	defer release()
 	line := firstLine
-	var buf []byte
+	bp := linePool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= readBufferSize { // a huge row's buffer is not kept
+			*bp = buf[:0]
+			linePool.Put(bp)
+		}
+	}()
 	for {
 		b, n, err := readLine(br, buf, limit)
 		buf = b[:0]
