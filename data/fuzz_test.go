@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/preftune/preftune/model"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzLoad checks that no file content makes loading panic, whatever the format
-// detected. `go test` runs the seeds; `go test -fuzz FuzzLoad ./data` explores.
+// detected, read as f.jsonl and as f.json through loadReader (what Load runs on
+// each file it opens, so no exec touches the disk), then tokenized and batched. `go test` runs the seeds; `go test -fuzz FuzzLoad ./data` explores.
 func FuzzLoad(f *testing.F) {
 	seeds := []string{
 		`{"prompt": "p", "chosen": "a", "rejected": "b"}`,
@@ -35,14 +38,9 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		dir := t.TempDir()
 		for _, name := range []string{"f.jsonl", "f.json"} {
-			p := filepath.Join(dir, name)
-			if err := os.WriteFile(p, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
 			for _, pol := range []Policy{PolicyDrop, PolicyStrict} {
-				ds, _ := Load(p, Options{Policy: pol})
+				ds, _ := loadReader(name, bytes.NewReader(b), Options{Policy: pol})
 				if ds == nil {
 					continue
 				}
@@ -237,4 +235,40 @@ func FuzzReadJSONArray(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadReaderIsLoad holds FuzzLoad to what users run: loadReader on a file's
+// bytes (in place, and through a plain io.Reader, which Parquet reads into memory)
+// gives exactly the Dataset Load gives for the file, for every fixture format and
+// both policies, read one after another (the pooled read buffers carry nothing over).
+func TestLoadReaderIsLoad(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "fixtures", "*.*"))
+	if err != nil || len(paths) < 10 {
+		t.Fatalf("fixtures: %v %v", paths, err)
+	}
+	type plainReader struct{ io.Reader }
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pol := range []Policy{PolicyDrop, PolicyStrict} {
+			want, wantErr := Load(p, Options{Policy: pol})
+			if want == nil || len(want.Report.Sources) != 1 {
+				t.Fatalf("%s: Load: %v", p, wantErr)
+			}
+			for _, r := range []struct {
+				name string
+				r    io.Reader
+			}{{"bytes.Reader", bytes.NewReader(raw)}, {"io.Reader", plainReader{bytes.NewReader(raw)}}} {
+				got, gotErr := loadReader(p, r.r, Options{Policy: pol})
+				if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Errorf("%s policy %d, %s: error %v, Load's %v", p, pol, r.name, gotErr, wantErr)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s policy %d, %s: dataset differs from Load's (%d vs %d examples)", p, pol, r.name, len(got.Examples), len(want.Examples))
+				}
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -128,7 +129,7 @@ func stripIndexes(f string) string {
 // Load reads a dataset spec: one or more comma-separated items, each a file, a
 // directory of files, or (with a registry) a LLaMA-Factory dataset name.
 func Load(spec string, opts Options) (*Dataset, error) {
-	l := &loader{opts: opts, ds: &Dataset{Report: Report{Kinds: map[Kind]int{}}}, seen: map[[16]byte]bool{}}
+	l := newLoader(opts)
 	var reg *Registry
 	if opts.DatasetDir != "" {
 		var err error
@@ -156,6 +157,10 @@ type loader struct {
 	opts Options
 	ds   *Dataset
 	seen map[[16]byte]bool
+}
+
+func newLoader(opts Options) *loader {
+	return &loader{opts: opts, ds: &Dataset{Report: Report{Kinds: map[Kind]int{}}}, seen: map[[16]byte]bool{}}
 }
 
 func (l *loader) loadItem(item string, reg *Registry) error {
@@ -250,8 +255,30 @@ func (l *loader) loadLF(dir string, a LFAttr) error {
 // converter turns one row into an example.
 type converter func(r *row, ex *Example, is *issues)
 
+// loadReader is [Load] of one plain file whose content is r: name, the file's path,
+// gives the format by its extension and is the source every example and error
+// names. No dataset_info.json is looked up (Options.DatasetDir is not read). Load
+// runs the same reading on every file it opens; the fuzzer calls this directly.
+func loadReader(name string, r io.Reader, opts Options) (*Dataset, error) {
+	l := newLoader(opts)
+	read := func(fn func(*Record) error) error {
+		return readRecordsFrom(name, r, ReadOptions{MaxRowBytes: l.opts.MaxRowBytes}, fn)
+	}
+	if err := l.loadRecords(name, nil, read); err != nil {
+		return l.ds, err
+	}
+	return l.ds, nil
+}
+
 // loadFile reads one file. lf, when set, is its LLaMA-Factory registry entry.
 func (l *loader) loadFile(path string, lf *LFAttr) error {
+	return l.loadRecords(path, lf, func(fn func(*Record) error) error {
+		return ReadRecordsWith(path, ReadOptions{MaxRowBytes: l.opts.MaxRowBytes}, fn)
+	})
+}
+
+// loadRecords converts and keeps the records read streams for the file at path.
+func (l *loader) loadRecords(path string, lf *LFAttr, read func(fn func(*Record) error) error) error {
 	rep := &l.ds.Report
 	rep.Sources = append(rep.Sources, SourceReport{Path: path, Formats: map[Format]int{}})
 	src := &rep.Sources[len(rep.Sources)-1]
@@ -266,7 +293,7 @@ func (l *loader) loadFile(path string, lf *LFAttr) error {
 	if lf != nil {
 		conv = lfConverter(lf)
 	}
-	err := ReadRecordsWith(path, ReadOptions{MaxRowBytes: l.opts.MaxRowBytes}, func(rec *Record) error {
+	err := read(func(rec *Record) error {
 		rep.Rows++
 		src.Rows++
 		if rec.Err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -69,9 +70,7 @@ func ReadRecords(path string, fn func(*Record) error) error {
 // the size limit and a row whose text is not valid UTF-8 are passed with Record.Err
 // set (ErrTooLarge, ErrInvalidUTF8), naming the field concerned.
 func ReadRecordsWith(path string, o ReadOptions, fn func(*Record) error) error {
-	limit := o.limit()
-	kind, gz := fileKindOf(path)
-	if kind == kindUnknown {
+	if kind, _ := fileKindOf(path); kind == kindUnknown {
 		return fmt.Errorf("dataset %s: unsupported file type (supported: %s)", path, supportedExts)
 	}
 	f, err := os.Open(path)
@@ -79,31 +78,105 @@ func ReadRecordsWith(path string, o ReadOptions, fn func(*Record) error) error {
 		return fmt.Errorf("dataset %s: %w", path, err)
 	}
 	defer f.Close()
-	var r io.Reader = f
+	return readRecordsFrom(path, f, o, fn)
+}
+
+// readRecordsFrom is [ReadRecordsWith] on the content of a file already open (or
+// held in memory): name, the file's path, gives the format by its extension and is
+// the source every record and error names. Parquet needs random access: src is read
+// in place when it is an io.ReaderAt with a size (*os.File, *bytes.Reader), into
+// memory otherwise.
+func readRecordsFrom(name string, src io.Reader, o ReadOptions, fn func(*Record) error) error {
+	limit := o.limit()
+	kind, gz := fileKindOf(name)
+	if kind == kindUnknown {
+		return fmt.Errorf("dataset %s: unsupported file type (supported: %s)", name, supportedExts)
+	}
+	r := src
 	if gz {
-		zr, err := gzip.NewReader(f)
+		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return fmt.Errorf("dataset %s: gzip: %w", path, err)
+			return fmt.Errorf("dataset %s: gzip: %w", name, err)
 		}
 		defer zr.Close()
 		r = zr
 	}
 	switch kind {
 	case kindJSONL:
-		return readJSONL(path, r, 0, limit, fn)
+		return readJSONL(name, r, 0, limit, fn)
 	case kindJSON:
-		return readJSON(path, r, limit, fn)
-	default:
-		return readParquet(path, f, r, gz, limit, fn)
+		return readJSON(name, r, limit, fn)
 	}
+	var ra io.ReaderAt
+	var size int64
+	sized, isSized := src.(interface {
+		io.ReaderAt
+		Size() int64
+	})
+	switch f, isFile := src.(*os.File); {
+	case gz:
+		b, err := io.ReadAll(r) // Parquet needs random access: decompress into memory.
+		if err != nil {
+			return fmt.Errorf("dataset %s: gzip: %w", name, err)
+		}
+		ra, size = bytes.NewReader(b), int64(len(b))
+	case isFile:
+		st, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", name, err)
+		}
+		ra, size = f, st.Size()
+	case isSized:
+		ra, size = sized, sized.Size()
+	default:
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", name, err)
+		}
+		ra, size = bytes.NewReader(b), int64(len(b))
+	}
+	return readParquet(name, ra, size, limit, fn)
+}
+
+// readBufferSize is the buffer the JSON readers read a file through.
+const readBufferSize = 1 << 16
+
+// readerPool keeps the readers' buffers for the next file: a load of many small
+// files (and the fuzzer, which reads thousands a second) would otherwise allocate
+// and clear 64 KiB for each.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// linePool keeps readJSONL's line buffers for the next file, as readerPool the
+// read buffers. Records hold no part of a line: they are decoded from it.
+var linePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// bufferedReader returns r read through a pooled buffer, or r itself when it is one
+// already (readJSON hands its reader to readJSONL), and the function that gives the
+// buffer back. Nothing read may alias the buffer after release: the readers copy
+// what they keep (appendCapped).
+func bufferedReader(r io.Reader) (*bufio.Reader, func()) {
+	if br, ok := r.(*bufio.Reader); ok && br.Size() >= readBufferSize {
+		return br, func() {}
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br, func() { br.Reset(nil); readerPool.Put(br) }
 }
 
 // readJSONL reads one JSON object per line; blank lines are skipped. firstLine is the
 // number of lines already consumed by the caller.
 func readJSONL(path string, r io.Reader, firstLine, limit int, fn func(*Record) error) error {
-	br := bufio.NewReaderSize(r, 1<<16)
+	br, release := bufferedReader(r)
+	defer release()
 	line := firstLine
-	var buf []byte
+	bp := linePool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= readBufferSize { // a huge row's buffer is not kept
+			*bp = buf[:0]
+			linePool.Put(bp)
+		}
+	}()
 	for {
 		b, n, err := readLine(br, buf, limit)
 		buf = b[:0]
@@ -196,7 +269,8 @@ func jsonError(err error, inLine bool) *RowError {
 // by element; a file starting with '{' is read as JSON Lines, as Hugging Face datasets
 // does.
 func readJSON(path string, r io.Reader, limit int, fn func(*Record) error) error {
-	br := bufio.NewReaderSize(r, 1<<16)
+	br, release := bufferedReader(r)
+	defer release()
 	// Peek at the first non-space byte, counting the lines it skips.
 	lines := 0
 	for {
@@ -279,22 +353,7 @@ func readJSONArray(path string, br *bufio.Reader, line, limit int, fn func(*Reco
 
 // readParquet reads a Parquet file row by row into generic maps (nested lists and
 // structs become []any and map[string]any).
-func readParquet(path string, f *os.File, r io.Reader, gz bool, limit int, fn func(*Record) error) (err error) {
-	var ra io.ReaderAt = f
-	var size int64
-	if gz {
-		b, err := io.ReadAll(r) // Parquet needs random access: decompress into memory.
-		if err != nil {
-			return fmt.Errorf("dataset %s: gzip: %w", path, err)
-		}
-		ra, size = bytes.NewReader(b), int64(len(b))
-	} else {
-		st, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("dataset %s: %w", path, err)
-		}
-		size = st.Size()
-	}
+func readParquet(path string, ra io.ReaderAt, size int64, limit int, fn func(*Record) error) (err error) {
 	// The Parquet decoder is third-party code reading untrusted bytes: turn a panic
 	// on a corrupt file into an error.
 	row := 0

@@ -123,7 +123,16 @@ func ReadAdapterConfig(dir string) (*LoRAConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseAdapterConfig(path, raw)
+}
+
+// ParseAdapterConfig parses the bytes of an adapter_config.json (a PEFT LoRA
+// adapter) into a LoRAConfig; name (the file's path) prefixes every error.
+// ReadAdapterConfig is this after reading the file.
+func ParseAdapterConfig(name string, raw []byte) (*LoRAConfig, error) {
+	path := name
 	var ac AdapterConfig
+	var err error
 	if err := json.Unmarshal(raw, &ac); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

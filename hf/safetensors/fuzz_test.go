@@ -67,12 +67,21 @@ func FuzzShardIndex(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	shards := map[string][]byte{}
-	for _, n := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"} {
-		if shards[n], err = os.ReadFile(filepath.Join(src, n)); err != nil {
+	// The model directory is made once per fuzzing process: the two shards and
+	// the real index (so an index naming the index file as a shard meets a
+	// file that is not safetensors, as it would on disk). Each exec hands its
+	// bytes to openIndexed, what OpenModel runs on the index file's bytes.
+	dir := f.TempDir()
+	for _, n := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", IndexFileName} {
+		b, err := os.ReadFile(filepath.Join(src, n))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
 			f.Fatal(err)
 		}
 	}
+	p := filepath.Join(dir, IndexFileName)
 	f.Add(index)
 	for _, s := range []string{
 		`{"weight_map": {}}`,
@@ -90,17 +99,7 @@ func FuzzShardIndex(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		for n, b := range shards {
-			if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p := filepath.Join(dir, IndexFileName)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		m, err := OpenModel(dir)
+		m, err := openIndexed(p, data)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)

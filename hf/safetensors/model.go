@@ -78,6 +78,13 @@ func openIndex(indexPath string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
+	return openIndexed(indexPath, raw)
+}
+
+// openIndexed opens the shards that raw, the bytes of the index file at
+// indexPath, lists in indexPath's directory and checks them against it.
+// openIndex is this after reading the file; the fuzzer calls it directly.
+func openIndexed(indexPath string, raw []byte) (*Model, error) {
 	idx, byShard, err := parseIndex(raw, indexPath)
 	if err != nil {
 		return nil, err

@@ -309,6 +309,9 @@ func LoadFile(path string, overrides []string) (*Loaded, error) {
 // Parse parses YAML (may be empty) and overrides into a validated configuration.
 func Parse(raw []byte, overrides []string) (*Loaded, error) {
 	l := &Loaded{Config: Default(), Set: map[string]string{}, Spelled: map[string]string{}}
+	if err := checkNesting(raw); err != nil {
+		return nil, err
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -616,8 +619,18 @@ func Closest(key string, n int) []string {
 	var cs []cand
 	limit := max(2, len(key)/3)
 	for name := range byName {
-		d := editDistance(key, name)
-		if d <= limit || (len(key) >= 4 && (strings.Contains(name, key) || strings.Contains(key, name))) {
+		contains := len(key) >= 4 && (strings.Contains(name, key) || strings.Contains(key, name))
+		// The distance is at least the length difference, and exactly that when one
+		// contains the other: a long key (YAML allows 1024 bytes, overrides any
+		// length) costs no quadratic comparison with every name.
+		d := max(len(key)-len(name), len(name)-len(key))
+		if d > limit && !contains {
+			continue
+		}
+		if !contains {
+			d = editDistance(key, name)
+		}
+		if d <= limit || contains {
 			cs = append(cs, cand{name, d})
 		}
 	}

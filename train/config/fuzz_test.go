@@ -1,13 +1,14 @@
 package config
 
 import (
+	"hash/fnv"
 	"strings"
 	"testing"
 )
 
 // FuzzParse feeds arbitrary YAML and override lists to Parse. It must return
 // a configuration or an error, never panic, and parsing must be deterministic
-// (the same input gives the same result twice).
+// (the same input gives the same result twice; checked on a sample of inputs).
 // `go test -run '^$' -fuzz '^FuzzParse$' ./train/config` explores.
 func FuzzParse(f *testing.F) {
 	seeds := []struct{ yaml, overrides string }{
@@ -35,11 +36,25 @@ func FuzzParse(f *testing.F) {
 		}
 		ov := strings.Fields(overrides)
 		l1, err1 := Parse([]byte(yaml), ov)
+		if err1 == nil && l1 == nil {
+			t.Fatalf("nil configuration without an error")
+		}
+		// Determinism on a sample: one input in four, picked by its content (so the
+		// same input is always checked or never), is parsed a second time. A source
+		// of nondeterminism (map order, say) shows on many inputs, and the fuzzer
+		// mutates each interesting input thousands of times.
+		h := fnv.New32a()
+		h.Write([]byte(yaml))
+		h.Write([]byte{0})
+		h.Write([]byte(overrides))
+		if h.Sum32()%4 != 0 {
+			return
+		}
 		l2, err2 := Parse([]byte(yaml), ov)
 		if (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
 			t.Fatalf("Parse is not deterministic: %v vs %v", err1, err2)
 		}
-		if err1 == nil && (l1 == nil || l2 == nil) {
+		if err2 == nil && l2 == nil {
 			t.Fatalf("nil configuration without an error")
 		}
 	})
