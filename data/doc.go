@@ -65,4 +65,8 @@
 // The tests compare against independent readings made by reference/data (a Python
 // re-implementation of the TRL and LLaMA-Factory rules, tokenizers.js for token ids);
 // see reference/data/README.md.
+//
+// The Parquet reader (read_parquet.go) is left out of a build tagged
+// preftune_noparquet, which only the fuzz campaign uses (see the Makefile's fuzz
+// target): such a build refuses .parquet files with an error saying so.
 package data

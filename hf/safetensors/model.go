@@ -162,10 +162,18 @@ func parseIndex(raw []byte, indexPath string) (shardIndex, map[string][]string, 
 			return idx, nil, fmt.Errorf("safetensors index %s: tensor %q: shard %q is not a file name in the model directory: %w",
 				indexPath, name, shard, ErrInvalid)
 		}
+		if len(shard) > maxFileName {
+			return idx, nil, fmt.Errorf("safetensors index %s: tensor %q: shard name of %d bytes is longer than a file name can be (%d): %w",
+				indexPath, name, len(shard), maxFileName, ErrInvalid)
+		}
 		byShard[shard] = append(byShard[shard], name)
 	}
 	return idx, byShard, nil
 }
+
+// maxFileName is NAME_MAX of Linux filesystems (and of macOS and Windows): a longer
+// shard name can name no file, and opening it fails with ENAMETOOLONG, not "missing".
+const maxFileName = 255
 
 // quoteList renders up to max names, then "and N more".
 func quoteList(names []string, max int) string {
