@@ -248,23 +248,31 @@ func TestStorageTo16RoundsFloat32(t *testing.T) {
 	checkLogps(t, "f32 rounded to bf16", out.LogProbs, g.Full.Logps)
 }
 
+// bf16LoRAFixture gives the bf16 compute tests a CPU backend with a bf16 GEMM (the test
+// is skipped without one; closed at the test's end), the llama_bf16 checkpoint
+// directory, its float64 goldens and its adapter's LoRA config.
+func bf16LoRAFixture(t *testing.T) (*cpu.Backend, string, *golden, *LoRAConfig) {
+	t.Helper()
+	be := cpu.New(2)
+	t.Cleanup(be.Close)
+	if err := be.BF16Ready(); err != nil {
+		t.Skipf("no bf16 GEMM: %v", err)
+	}
+	dir := filepath.Join("testdata", "llama_bf16")
+	lc, err := ReadAdapterConfig(filepath.Join(dir, "adapter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be, dir, loadGolden(t, "llama_bf16"), lc
+}
+
 // bf16 compute (oneDNN's bf16 GEMM, float32 accumulation) on a bf16 LoRA base: the
 // products' inputs are rounded to bf16, so log-probs drift from the float64 goldens by
 // bf16's resolution (2⁻⁸ relative per input) — and they must actually differ from the
 // float32 path's (the bf16 GEMM ran), stay within 3e-2, and give LoRA gradients within 5e-2
 // of the float64 ones.
 func TestComputeBF16(t *testing.T) {
-	be := cpu.New(2)
-	defer be.Close()
-	if err := be.BF16Ready(); err != nil {
-		t.Skipf("no bf16 GEMM: %v", err)
-	}
-	dir := filepath.Join("testdata", "llama_bf16")
-	g := loadGolden(t, "llama_bf16")
-	lc, err := ReadAdapterConfig(filepath.Join(dir, "adapter"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	be, dir, g, lc := bf16LoRAFixture(t)
 	for _, v := range storageVariants {
 		t.Run(v.name, func(t *testing.T) {
 			opt := v.opt
@@ -332,17 +340,7 @@ func TestComputeBF16(t *testing.T) {
 // log-probs and LoRA gradients, up to float32 summation order across chunks (a wrong row
 // offset or part boundary would differ at bf16's resolution, ~1e-2).
 func TestComputeBF16InPlace(t *testing.T) {
-	be := cpu.New(2)
-	defer be.Close()
-	if err := be.BF16Ready(); err != nil {
-		t.Skipf("no bf16 GEMM: %v", err)
-	}
-	dir := filepath.Join("testdata", "llama_bf16")
-	g := loadGolden(t, "llama_bf16")
-	lc, err := ReadAdapterConfig(filepath.Join(dir, "adapter"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	be, dir, g, lc := bf16LoRAFixture(t)
 	run := func(opt Options, inPlace bool) ([]float32, [][]float32) {
 		opt.LoRA, opt.Storage, opt.ComputeBF16 = lc, Storage{Keep16: true}, true
 		m, err := Load(dir, be, opt)
