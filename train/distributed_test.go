@@ -89,12 +89,15 @@ func TestHelperDistChild(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "rank %d: not agreed: %v\n", w.Rank, err)
 		w.Abort(1)
 	}
-	w.Finalize()
-	if err != nil {
+	if err != nil { // printed before a barrier, as cmd/preftune does: no quiet rank exits first
 		var q interface{ Quiet() bool }
 		if !errors.As(err, &q) || !q.Quiet() {
 			fmt.Fprintf(os.Stderr, "REPORTED: %v\n", err)
 		}
+		w.Barrier(dist.Step)
+	}
+	w.Finalize()
+	if err != nil {
 		var se *SetupError
 		if errors.As(err, &se) {
 			os.Exit(2) // as cmd/preftune: bad input

@@ -14,8 +14,10 @@ import (
 
 // TestDataCheckStreams: `data check` holds counts, not rows — its heap stays far below
 // the file's size (it held every example before, 2.7× the file). 16k rows of 4 KiB
-// (64 MiB): the heap must grow by less than a quarter of the file, sampled every
-// millisecond while the check runs.
+// (64 MiB): the live heap must grow by less than a quarter of the file, sampled every
+// 5 ms while the check runs, each sample right after a forced collection (what is
+// retained, not the garbage a starved background GC has not yet swept: on a loaded
+// machine HeapAlloc alone overshot to half the file with nothing held).
 func TestDataCheckStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 64 MiB file")
@@ -47,9 +49,10 @@ func TestDataCheckStreams(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(time.Millisecond)
+		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
+			runtime.GC()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			if m.HeapAlloc > peak.Load() {
@@ -72,7 +75,7 @@ func TestDataCheckStreams(t *testing.T) {
 		t.Fatalf("report:\n%s", out)
 	}
 	grew := int64(peak.Load()) - int64(base)
-	t.Logf("file %d MiB, heap grew by %.1f MiB at most", st.Size()>>20, float64(grew)/(1<<20))
+	t.Logf("file %d MiB, live heap grew by %.1f MiB at most", st.Size()>>20, float64(grew)/(1<<20))
 	if !(grew < st.Size()/4) {
 		t.Fatalf("heap grew by %d bytes on a %d-byte file: data check holds the rows", grew, st.Size())
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -85,7 +86,11 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	env, launched := dist.FromEnv()
 	if err != nil {
 		if launched && env.Rank != 0 {
-			return quiet{badInput(err)} // every rank parses the same config: rank 0 says it
+			// Every rank parses the same config: rank 0 says it. MPI is not up yet, so
+			// no barrier can order the exits: give rank 0 a moment to print before this
+			// rank's non-zero status makes mpirun kill the job.
+			time.Sleep(time.Second)
+			return quiet{badInput(err)}
 		}
 		return badInput(err)
 	}

@@ -49,14 +49,24 @@ func runTrainRank(cfg *config.Loaded, env dist.Env, stderr, stdout io.Writer) er
 		}
 		w.Abort(code)
 	}
-	if ferr := w.Finalize(); ferr != nil && err == nil {
-		err = ferr
-	}
 	if err != nil {
+		// An agreed error is printed here, before a barrier: no quiet rank can exit
+		// first (mpirun, seeing its non-zero status, would kill this rank before the
+		// message was out). main prints nothing more.
+		ret := err
 		var se *train.SetupError
 		if errors.As(err, &se) {
-			return badInput(err)
+			ret = badInput(err)
 		}
+		var q interface{ Quiet() bool }
+		if !errors.As(err, &q) || !q.Quiet() {
+			fmt.Fprintf(stderr, "preftune train: %v\n", err)
+		}
+		w.Barrier(dist.Step)
+		w.Finalize()
+		return quiet{ret}
+	}
+	if err := w.Finalize(); err != nil {
 		return err
 	}
 	if w.Rank == 0 {

@@ -79,6 +79,15 @@ func TestTrainUnderMpirun(t *testing.T) {
 			t.Error("output_dir created for a bad config")
 		}
 	})
+	t.Run("dataset error", func(t *testing.T) {
+		// every rank fails in setup and agrees: rank 0 prints once, before any rank exits
+		bad := filepath.Join(dir, "bad.jsonl")
+		os.WriteFile(bad, []byte(`{"prompt_input_ids": [1], "chosen_input_ids": "x"}`+"\n"), 0o644)
+		_, stderr, code := mpirunCLI(t, 2, "train", cfg, "--dataset", bad, "--output_dir", filepath.Join(dir, "bad2"))
+		if code != 2 || strings.Count(stderr, "preftune train: ") != 1 || !strings.Contains(stderr, "bad.jsonl") {
+			t.Errorf("exit %d, want 2 with one message naming bad.jsonl; stderr:\n%s", code, stderr)
+		}
+	})
 	t.Run("train", func(t *testing.T) {
 		stdout, stderr, code := mpirunCLI(t, 2, "train", cfg)
 		if code != 0 {
