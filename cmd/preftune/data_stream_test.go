@@ -14,10 +14,11 @@ import (
 
 // TestDataCheckStreams: `data check` holds counts, not rows — its heap stays far below
 // the file's size (it held every example before, 2.7× the file). 16k rows of 4 KiB
-// (64 MiB): the live heap must grow by less than a quarter of the file, sampled every
-// 5 ms while the check runs, each sample right after a forced collection (what is
-// retained, not the garbage a starved background GC has not yet swept: on a loaded
-// machine HeapAlloc alone overshot to half the file with nothing held).
+// (64 MiB): the heap must grow by less than the file's size (holding the rows costs at
+// least their bytes; before, 2.7x), sampled every 5 ms while the check runs, each
+// sample right after a forced collection. Alone it grows ~6 MiB; on a loaded machine a
+// slow collection counts everything allocated while it marks as live (25-32 MiB seen
+// with nothing held), so a tighter bound would measure the machine, not the check.
 func TestDataCheckStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 64 MiB file")
@@ -76,7 +77,7 @@ func TestDataCheckStreams(t *testing.T) {
 	}
 	grew := int64(peak.Load()) - int64(base)
 	t.Logf("file %d MiB, live heap grew by %.1f MiB at most", st.Size()>>20, float64(grew)/(1<<20))
-	if !(grew < st.Size()/4) {
+	if !(grew < st.Size()) {
 		t.Fatalf("heap grew by %d bytes on a %d-byte file: data check holds the rows", grew, st.Size())
 	}
 }
