@@ -458,3 +458,34 @@ func (t *trainer) checkSameOnAllRanks() error {
 	}
 	return nil
 }
+
+// FinishRank ends one rank of a data-parallel run after Run returned err and gives
+// the rank's exit status: 0, 1 (internal) or 2 (bad input, a SetupError).
+//
+// An error of this rank alone is reported and the job aborted (MPI_Abort with that
+// status; FinishRank does not return). An error every rank agreed on is reported by
+// the rank that carries it (report is not called on the quiet ranks) before a
+// barrier: no quiet rank can exit first, for mpirun, seeing a non-zero status, would
+// kill the reporting rank before its message was out. Then every rank finalizes.
+func FinishRank(w *dist.World, err error, report func(error)) (int, error) {
+	code := 0
+	if err != nil {
+		code = 1
+		var se *SetupError
+		if errors.As(err, &se) {
+			code = 2
+		}
+	}
+	if err != nil && !Agreed(err) {
+		report(fmt.Errorf("rank %d of %d: %w (aborting the job)", w.Rank, w.Size, err))
+		w.Abort(code)
+	}
+	if err != nil {
+		var q interface{ Quiet() bool }
+		if !errors.As(err, &q) || !q.Quiet() {
+			report(err)
+		}
+		w.Barrier(dist.Step)
+	}
+	return code, w.Finalize()
+}

@@ -85,24 +85,9 @@ func TestHelperDistChild(t *testing.T) {
 		opt.AfterStep = func(int) { time.Sleep(200 * time.Millisecond) }
 	}
 	_, err = Run(context.Background(), l, opt)
-	if err != nil && !Agreed(err) {
-		fmt.Fprintf(os.Stderr, "rank %d: not agreed: %v\n", w.Rank, err)
-		w.Abort(1)
-	}
-	if err != nil { // printed before a barrier, as cmd/preftune does: no quiet rank exits first
-		var q interface{ Quiet() bool }
-		if !errors.As(err, &q) || !q.Quiet() {
-			fmt.Fprintf(os.Stderr, "REPORTED: %v\n", err)
-		}
-		w.Barrier(dist.Step)
-	}
-	w.Finalize()
-	if err != nil {
-		var se *SetupError
-		if errors.As(err, &se) {
-			os.Exit(2) // as cmd/preftune: bad input
-		}
-		os.Exit(1)
+	code, _ := FinishRank(w, err, func(e error) { fmt.Fprintf(os.Stderr, "REPORTED: %v\n", e) })
+	if code != 0 {
+		os.Exit(code) // as cmd/preftune: 2 bad input, 1 internal
 	}
 }
 

@@ -183,7 +183,9 @@ var modelInputs = []crafted{
 	}, 2},
 	{"empty safetensors", func(t *testing.T, dir string) { writeCrashFile(t, filepath.Join(dir, "model.safetensors"), "") }, 2},
 	{"no weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "model.safetensors")) }, 2},
-	{"config.json not JSON", func(t *testing.T, dir string) { writeCrashFile(t, filepath.Join(dir, "config.json"), "{\"vocab_size\": 1") }, 2},
+	{"config.json not JSON", func(t *testing.T, dir string) {
+		writeCrashFile(t, filepath.Join(dir, "config.json"), "{\"vocab_size\": 1")
+	}, 2},
 	{"config.json empty object", func(t *testing.T, dir string) { writeCrashFile(t, filepath.Join(dir, "config.json"), "{}") }, 2},
 	{"config.json deeply nested", func(t *testing.T, dir string) {
 		writeCrashFile(t, filepath.Join(dir, "config.json"), strings.Repeat("[", 200000)+strings.Repeat("]", 200000))

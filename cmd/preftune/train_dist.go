@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,34 +39,17 @@ func runTrainRank(cfg *config.Loaded, env dist.Env, stderr, stdout io.Writer) er
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := train.Run(ctx, cfg, train.Options{Log: log, Dist: w})
-	if err != nil && !train.Agreed(err) {
-		fmt.Fprintf(stderr, "preftune train: rank %d of %d: %v (aborting the job)\n", w.Rank, w.Size, err)
-		code := 1
-		var se *train.SetupError
-		if errors.As(err, &se) {
-			code = 2
-		}
-		w.Abort(code)
-	}
+	code, ferr := train.FinishRank(w, err, func(e error) { fmt.Fprintf(stderr, "preftune train: %v\n", e) })
 	if err != nil {
-		// An agreed error is printed here, before a barrier: no quiet rank can exit
-		// first (mpirun, seeing its non-zero status, would kill this rank before the
-		// message was out). main prints nothing more.
-		ret := err
-		var se *train.SetupError
-		if errors.As(err, &se) {
-			ret = badInput(err)
+		// reported (or left to the rank that carries it) by FinishRank; main prints
+		// nothing more
+		if code == 2 {
+			return quiet{badInput(err)}
 		}
-		var q interface{ Quiet() bool }
-		if !errors.As(err, &q) || !q.Quiet() {
-			fmt.Fprintf(stderr, "preftune train: %v\n", err)
-		}
-		w.Barrier(dist.Step)
-		w.Finalize()
-		return quiet{ret}
+		return quiet{err}
 	}
-	if err := w.Finalize(); err != nil {
-		return err
+	if ferr != nil {
+		return ferr
 	}
 	if w.Rank == 0 {
 		fmt.Fprintf(stdout, "trained %d steps (%.2f epochs) on %d ranks, mean loss %.6g; outputs in %s\n", sum.GlobalStep, sum.Epoch, w.Size, sum.TrainLoss, cfg.OutputDir)
