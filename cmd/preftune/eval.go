@@ -4,17 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
-	"strings"
-
-	"golang.org/x/term"
 
 	"github.com/preftune/preftune/train"
 	"github.com/preftune/preftune/train/config"
 )
 
 const evalUsage = `usage: preftune eval CONFIG.yaml [--key value ...]
+       preftune eval --config CONFIG.yaml [--key value ...]
 
 Evaluation only: the config of preftune train with do_train: false and do_eval: true
 (which this command sets). The policy — model_name_or_path, with adapter_name_or_path
@@ -46,24 +43,11 @@ func runEval(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, evalUsage)
 		return nil
 	}
-	over := append(append([]string{}, args[1:]...), "--do_train", "false", "--do_eval", "true")
-	var (
-		cfg *config.Loaded
-		err error
-	)
-	if strings.HasPrefix(args[0], "-") {
-		cfg, err = config.Parse(nil, append(append([]string{}, args...), "--do_train", "false", "--do_eval", "true"))
-	} else {
-		cfg, err = config.LoadFile(args[0], over)
-	}
+	cfg, err := loadRunConfig(args, "--do_train", "false", "--do_eval", "true")
 	if err != nil {
 		return badInput(err)
 	}
-	terminal := false
-	if f, ok := stderr.(*os.File); ok {
-		terminal = term.IsTerminal(int(f.Fd()))
-	}
-	return evalOnly(cfg, stdout, stderr, terminal)
+	return evalOnly(cfg, stdout, stderr, isTerminal(stderr))
 }
 
 // evalOnly runs train.Evaluate and prints the metrics ("key: value", sorted).

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// TestEvalCommand: `preftune eval CONFIG` and `preftune train` with do_train: false
-// write the same eval_results.json with TRL's keys and print them; a config without an
+// TestEvalCommand: `preftune eval CONFIG`, `preftune eval --config CONFIG` and
+// `preftune train` with do_train: false write the same eval_results.json with TRL's keys and print them; a config without an
 // eval split is bad input.
 func TestEvalCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -31,13 +31,14 @@ func TestEvalCommand(t *testing.T) {
 	for name, args := range map[string][]string{
 		"eval":  {"eval", evalCfg},
 		"train": {"train", evalCfg, "--do_train", "false", "--do_eval", "true", "--output_dir", filepath.Join(dir, "ev2")},
+		"trl":   {"eval", "--config", evalCfg, "--output_dir", filepath.Join(dir, "ev3")}, // TRL's form, as train takes it
 	} {
 		so.Reset()
 		se.Reset()
 		if code := run(args, nil, &so, &se); code != 0 {
 			t.Fatalf("%s: exit %d\n%s", name, code, se.String())
 		}
-		out := filepath.Join(dir, map[string]string{"eval": "ev1", "train": "ev2"}[name])
+		out := filepath.Join(dir, map[string]string{"eval": "ev1", "train": "ev2", "trl": "ev3"}[name])
 		raw, err := os.ReadFile(filepath.Join(out, "eval_results.json"))
 		if err != nil {
 			t.Fatal(err)
@@ -64,8 +65,10 @@ func TestEvalCommand(t *testing.T) {
 		results[name] = m
 	}
 	for k, v := range results["eval"] {
-		if w := results["train"][k]; !(v == w) {
-			t.Errorf("%s: eval %v, train do_train=false %v", k, v, w)
+		for _, other := range []string{"train", "trl"} {
+			if w, ok := results[other][k]; !ok || !(v == w) {
+				t.Errorf("%s: eval %v, %s form %v", k, v, other, w)
+			}
 		}
 	}
 	if results["eval"]["eval_rewards/margins"] == 0 {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/preftune/preftune/data"
 	"github.com/preftune/preftune/hf/hub"
-	"golang.org/x/term"
 )
 
 // hubSplitFiles resolves the Hub datasets of dataset_info.json entries (hf_hub_url)
@@ -18,9 +16,7 @@ func hubSplitFiles(stderr io.Writer) func(repoID, split string) ([]string, error
 	return func(repoID, split string) ([]string, error) {
 		s := hub.FromEnv()
 		s.Progress = stderr
-		if f, ok := stderr.(*os.File); ok {
-			s.Terminal = term.IsTerminal(int(f.Fd()))
-		}
+		s.Terminal = isTerminal(stderr)
 		files, _, err := s.DatasetFiles(context.Background(), repoID, "", split)
 		return files, err
 	}
@@ -44,9 +40,7 @@ type hubArg struct {
 func resolveHubArgs(stderr io.Writer, args ...hubArg) error {
 	s := hub.FromEnv()
 	s.Progress = stderr
-	if f, ok := stderr.(*os.File); ok {
-		s.Terminal = term.IsTerminal(int(f.Fd()))
-	}
+	s.Terminal = isTerminal(stderr)
 	ctx := context.Background()
 	for _, a := range args {
 		if *a.v == "" {

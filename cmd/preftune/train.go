@@ -76,13 +76,7 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return badInputf("a config file is required")
 	}
-	if path, rest, ok := trlConfigFlag(args); ok {
-		cfg, err = config.LoadFile(path, rest) // TRL's CLI form: trl dpo --config FILE --key value
-	} else if strings.HasPrefix(args[0], "-") {
-		cfg, err = config.Parse(nil, args)
-	} else {
-		cfg, err = config.LoadFile(args[0], args[1:])
-	}
+	cfg, err = loadRunConfig(args)
 	env, launched := dist.FromEnv()
 	if err != nil {
 		if launched && env.Rank != 0 {
@@ -100,10 +94,7 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if launched {
 		return runTrainRank(cfg, env, stderr, stdout)
 	}
-	terminal := false
-	if f, ok := stderr.(*os.File); ok {
-		terminal = term.IsTerminal(int(f.Fd()))
-	}
+	terminal := isTerminal(stderr)
 	if !cfg.DoTrain {
 		return evalOnly(cfg, stdout, stderr, terminal)
 	}
@@ -123,6 +114,26 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "trained %s (%.2f epochs), mean loss %.6g; outputs in %s\n", train.Plural(sum.GlobalStep, "step", "steps"), sum.Epoch, sum.TrainLoss, cfg.OutputDir)
 	return nil
+}
+
+// loadRunConfig reads the config of train or eval from the command's arguments in
+// each accepted form — CONFIG.yaml [--key value ...], TRL's --config CONFIG.yaml
+// [--key value ...] (trl dpo --config FILE), or flags alone — with extra overrides
+// applied after the user's.
+func loadRunConfig(args []string, extra ...string) (*config.Loaded, error) {
+	if path, rest, ok := trlConfigFlag(args); ok {
+		return config.LoadFile(path, append(rest, extra...))
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return config.Parse(nil, append(append([]string{}, args...), extra...))
+	}
+	return config.LoadFile(args[0], append(append([]string{}, args[1:]...), extra...))
+}
+
+// isTerminal reports whether w is a terminal (progress bars redraw in place there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // trlConfigFlag finds TRL's --config FILE (or --config=FILE) among the arguments and
