@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -134,12 +135,19 @@ func TestPreflightRefuses7B(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			start := time.Now()
 			code := run(tc.args, nil, &stdout, &stderr)
-			took := time.Since(start)
-			t.Logf("exit %d after %v: %s", code, took.Round(time.Millisecond), lastLine(stderr.String()))
-			if took > 5*time.Second { // the bound; only a hang or a real allocation comes near it
-				t.Errorf("refusal took %v", took)
+			took := time.Since(start) // the figure (under 5 s), logged, not asserted
+			runtime.ReadMemStats(&after)
+			allocated := after.TotalAlloc - before.TotalAlloc
+			t.Logf("exit %d after %v, %d MiB allocated: %s", code, took.Round(time.Millisecond), allocated>>20, lastLine(stderr.String()))
+			// Refused before any weight is allocated: the smallest tensor of the 7B
+			// shape (one bf16 norm row aside) is 8 MiB in bf16, the whole set 12.6 GiB;
+			// what a refusal may allocate is the tokenizer, the data and the headers.
+			if !(allocated < 256<<20) {
+				t.Errorf("the refusal allocated %d MiB (weights loaded before the preflight?)", allocated>>20)
 			}
 			if code != 2 {
 				t.Fatalf("exit %d, want 2\nstderr:\n%s", code, stderr.String())
