@@ -47,9 +47,10 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/preftune/preftune/internal/dlopen"
 )
 
 var (
@@ -65,25 +66,19 @@ func Load(threads int) (string, error) {
 		if os.Getenv("OMP_WAIT_POLICY") == "" {
 			os.Setenv("OMP_WAIT_POLICY", "passive") // before libgomp initialises
 		}
-		names := []string{"libdnnl.so.2", "libdnnl.so"}
-		if p := os.Getenv("PREFTUNE_DNNL"); p != "" {
-			names = []string{p}
-		}
-		var errs []string
-		for _, name := range names {
+		_, loadErr = dlopen.First("onednn", "PREFTUNE_DNNL", []string{"libdnnl.so.2", "libdnnl.so"}, func(name string) string {
 			cs := C.CString(name)
-			e := C.dn_load(cs)
-			C.free(unsafe.Pointer(cs))
-			if e == nil {
-				var v [3]C.int
-				C.dn_version(&v[0])
-				info = fmt.Sprintf("onednn %d.%d.%d", v[0], v[1], v[2])
-				loadErr = nil
-				return
+			defer C.free(unsafe.Pointer(cs))
+			if e := C.dn_load(cs); e != nil {
+				return C.GoString(e)
 			}
-			errs = append(errs, C.GoString(e))
+			return ""
+		})
+		if loadErr == nil {
+			var v [3]C.int
+			C.dn_version(&v[0])
+			info = fmt.Sprintf("onednn %d.%d.%d", v[0], v[1], v[2])
 		}
-		loadErr = fmt.Errorf("onednn: cannot load %s: %s", strings.Join(names, " or "), strings.Join(errs, "; "))
 	})
 	if loadErr != nil {
 		return "", loadErr

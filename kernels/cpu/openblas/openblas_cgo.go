@@ -46,12 +46,12 @@ static const char *ob_config(void) { return p_config ? p_config() : ""; }
 import "C"
 
 import (
-	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/preftune/preftune/internal/dlopen"
 )
 
 var (
@@ -80,23 +80,17 @@ func Load(threads int) (string, error) {
 		if threads > 0 && os.Getenv("OPENBLAS_NUM_THREADS") == "" && os.Getenv("OMP_NUM_THREADS") == "" {
 			os.Setenv("OPENBLAS_NUM_THREADS", strconv.Itoa(threads))
 		}
-		names := []string{"libopenblas.so.0", "libopenblas.so"}
-		if p := os.Getenv("PREFTUNE_OPENBLAS"); p != "" {
-			names = []string{p}
-		}
-		var errs []string
-		for _, name := range names {
+		_, loadErr = dlopen.First("openblas", "PREFTUNE_OPENBLAS", []string{"libopenblas.so.0", "libopenblas.so"}, func(name string) string {
 			cs := C.CString(name)
-			e := C.ob_load(cs)
-			C.free(unsafe.Pointer(cs))
-			if e == nil {
-				info = "openblas " + C.GoString(C.ob_corename()) + note
-				loadErr = nil
-				return
+			defer C.free(unsafe.Pointer(cs))
+			if e := C.ob_load(cs); e != nil {
+				return C.GoString(e)
 			}
-			errs = append(errs, C.GoString(e))
+			return ""
+		})
+		if loadErr == nil {
+			info = "openblas " + C.GoString(C.ob_corename()) + note
 		}
-		loadErr = fmt.Errorf("openblas: cannot load %s: %s", strings.Join(names, " or "), strings.Join(errs, "; "))
 	})
 	if loadErr != nil {
 		return "", loadErr
