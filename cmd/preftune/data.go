@@ -312,10 +312,8 @@ func (f *dataFlags) prepared(tok *data.Tokenizer, err error) (*data.Tokenizer, e
 // limits (the token counts per field, 4 bytes each) and once with them (what they drop
 // or cut), keeping only counts and the reports.
 type tokenStats struct {
-	tok       *data.Tokenizer
-	unlimited data.TokenizeOptions
-	limits    data.TokenizeOptions
-	limited   bool
+	unlimited *data.Tokenizer // tok without length limits: the counts
+	limited   *data.Tokenizer // tok itself, when it has limits (else nil): what they drop or cut
 	names     []string
 	fields    map[string][]int32
 	rows      int
@@ -323,9 +321,12 @@ type tokenStats struct {
 }
 
 func newTokenStats(tok *data.Tokenizer) *tokenStats {
-	s := &tokenStats{tok: tok, limits: tok.Opts, unlimited: tok.Opts, fields: map[string][]int32{}}
-	s.unlimited.MaxLength, s.unlimited.MaxPromptLength, s.unlimited.MaxCompletionLength = 0, 0, 0
-	s.limited = s.limits.MaxLength > 0 || s.limits.MaxPromptLength > 0 || s.limits.MaxCompletionLength > 0
+	u := *tok // a copy: Enc, Chat and the prepared LF template are shared, read only
+	u.Opts.MaxLength, u.Opts.MaxPromptLength, u.Opts.MaxCompletionLength = 0, 0, 0
+	s := &tokenStats{unlimited: &u, fields: map[string][]int32{}}
+	if tok.Opts.MaxLength > 0 || tok.Opts.MaxPromptLength > 0 || tok.Opts.MaxCompletionLength > 0 {
+		s.limited = tok
+	}
 	return s
 }
 
@@ -338,8 +339,7 @@ func (s *tokenStats) count(name string, n int) {
 
 // add tokenizes one example; a row that cannot be tokenized is an issue, not an error.
 func (s *tokenStats) add(ex *data.Example) error {
-	s.tok.Opts = s.unlimited
-	t, err := s.tok.TokenizeInto(&s.rep, ex, data.PolicyDrop)
+	t, err := s.unlimited.TokenizeInto(&s.rep, ex, data.PolicyDrop)
 	if err != nil {
 		return err
 	}
@@ -360,9 +360,8 @@ func (s *tokenStats) add(ex *data.Example) error {
 		}
 		s.count("prompt+longest completion", len(t.PromptIDs)+longest)
 	}
-	if s.limited {
-		s.tok.Opts = s.limits
-		if _, err := s.tok.TokenizeInto(&s.lrep, ex, data.PolicyDrop); err != nil {
+	if s.limited != nil {
+		if _, err := s.limited.TokenizeInto(&s.lrep, ex, data.PolicyDrop); err != nil {
 			return err
 		}
 	}
@@ -381,7 +380,7 @@ func (s *tokenStats) print(w io.Writer, tokenizer string) error {
 	for _, is := range s.rep.Issues {
 		fmt.Fprintf(w, "  %s: %v\n", is.Severity, is.RowError)
 	}
-	if s.limited {
+	if s.limited != nil {
 		fmt.Fprintf(w, "with the length limits: %d rows kept, %d dropped (prompt too long), %d prompts and %d completions truncated\n",
 			s.lrep.Tokenized, s.lrep.DroppedLong, s.lrep.TruncatedPrompt, s.lrep.TruncatedCompl)
 		if err := checkCollapsed(w, &s.lrep); err != nil {
