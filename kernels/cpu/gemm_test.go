@@ -132,8 +132,12 @@ func TestCoretypeOverride(t *testing.T) {
 	if !avx512 && !strings.Contains(out, "ENV=\n") {
 		t.Errorf("no avx512f: OPENBLAS_CORETYPE should stay unset:\n%s", out)
 	}
-	if out := run("OPENBLAS_CORETYPE=Haswell"); !strings.Contains(out, "ENV=Haswell") || !strings.Contains(out, "openblas Haswell") {
-		t.Errorf("user setting not respected:\n%s", out)
+	hw := run("OPENBLAS_CORETYPE=Haswell")
+	if !strings.Contains(hw, "ENV=Haswell") || !strings.Contains(hw, "openblas Haswell") {
+		t.Errorf("user setting not respected:\n%s", hw)
+	}
+	if advised := strings.Contains(hw, "unset it for OpenBLAS's SkylakeX kernels"); advised != avx512 {
+		t.Errorf("avx512f %v: the advice to unset an AVX2 core type shown %v:\n%s", avx512, advised, hw)
 	}
 	if out := run("PREFTUNE_CORETYPE_CHILD=setenv"); !strings.Contains(out, "openblas Haswell") {
 		t.Errorf("OPENBLAS_CORETYPE set with os.Setenv did not reach OpenBLAS:\n%s", out)

@@ -72,7 +72,7 @@ func Load(threads int) (string, error) {
 			os.Setenv("OPENBLAS_CORETYPE", ct) // cgo: also updates the C environment
 			note = " (OPENBLAS_CORETYPE=" + ct + " set by preftune)"
 		} else if ct := os.Getenv("OPENBLAS_CORETYPE"); ct != "" {
-			note = " (OPENBLAS_CORETYPE=" + ct + " from environment)"
+			note = " (OPENBLAS_CORETYPE=" + ct + " from environment" + coretypeAdvice(ct, cpuHasAVX512F()) + ")"
 		}
 		// OpenBLAS starts a pool of (cores − 1) server threads when it loads unless told
 		// otherwise, and those spin on sched_yield after start-up — CPU taken from our
