@@ -312,6 +312,7 @@ func (t *trainer) setup() error {
 		}
 	}
 	fmt.Fprintf(t.log, "policy: %s\n", describeWeights(policy))
+	fmt.Fprintf(t.log, "backend: %s\n", t.be.Name()) // kernels, libraries, threads (and core-type advice)
 	t.st.c, t.st.kind, t.st.policy, t.st.params, t.st.noDrop = c, c.Kind(), policy, lossParams(c), c.DisableDropout
 	if t.st.kind == "pair" && slices.ContainsFunc(c.LossType, func(s string) bool { return s == "kto" }) {
 		return &config.Error{Key: "loss_type", Msg: "kto needs stage: kto"}

@@ -77,7 +77,7 @@ func TestTrainLlamaFactoryYAML(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
 	}
-	for _, want := range []string{"beta: 0.1  # as pref_beta", "max_length: 48  # override", "reference: the base model", "policy: base weights", "frozen-weight compute"} {
+	for _, want := range []string{"beta: 0.1  # as pref_beta", "max_length: 48  # override", "reference: the base model", "policy: base weights", "frozen-weight compute", "\nbackend: cpu"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q", want)
 		}
