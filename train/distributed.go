@@ -468,24 +468,22 @@ func (t *trainer) checkSameOnAllRanks() error {
 // barrier: no quiet rank can exit first, for mpirun, seeing a non-zero status, would
 // kill the reporting rank before its message was out. Then every rank finalizes.
 func FinishRank(w *dist.World, err error, report func(error)) (int, error) {
-	code := 0
-	if err != nil {
-		code = 1
-		var se *SetupError
-		if errors.As(err, &se) {
-			code = 2
-		}
+	if err == nil {
+		return 0, w.Finalize()
 	}
-	if err != nil && !Agreed(err) {
+	code := 1
+	var se *SetupError
+	if errors.As(err, &se) {
+		code = 2
+	}
+	var a *agreedError
+	if !errors.As(err, &a) {
 		report(fmt.Errorf("rank %d of %d: %w (aborting the job)", w.Rank, w.Size, err))
 		w.Abort(code)
 	}
-	if err != nil {
-		var q interface{ Quiet() bool }
-		if !errors.As(err, &q) || !q.Quiet() {
-			report(err)
-		}
-		w.Barrier(dist.Step)
+	if !a.Quiet() {
+		report(err)
 	}
+	w.Barrier(dist.Step)
 	return code, w.Finalize()
 }

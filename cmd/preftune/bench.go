@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -186,11 +185,7 @@ threads: %d
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
-		var se *train.SetupError
-		if errors.As(err, &se) {
-			return badInput(err)
-		}
-		return err
+		return trainError(err)
 	}
 	cpuPerStep := (cpuSeconds() - cpu0) / float64(len(times))
 	total := 0.0

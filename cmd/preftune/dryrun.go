@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -27,11 +26,7 @@ func cutDryRun(args []string) ([]string, bool) {
 func runDryRun(cfg *config.Loaded, stdout, stderr io.Writer) error {
 	est, av, err := train.DryRun(cfg, train.Options{Log: stderr})
 	if err != nil {
-		var se *train.SetupError
-		if errors.As(err, &se) {
-			return badInput(err)
-		}
-		return err
+		return trainError(err)
 	}
 	fmt.Fprintf(stdout, "memory: needs %s; %s\n", est, av)
 	return nil

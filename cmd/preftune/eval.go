@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -56,11 +55,7 @@ func evalOnly(cfg *config.Loaded, stdout, stderr io.Writer, terminal bool) error
 	defer stop()
 	vals, err := train.Evaluate(ctx, cfg, train.Options{Log: stderr, Terminal: terminal})
 	if err != nil {
-		var se *train.SetupError
-		if errors.As(err, &se) {
-			return badInput(err)
-		}
-		return err
+		return trainError(err)
 	}
 	keys := make([]string, 0, len(vals))
 	for k := range vals {

@@ -11,8 +11,8 @@ import (
 )
 
 // TestEvalCommand: `preftune eval CONFIG`, `preftune eval --config CONFIG` and
-// `preftune train` with do_train: false write the same eval_results.json with TRL's keys and print them; a config without an
-// eval split is bad input.
+// `preftune train` with do_train: false write the same eval_results.json with TRL's
+// keys and print them; a config without an eval split is bad input.
 func TestEvalCommand(t *testing.T) {
 	dir := t.TempDir()
 	trained := filepath.Join(dir, "trained")

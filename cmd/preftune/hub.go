@@ -10,13 +10,21 @@ import (
 	"github.com/preftune/preftune/hf/hub"
 )
 
+// hubSettings is the environment's hub settings (package hub: HF_HUB_CACHE,
+// HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE) with download progress on stderr, redrawn
+// in place when it is a terminal.
+func hubSettings(stderr io.Writer) hub.Settings {
+	s := hub.FromEnv()
+	s.Progress = stderr
+	s.Terminal = isTerminal(stderr)
+	return s
+}
+
 // hubSplitFiles resolves the Hub datasets of dataset_info.json entries (hf_hub_url)
 // for data.Options.Hub.
 func hubSplitFiles(stderr io.Writer) func(repoID, split string) ([]string, error) {
 	return func(repoID, split string) ([]string, error) {
-		s := hub.FromEnv()
-		s.Progress = stderr
-		s.Terminal = isTerminal(stderr)
+		s := hubSettings(stderr)
 		files, _, err := s.DatasetFiles(context.Background(), repoID, "", split)
 		return files, err
 	}
@@ -38,9 +46,7 @@ type hubArg struct {
 // HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE), downloading what is missing, with a
 // progress bar on stderr when it is a terminal. Failures are bad input naming the flag.
 func resolveHubArgs(stderr io.Writer, args ...hubArg) error {
-	s := hub.FromEnv()
-	s.Progress = stderr
-	s.Terminal = isTerminal(stderr)
+	s := hubSettings(stderr)
 	ctx := context.Background()
 	for _, a := range args {
 		if *a.v == "" {

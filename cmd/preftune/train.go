@@ -106,11 +106,7 @@ func runTrain(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return &exitError{code: signalExitCode(sig()), err: err}
 	}
 	if err != nil {
-		var se *train.SetupError
-		if errors.As(err, &se) {
-			return badInput(err)
-		}
-		return err
+		return trainError(err)
 	}
 	fmt.Fprintf(stdout, "trained %s (%.2f epochs), mean loss %.6g; outputs in %s\n", train.Plural(sum.GlobalStep, "step", "steps"), sum.Epoch, sum.TrainLoss, cfg.OutputDir)
 	return nil
@@ -128,6 +124,16 @@ func loadRunConfig(args []string, extra ...string) (*config.Loaded, error) {
 		return config.Parse(nil, append(append([]string{}, args...), extra...))
 	}
 	return config.LoadFile(args[0], append(append([]string{}, args[1:]...), extra...))
+}
+
+// trainError is err of package train as the CLI reports it: a SetupError (the config,
+// data or model is wrong) is bad input, exit 2; anything else is internal, exit 1.
+func trainError(err error) error {
+	var se *train.SetupError
+	if errors.As(err, &se) {
+		return badInput(err)
+	}
+	return err
 }
 
 // isTerminal reports whether w is a terminal (progress bars redraw in place there).

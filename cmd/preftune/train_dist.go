@@ -39,14 +39,11 @@ func runTrainRank(cfg *config.Loaded, env dist.Env, stderr, stdout io.Writer) er
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := train.Run(ctx, cfg, train.Options{Log: log, Dist: w})
-	code, ferr := train.FinishRank(w, err, func(e error) { fmt.Fprintf(stderr, "preftune train: %v\n", e) })
+	_, ferr := train.FinishRank(w, err, func(e error) { fmt.Fprintf(stderr, "preftune train: %v\n", e) })
 	if err != nil {
 		// reported (or left to the rank that carries it) by FinishRank; main prints
 		// nothing more
-		if code == 2 {
-			return quiet{badInput(err)}
-		}
-		return quiet{err}
+		return quiet{trainError(err)}
 	}
 	if ferr != nil {
 		return ferr

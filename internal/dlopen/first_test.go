@@ -28,7 +28,15 @@ func TestFirst(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("PREFTUNE_TEST_LIB", tc.env)
-			got, err := First("lib a", "PREFTUNE_TEST_LIB", []string{"liba.so.1", "liba.so"}, opens(tc.ok))
+			var got string // the name that opened
+			open := opens(tc.ok)
+			err := First("lib a", "PREFTUNE_TEST_LIB", []string{"liba.so.1", "liba.so"}, func(name string) string {
+				r := open(name)
+				if r == "" {
+					got = name
+				}
+				return r
+			})
 			if tc.wantErr {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("got %q, %v; want an error containing %q", got, err, tc.want)

@@ -66,7 +66,7 @@ func Load(threads int) (string, error) {
 		if os.Getenv("OMP_WAIT_POLICY") == "" {
 			os.Setenv("OMP_WAIT_POLICY", "passive") // before libgomp initialises
 		}
-		_, loadErr = dlopen.First("onednn", "PREFTUNE_DNNL", []string{"libdnnl.so.2", "libdnnl.so"}, func(name string) string {
+		loadErr = dlopen.First("onednn", "PREFTUNE_DNNL", []string{"libdnnl.so.2", "libdnnl.so"}, func(name string) string {
 			cs := C.CString(name)
 			defer C.free(unsafe.Pointer(cs))
 			if e := C.dn_load(cs); e != nil {

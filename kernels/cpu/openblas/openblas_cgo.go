@@ -80,7 +80,7 @@ func Load(threads int) (string, error) {
 		if threads > 0 && os.Getenv("OPENBLAS_NUM_THREADS") == "" && os.Getenv("OMP_NUM_THREADS") == "" {
 			os.Setenv("OPENBLAS_NUM_THREADS", strconv.Itoa(threads))
 		}
-		_, loadErr = dlopen.First("openblas", "PREFTUNE_OPENBLAS", []string{"libopenblas.so.0", "libopenblas.so"}, func(name string) string {
+		loadErr = dlopen.First("openblas", "PREFTUNE_OPENBLAS", []string{"libopenblas.so.0", "libopenblas.so"}, func(name string) string {
 			cs := C.CString(name)
 			defer C.free(unsafe.Pointer(cs))
 			if e := C.ob_load(cs); e != nil {
